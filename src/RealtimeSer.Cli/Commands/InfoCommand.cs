@@ -1,0 +1,28 @@
+using System.CommandLine;
+using RealtimeSer.Core;
+using RealtimeSer.Onnx;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary><c>ser info</c>: which native pieces were found and which execution providers they offer.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var command = new Command(
+            "info",
+            "Show the ONNX Runtime version, execution providers and model paths."
+        );
+        command.SetAction(
+            (_, _) =>
+                CliErrors.RunAsync(() =>
+                {
+                    Console.WriteLine($"onnxruntime: {OnnxRuntime.Version}");
+                    Console.WriteLine($"providers:   {string.Join(", ", OnnxRuntime.AvailableProviders)}");
+                    Console.WriteLine($"vad model:   {ModelLocator.SileroVad()}");
+                    return Task.FromResult(0);
+                })
+        );
+        return command;
+    }
+}

@@ -1,0 +1,16 @@
+using System.CommandLine;
+using RealtimeSer.Cli.Commands;
+
+namespace RealtimeSer.Cli;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("RealtimeSer: real-time speech emotion recognition.");
+        root.Subcommands.Add(VadCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        return await root.Parse(args).InvokeAsync();
+    }
+}

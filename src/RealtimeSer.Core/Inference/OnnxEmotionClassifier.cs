@@ -1,0 +1,127 @@
+using RealtimeSer.Core.Models;
+using RealtimeSer.Onnx;
+
+namespace RealtimeSer.Core.Inference;
+
+/// <summary>An emotion model run by ONNX Runtime. The graph is checked against the manifest at load, so a
+/// mismatch is an error at start-up, not at the first request.</summary>
+public sealed class OnnxEmotionClassifier : IEmotionClassifier
+{
+    private readonly OnnxSession _session;
+    private readonly string[] _outputNames;
+
+    private OnnxEmotionClassifier(ModelManifest manifest, OnnxSession session)
+    {
+        Manifest = manifest;
+        _session = session;
+        _outputNames = [manifest.Output];
+        CheckGraph();
+    }
+
+    public ModelManifest Manifest { get; }
+
+    /// <summary>The execution provider in use and thread settings, for the start-up log line.</summary>
+    public string Describe() => _session.Describe();
+
+    public static OnnxEmotionClassifier Load(ModelManifest manifest, OnnxSessionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var session = OnnxSession.Load(manifest.ModelPath, options ?? new OnnxSessionOptions());
+        try
+        {
+            return new OnnxEmotionClassifier(manifest, session);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask ClassifyAsync(
+        Memory<float> windows,
+        int count,
+        Memory<float> probabilities,
+        CancellationToken cancellationToken = default
+    )
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Classify(windows, count, probabilities.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Synchronous form, for callers already on a worker thread.</summary>
+    public void Classify(Memory<float> windows, int count, Span<float> probabilities)
+    {
+        if (count <= 0 || windows.Length % count != 0)
+        {
+            throw new ArgumentException($"{windows.Length} samples do not split into {count} equal windows.");
+        }
+        var labels = Manifest.Labels.Count;
+        if (probabilities.Length < count * labels)
+        {
+            throw new ArgumentException($"room for {count * labels} probabilities is needed.");
+        }
+        var length = windows.Length / count;
+        if (Manifest.Normalization == InputNormalization.ZeroMeanUnitVariance)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                AudioMath.NormalizeZeroMeanUnitVariance(windows.Span.Slice(i * length, length));
+            }
+        }
+        var outputs = _session.Run(
+            [NamedTensor.Float(Manifest.Input, windows, [count, length])],
+            _outputNames
+        );
+        var scores = outputs[0].FloatData!;
+        if (scores.Length != count * labels)
+        {
+            throw new InvalidDataException(
+                $"{Manifest.ModelPath} returned {scores.Length} scores for {count} windows; its manifest lists {labels} labels."
+            );
+        }
+        scores.AsSpan().CopyTo(probabilities);
+        if (Manifest.OutputKind == ModelOutputKind.Logits)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                AudioMath.SoftmaxInPlace(probabilities.Slice(i * labels, labels));
+            }
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private void CheckGraph()
+    {
+        var input = _session.Inputs.FirstOrDefault(i => i.Name == Manifest.Input);
+        var output = _session.Outputs.FirstOrDefault(o => o.Name == Manifest.Output);
+        string Problem(string what) =>
+            $"{Manifest.ModelPath} disagrees with its manifest: {what} "
+            + $"(graph inputs: {string.Join(", ", _session.Inputs.Select(Describe))}; "
+            + $"outputs: {string.Join(", ", _session.Outputs.Select(Describe))}).";
+        if (input is null || input.ElementType != TensorElementType.Float || input.Shape.Count != 2)
+        {
+            throw new InvalidDataException(
+                Problem($"no float input '{Manifest.Input}' of shape [batch, samples]")
+            );
+        }
+        if (output is null || output.ElementType != TensorElementType.Float || output.Shape.Count != 2)
+        {
+            throw new InvalidDataException(
+                Problem($"no float output '{Manifest.Output}' of shape [batch, labels]")
+            );
+        }
+        if (output.Shape[1] > 0 && output.Shape[1] != Manifest.Labels.Count)
+        {
+            throw new InvalidDataException(
+                Problem(
+                    $"the output has {output.Shape[1]} classes but the manifest lists {Manifest.Labels.Count} labels"
+                )
+            );
+        }
+    }
+
+    private static string Describe(TensorInfo t) => $"{t.Name} {t.ElementType} [{string.Join(",", t.Shape)}]";
+}

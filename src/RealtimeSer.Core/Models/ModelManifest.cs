@@ -1,0 +1,48 @@
+using System.Text.Json;
+
+namespace RealtimeSer.Core.Models;
+
+public enum ModelOutputKind
+{
+    Logits,
+    Probabilities,
+}
+
+public enum InputNormalization
+{
+    None,
+
+    /// <summary>Each window scaled to zero mean and unit variance (epsilon 1e-7), as Wav2Vec2FeatureExtractor does.</summary>
+    ZeroMeanUnitVariance,
+}
+
+/// <summary>
+/// What the engine needs to know about an emotion model besides its graph: labels, input contract,
+/// normalization and window limits. Read from the project's <c>manifest.json</c> or from an exported
+/// Hugging Face directory (<c>config.json</c> id2label + <c>preprocessor_config.json</c>).
+/// </summary>
+public sealed record ModelManifest
+{
+    public required string Id { get; init; }
+    public string? Name { get; init; }
+    public required string ModelPath { get; init; }
+    public required IReadOnlyList<string> Labels { get; init; }
+    public int SampleRate { get; init; } = 16000;
+    public string Input { get; init; } = "input_values";
+    public string Output { get; init; } = "logits";
+    public ModelOutputKind OutputKind { get; init; } = ModelOutputKind.Logits;
+    public InputNormalization Normalization { get; init; } = InputNormalization.None;
+
+    /// <summary>Shortest window the model was trained to judge; shorter speech is padded to it.</summary>
+    public double MinWindowSeconds { get; init; } = 0.5;
+    public double RecommendedWindowSeconds { get; init; } = 2.0;
+    public double RecommendedHopSeconds { get; init; } = 0.5;
+
+    /// <summary>The manifest's metrics block, kept as written (shown by <c>ser models</c>).</summary>
+    public JsonElement? Metrics { get; init; }
+
+    public string? Source { get; init; }
+
+    /// <summary>Directory that holds the model.</summary>
+    public string Directory => Path.GetDirectoryName(Path.GetFullPath(ModelPath))!;
+}

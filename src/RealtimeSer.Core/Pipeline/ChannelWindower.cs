@@ -1,0 +1,209 @@
+using System.Buffers;
+using RealtimeSer.Core.Vad;
+
+namespace RealtimeSer.Core.Pipeline;
+
+/// <summary>
+/// One channel's VAD gate and windower: keeps a ring of recent 16 kHz audio, runs the VAD over it and cuts
+/// each speech segment into windows of W samples every H samples, plus a tail window ending at the
+/// segment's end. Speech shorter than a window gives one window of its own length (rounded up to a
+/// quarter second so that short windows still batch together), reaching back into the audio before it when
+/// the segment is shorter than the model's minimum.
+/// </summary>
+internal sealed class ChannelWindower
+{
+    private const int Quantum = 4000; // 0.25 s
+    private const int MaxChunk = 8000; // VAD events are handled at least every 0.5 s of audio
+
+    private readonly StreamingVad _vad;
+    private readonly int _window;
+    private readonly int _hop;
+    private readonly int _minWindow;
+    private readonly float[] _ring;
+    private readonly List<VadEvent> _vadEvents = [];
+    private readonly DcBlocker _dcBlocker = new();
+    private readonly float[] _vadInput = new float[MaxChunk];
+    private long _written;
+    private long _sequence;
+    private bool _inSegment;
+    private int _segment;
+    private long _segmentStart;
+    private long _nextWindowStart;
+    private long _lastWindowEnd;
+
+    public ChannelWindower(
+        SileroVadModel model,
+        VadOptions vad,
+        int windowSamples,
+        int hopSamples,
+        int minWindowSamples
+    )
+    {
+        _vad = new StreamingVad(model, vad);
+        _window = windowSamples;
+        _hop = hopSamples;
+        _minWindow = Math.Min(minWindowSamples, windowSamples);
+        // Room for a full window plus the VAD's back-dating (minimum speech, padding) with ample slack.
+        _ring = new float[windowSamples + 4 * 16000 + MaxChunk];
+    }
+
+    public long SamplesWritten => _written;
+
+    public bool InSpeech => _inSegment;
+
+    public float LastProbability => _vad.LastProbability;
+
+    /// <summary>Adds audio; appends the windows and speech boundaries it completes.</summary>
+    public void Append(
+        ReadOnlySpan<float> samples,
+        long arrivedAt,
+        ChannelState owner,
+        List<WindowJob> jobs,
+        List<SpeechEvent> speech
+    )
+    {
+        while (!samples.IsEmpty)
+        {
+            var chunk = samples[..Math.Min(samples.Length, MaxChunk)];
+            samples = samples[chunk.Length..];
+            WriteRing(chunk);
+            _vadEvents.Clear();
+            _vad.Process(_dcBlocker.Filter(chunk, _vadInput), _vadEvents);
+            HandleVadEvents(arrivedAt, owner, jobs, speech);
+        }
+    }
+
+    /// <summary>End of stream: closes an open segment with its tail window.</summary>
+    public void Flush(long arrivedAt, ChannelState owner, List<WindowJob> jobs, List<SpeechEvent> speech)
+    {
+        _vadEvents.Clear();
+        _vad.Flush(_vadEvents);
+        HandleVadEvents(arrivedAt, owner, jobs, speech);
+    }
+
+    private void HandleVadEvents(
+        long arrivedAt,
+        ChannelState owner,
+        List<WindowJob> jobs,
+        List<SpeechEvent> speech
+    )
+    {
+        foreach (var e in _vadEvents)
+        {
+            if (e.Kind == VadEventKind.SpeechStart)
+            {
+                _inSegment = true;
+                _segment = e.Segment;
+                _segmentStart = e.Sample;
+                _nextWindowStart = e.Sample;
+                _lastWindowEnd = e.Sample;
+                speech.Add(
+                    new SpeechEvent(owner.StreamId, owner.Channel, e.Segment, true, e.Sample / 16000.0)
+                    {
+                        ChannelName = owner.ChannelName,
+                    }
+                );
+            }
+            else
+            {
+                EmitFullWindows(Math.Min(e.Sample, _written), arrivedAt, owner, jobs);
+                EmitTail(e.Sample, arrivedAt, owner, jobs);
+                _inSegment = false;
+                speech.Add(
+                    new SpeechEvent(owner.StreamId, owner.Channel, e.Segment, false, e.Sample / 16000.0)
+                    {
+                        ChannelName = owner.ChannelName,
+                        StartSeconds = _segmentStart / 16000.0,
+                        LastWindowSequence = _sequence - 1,
+                    }
+                );
+            }
+        }
+        if (_inSegment)
+        {
+            EmitFullWindows(_written, arrivedAt, owner, jobs);
+        }
+    }
+
+    private void EmitFullWindows(long availableEnd, long arrivedAt, ChannelState owner, List<WindowJob> jobs)
+    {
+        while (_nextWindowStart + _window <= availableEnd)
+        {
+            jobs.Add(Cut(_nextWindowStart, _window, arrivedAt, owner));
+            _lastWindowEnd = _nextWindowStart + _window;
+            _nextWindowStart += _hop;
+        }
+    }
+
+    private void EmitTail(long segmentEnd, long arrivedAt, ChannelState owner, List<WindowJob> jobs)
+    {
+        var end = Math.Min(segmentEnd, _written);
+        var length = end - _segmentStart;
+        if (length >= _window)
+        {
+            if (_lastWindowEnd < end)
+            {
+                jobs.Add(Cut(end - _window, _window, arrivedAt, owner));
+            }
+            return;
+        }
+        var target = (int)Math.Max(length, _minWindow);
+        target = Math.Min(_window, (target + Quantum - 1) / Quantum * Quantum);
+        jobs.Add(Cut(end - target, target, arrivedAt, owner));
+    }
+
+    private WindowJob Cut(long start, int length, long arrivedAt, ChannelState owner)
+    {
+        var samples = ArrayPool<float>.Shared.Rent(length);
+        var destination = samples.AsSpan(0, length);
+        var oldest = Math.Max(0, _written - _ring.Length);
+        var from = start;
+        if (from < oldest)
+        {
+            // Before the stream began (or, defensively, out of the ring): silence.
+            var missing = (int)Math.Min(length, oldest - from);
+            destination[..missing].Clear();
+            destination = destination[missing..];
+            from += missing;
+        }
+        CopyFromRing(from, destination);
+        return new WindowJob
+        {
+            Owner = owner,
+            Sequence = _sequence++,
+            Segment = _segment,
+            StartSample = start,
+            EndSample = start + length,
+            Samples = samples,
+            Length = length,
+            ArrivedAt = arrivedAt,
+        };
+    }
+
+    private void WriteRing(ReadOnlySpan<float> chunk)
+    {
+        var position = (int)(_written % _ring.Length);
+        var first = Math.Min(chunk.Length, _ring.Length - position);
+        Sanitize(chunk[..first], _ring.AsSpan(position, first));
+        Sanitize(chunk[first..], _ring.AsSpan(0, chunk.Length - first));
+        _written += chunk.Length;
+    }
+
+    private void CopyFromRing(long from, Span<float> destination)
+    {
+        var position = (int)(from % _ring.Length);
+        var first = Math.Min(destination.Length, _ring.Length - position);
+        _ring.AsSpan(position, first).CopyTo(destination);
+        _ring.AsSpan(0, destination.Length - first).CopyTo(destination[first..]);
+    }
+
+    private static void Sanitize(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        // Bad input (NaN, infinities, over-range) must never reach the model or poison scores.
+        for (var i = 0; i < source.Length; i++)
+        {
+            var x = source[i];
+            destination[i] = float.IsNaN(x) ? 0f : Math.Clamp(x, -1f, 1f);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Diagnostics.Metrics;
+
+namespace RealtimeSer.Core.Pipeline;
+
+/// <summary>
+/// The engine's instruments, on one <see cref="Meter"/> named <c>RealtimeSer.Engine</c>, so that
+/// dotnet-counters, OpenTelemetry and a Prometheus endpoint all read the same numbers.
+/// </summary>
+public sealed class EngineMetrics : IDisposable
+{
+    public const string MeterName = "RealtimeSer.Engine";
+
+    private long _activeStreams;
+
+    public EngineMetrics(IMeterFactory? factory = null)
+    {
+        Meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        QueueTime = Meter.CreateHistogram<double>(
+            "ser.window.queue_time",
+            "ms",
+            "Time a window waited for a batch."
+        );
+        InferenceTime = Meter.CreateHistogram<double>(
+            "ser.batch.inference_time",
+            "ms",
+            "Time of one model run."
+        );
+        EndToEnd = Meter.CreateHistogram<double>(
+            "ser.event.latency",
+            "ms",
+            "From the arrival of a window's last sample to its event."
+        );
+        BatchSize = Meter.CreateHistogram<int>("ser.batch.size", "{window}", "Windows per model run.");
+        Windows = Meter.CreateCounter<long>("ser.windows", "{window}", "Windows classified.");
+        Dropped = Meter.CreateCounter<long>(
+            "ser.windows.dropped",
+            "{window}",
+            "Windows dropped under overload."
+        );
+        AudioSeconds = Meter.CreateCounter<double>("ser.audio", "s", "Audio received, per channel.");
+        Meter.CreateObservableGauge(
+            "ser.streams.active",
+            () => Interlocked.Read(ref _activeStreams),
+            "{stream}",
+            "Open streams."
+        );
+    }
+
+    public Meter Meter { get; }
+    public Histogram<double> QueueTime { get; }
+    public Histogram<double> InferenceTime { get; }
+    public Histogram<double> EndToEnd { get; }
+    public Histogram<int> BatchSize { get; }
+    public Counter<long> Windows { get; }
+    public Counter<long> Dropped { get; }
+    public Counter<double> AudioSeconds { get; }
+
+    public long ActiveStreams => Interlocked.Read(ref _activeStreams);
+
+    internal void StreamOpened() => Interlocked.Increment(ref _activeStreams);
+
+    internal void StreamClosed() => Interlocked.Decrement(ref _activeStreams);
+
+    public void Dispose() => Meter.Dispose();
+}

@@ -1,0 +1,64 @@
+using RealtimeSer.Core.Vad;
+
+namespace RealtimeSer.Core.Pipeline;
+
+/// <summary>What to do when the shared window queue is full.</summary>
+public enum OverloadPolicy
+{
+    /// <summary>Live sources never block: the oldest queued window is dropped and counted.</summary>
+    DropOldest,
+
+    /// <summary>Replay waits for room: nothing is ever dropped.</summary>
+    Wait,
+}
+
+public sealed record EngineOptions
+{
+    /// <summary>Window length; null takes the model's recommendation.</summary>
+    public double? WindowSeconds { get; init; }
+
+    /// <summary>Hop between windows; null takes the model's recommendation.</summary>
+    public double? HopSeconds { get; init; }
+
+    /// <summary>Largest batch for one ONNX run.</summary>
+    public int MaxBatch { get; init; } = 16;
+
+    /// <summary>How long the scheduler waits to fill a batch once it has one window.</summary>
+    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>ONNX runs in flight at once.</summary>
+    public int ConcurrentRuns { get; init; } = 1;
+
+    /// <summary>Capacity of the shared window queue (all streams).</summary>
+    public int QueueCapacity { get; init; } = 256;
+
+    public OverloadPolicy Overload { get; init; } = OverloadPolicy.DropOldest;
+
+    /// <summary>Time constant of the exponential moving average over window scores.</summary>
+    public double SmoothingSeconds { get; init; } = 1.0;
+
+    /// <summary>A new label must lead the current one by this much (smoothed) to replace it.</summary>
+    public float HysteresisMargin { get; init; } = 0.1f;
+
+    /// <summary>Emit an interim event after every window (finals are always emitted).</summary>
+    public bool InterimResults { get; init; } = true;
+
+    public VadOptions Vad { get; init; } = VadOptions.Default;
+
+    public void Validate()
+    {
+        Vad.Validate();
+        if (WindowSeconds is <= 0 || HopSeconds is <= 0)
+        {
+            throw new ArgumentException("window and hop must be positive.");
+        }
+        if (MaxBatch < 1 || ConcurrentRuns < 1 || QueueCapacity < 1)
+        {
+            throw new ArgumentException("max batch, concurrent runs and queue capacity must be at least 1.");
+        }
+        if (SmoothingSeconds < 0 || HysteresisMargin is < 0 or >= 1)
+        {
+            throw new ArgumentException("smoothing must be ≥ 0 s and the hysteresis margin in [0, 1).");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using RealtimeSer.Core.Ingest;
+
+namespace RealtimeSer.Core.Pipeline;
+
+/// <summary>
+/// One audio stream (a call, a microphone, a file) inside the engine. One writer feeds it audio in order;
+/// events come out of <see cref="Events"/>, which completes after <see cref="CompleteAsync"/> once every
+/// window has been classified, or with the stream's failure.
+/// </summary>
+public sealed class EngineStream : IAsyncDisposable
+{
+    private readonly EmotionEngine _engine;
+    private readonly StreamNormalizer _normalizer;
+    private readonly ChannelWindower[] _windowers;
+    private readonly ChannelState[] _states;
+    private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(
+        new UnboundedChannelOptions { SingleReader = true }
+    );
+    private readonly List<WindowJob> _jobs = [];
+    private readonly List<SpeechEvent> _speech = [];
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _pending;
+    private int _completing;
+    private int _closed;
+    private long _windows;
+    private long _dropped;
+    private long _segmentsLost;
+
+    internal EngineStream(EmotionEngine engine, string id, StreamFormat format, EngineOptions options)
+    {
+        _engine = engine;
+        Id = id;
+        Format = format;
+        _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
+        var labels = engine.Classifier.Manifest.Labels;
+        _windowers = new ChannelWindower[_normalizer.OutputChannels];
+        _states = new ChannelState[_normalizer.OutputChannels];
+        for (var c = 0; c < _windowers.Length; c++)
+        {
+            var name = format.ChannelNames is { } names && c < names.Count ? names[c] : null;
+            _states[c] = new ChannelState(this, c, name, options, labels);
+            _windowers[c] = new ChannelWindower(
+                engine.VadModel,
+                options.Vad,
+                engine.WindowSamples(options),
+                engine.HopSamples(options),
+                engine.MinWindowSamples
+            );
+        }
+    }
+
+    public string Id { get; }
+
+    public StreamFormat Format { get; }
+
+    /// <summary>Analysis channels (source channels when split, else 1).</summary>
+    public int Channels => _windowers.Length;
+
+    public ChannelReader<EngineEvent> Events => _events.Reader;
+
+    /// <summary>16 kHz samples received per channel.</summary>
+    public long SamplesReceived => _windowers[0].SamplesWritten;
+
+    public double SecondsReceived => SamplesReceived / (double)StreamNormalizer.TargetRate;
+
+    public long WindowsClassified => Interlocked.Read(ref _windows);
+
+    public long WindowsDropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Segments whose every window was dropped, so no final could be given.</summary>
+    public long SegmentsLost => Interlocked.Read(ref _segmentsLost);
+
+    /// <summary>Whether channel <paramref name="channel"/> is inside speech now, and its last VAD probability.</summary>
+    public (bool InSpeech, float Probability) VadState(int channel) =>
+        (_windowers[channel].InSpeech, _windowers[channel].LastProbability);
+
+    /// <summary>
+    /// Adds interleaved source samples (float in [-1, 1], the stream's rate and channel count).
+    /// <paramref name="arrivedAt"/> (a <see cref="Stopwatch"/> timestamp, e.g. from capture) is when the last of
+    /// them arrived; it defaults to now. In live mode this never waits; in replay it waits for queue room.
+    /// </summary>
+    public async ValueTask WriteAsync(
+        ReadOnlyMemory<float> interleaved,
+        long? arrivedAt = null,
+        CancellationToken cancellationToken = default
+    )
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _closed) != 0, this);
+        if (Volatile.Read(ref _completing) != 0)
+        {
+            throw new InvalidOperationException($"stream {Id} was completed; no more audio can be written.");
+        }
+        var now = arrivedAt ?? Stopwatch.GetTimestamp();
+        _normalizer.Process(interleaved.Span);
+        for (var c = 0; c < _windowers.Length; c++)
+        {
+            _windowers[c].Append(_normalizer.Output(c), now, _states[c], _jobs, _speech);
+        }
+        _engine.Metrics.AudioSeconds.Add(
+            _normalizer.Output(0).Length / (double)StreamNormalizer.TargetRate * Channels
+        );
+        await SubmitAsync(cancellationToken);
+    }
+
+    /// <summary>Ends the audio: closes open segments, then waits until their events have been published.</summary>
+    public async Task CompleteAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _completing, 1) != 0)
+        {
+            await _drained.Task.WaitAsync(cancellationToken);
+            return;
+        }
+        var now = Stopwatch.GetTimestamp();
+        _normalizer.Flush();
+        for (var c = 0; c < _windowers.Length; c++)
+        {
+            _windowers[c].Append(_normalizer.Output(c), now, _states[c], _jobs, _speech);
+            _windowers[c].Flush(now, _states[c], _jobs, _speech);
+        }
+        await SubmitAsync(cancellationToken);
+        if (Interlocked.Read(ref _pending) == 0)
+        {
+            _drained.TrySetResult();
+        }
+        await _drained.Task.WaitAsync(cancellationToken);
+        _events.Writer.TryComplete();
+    }
+
+    /// <summary>Ends the stream with an error: readers of <see cref="Events"/> see it; other streams go on.</summary>
+    public void Fail(Exception error)
+    {
+        _events.Writer.TryWrite(new StreamFailedEvent(Id, error));
+        _events.Writer.TryComplete(error);
+        _drained.TrySetException(error);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            _events.Writer.TryComplete();
+            _drained.TrySetCanceled();
+            _engine.StreamClosed(this);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    internal bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    internal void Publish(EngineEvent e)
+    {
+        if (!IsClosed)
+        {
+            _events.Writer.TryWrite(e);
+        }
+    }
+
+    internal void WindowDone(bool dropped)
+    {
+        if (dropped)
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+        else
+        {
+            Interlocked.Increment(ref _windows);
+        }
+        if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _completing) != 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    internal void SegmentLost() => Interlocked.Increment(ref _segmentsLost);
+
+    private async ValueTask SubmitAsync(CancellationToken cancellationToken)
+    {
+        // Segment ends are registered before their windows are queued, so a final can never be missed.
+        foreach (var speech in _speech)
+        {
+            if (!speech.IsStart)
+            {
+                _states[speech.Channel].RegisterSegmentEnd(speech);
+            }
+            Publish(speech);
+        }
+        _speech.Clear();
+        Interlocked.Add(ref _pending, _jobs.Count);
+        try
+        {
+            for (var i = 0; i < _jobs.Count; i++)
+            {
+                await _engine.EnqueueAsync(_jobs[i], cancellationToken);
+            }
+        }
+        finally
+        {
+            _jobs.Clear();
+        }
+    }
+}
+
+/// <summary>How a stream's audio arrives: source rate and channels, and whether channels are split.</summary>
+public sealed record StreamFormat(int SampleRate, int Channels, ChannelMode Mode = ChannelMode.Split)
+{
+    /// <summary>Names of the analysis channels (agent, customer), used in events.</summary>
+    public IReadOnlyList<string>? ChannelNames { get; init; }
+}

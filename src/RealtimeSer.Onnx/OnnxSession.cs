@@ -1,0 +1,209 @@
+using System.Collections.Frozen;
+using System.Text;
+using RealtimeSer.Onnx.Native;
+
+namespace RealtimeSer.Onnx;
+
+/// <summary>
+/// One loaded ONNX model. Everything about the model is read at load; <see cref="Run"/> is thread-safe
+/// (ORT allows concurrent runs on one session) and touches no mutable state of its own.
+/// </summary>
+public sealed partial class OnnxSession : IDisposable
+{
+    private readonly OrtSessionHandle _session;
+    private readonly NativeUtf8Table _inputNames;
+    private readonly NativeUtf8Table _outputNames;
+    private readonly FrozenDictionary<string, int> _inputIndex;
+    private readonly FrozenDictionary<string, int> _outputIndex;
+    private readonly OnnxSessionOptions _options;
+    private int _disposed;
+
+    private OnnxSession(
+        string modelPath,
+        OnnxSessionOptions options,
+        OrtSessionHandle session,
+        ExecutionProviderKind provider,
+        string? fallbackReason
+    )
+    {
+        ModelPath = modelPath;
+        _options = options;
+        _session = session;
+        ExecutionProvider = provider;
+        FallbackReason = fallbackReason;
+
+        var raw = session.DangerousGetHandle();
+        Inputs = SessionIntrospection.ReadInputs(raw);
+        Outputs = SessionIntrospection.ReadOutputs(raw);
+        var metadata = SessionIntrospection.ReadMetadata(raw);
+        CustomMetadata = metadata.Custom;
+        ProducerName = metadata.ProducerName;
+        GraphName = metadata.GraphName;
+
+        _inputNames = new NativeUtf8Table(Inputs.Select(i => i.Name).ToArray());
+        _outputNames = new NativeUtf8Table(Outputs.Select(o => o.Name).ToArray());
+        _inputIndex = Inputs.Select((info, i) => KeyValuePair.Create(info.Name, i)).ToFrozenDictionary();
+        _outputIndex = Outputs.Select((info, i) => KeyValuePair.Create(info.Name, i)).ToFrozenDictionary();
+    }
+
+    public IReadOnlyList<TensorInfo> Inputs { get; }
+
+    public IReadOnlyList<TensorInfo> Outputs { get; }
+
+    /// <summary>The model's <c>metadata_props</c>.</summary>
+    public IReadOnlyDictionary<string, string> CustomMetadata { get; }
+
+    public string ProducerName { get; }
+
+    public string GraphName { get; }
+
+    /// <summary>The provider the session was actually built with (never Auto).</summary>
+    public ExecutionProviderKind ExecutionProvider { get; }
+
+    /// <summary>Why Auto ended up on CPU, or null when it did not fall back.</summary>
+    public string? FallbackReason { get; }
+
+    /// <summary>Full path of the loaded model.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>Loads a model file. Missing files throw <see cref="FileNotFoundException"/>; files ORT rejects throw <see cref="OnnxException"/>; both name the file.</summary>
+    public static OnnxSession Load(string modelPath, OnnxSessionOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        options ??= new OnnxSessionOptions();
+        var fullPath = Path.GetFullPath(modelPath);
+        if (!File.Exists(fullPath))
+        {
+            throw new FileNotFoundException($"ONNX model not found: {fullPath}", fullPath);
+        }
+
+        var context = $"Cannot load ONNX model '{fullPath}'";
+        return options.Provider switch
+        {
+            ExecutionProviderKind.Cpu => Create(fullPath, options, ExecutionProviderKind.Cpu, null, context),
+            ExecutionProviderKind.Cuda => LoadCuda(fullPath, options, context),
+            ExecutionProviderKind.Auto => LoadAuto(fullPath, options, context),
+            _ => throw new ArgumentOutOfRangeException(
+                nameof(options),
+                options.Provider,
+                "Unknown execution provider."
+            ),
+        };
+    }
+
+    private static OnnxSession LoadCuda(string fullPath, OnnxSessionOptions options, string context)
+    {
+        var reason = OnnxRuntime.CudaUnavailableReason;
+        if (reason is null)
+        {
+            try
+            {
+                return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
+            }
+            catch (OnnxException ex) when (!IsModelProblem(ex))
+            {
+                reason = ex.NativeMessage;
+            }
+        }
+        throw new OnnxException(
+            OnnxErrorCode.EpFail,
+            $"{context}: CUDA was requested (device {options.CudaDeviceId}) but is unavailable: {reason}. "
+                + $"Point {OrtLibrary.PathVariable} at a CUDA build of libonnxruntime (with libonnxruntime_providers_shared "
+                + "and libonnxruntime_providers_cuda beside it), or use the Cpu or Auto provider.",
+            reason
+        );
+    }
+
+    private static OnnxSession LoadAuto(string fullPath, OnnxSessionOptions options, string context)
+    {
+        var reason = OnnxRuntime.CudaUnavailableReason;
+        if (reason is null)
+        {
+            try
+            {
+                return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
+            }
+            catch (OnnxException ex) when (!IsModelProblem(ex))
+            {
+                // No GPU, missing cuDNN, out of device memory: the model may still run on CPU.
+                reason = $"CUDA failed to initialize: {ex.NativeMessage}";
+            }
+        }
+        options.Log?.Invoke($"onnx: {Path.GetFileName(fullPath)}: {reason}; using CPU");
+        return Create(fullPath, options, ExecutionProviderKind.Cpu, reason, context);
+    }
+
+    /// <summary>Errors a different provider would not fix, so retrying on CPU only hides them.</summary>
+    private static bool IsModelProblem(OnnxException ex) =>
+        ex.ErrorCode
+            is OnnxErrorCode.InvalidProtobuf
+                or OnnxErrorCode.NoSuchFile
+                or OnnxErrorCode.InvalidGraph;
+
+    private static unsafe OnnxSession Create(
+        string fullPath,
+        OnnxSessionOptions options,
+        ExecutionProviderKind provider,
+        string? fallbackReason,
+        string context
+    )
+    {
+        var api = OrtApi.Instance;
+        var env = OnnxRuntime.Env;
+        using var sessionOptions = SessionOptionsFactory.Create(
+            options,
+            provider == ExecutionProviderKind.Cuda
+        );
+        nint raw;
+        // ORTCHAR_T is wchar_t on Windows and UTF-8 char elsewhere.
+        var pathBytes = OperatingSystem.IsWindows()
+            ? Encoding.Unicode.GetBytes(fullPath + "\0")
+            : Utf8.Z(fullPath);
+        fixed (byte* path = pathBytes)
+        {
+            api.Check(
+                api.CreateSession(env.DangerousGetHandle(), path, sessionOptions.DangerousGetHandle(), &raw),
+                "CreateSession",
+                context
+            );
+        }
+        var session = new OrtSessionHandle(raw);
+        try
+        {
+            return new OnnxSession(fullPath, options, session, provider, fallbackReason);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One line for the app's log, e.g. "onnx: model silero_vad.onnx on CPU (ORT 1.30.0, intra 1 / inter 1 threads)".</summary>
+    public string Describe()
+    {
+        static string Threads(int n) =>
+            n == 0 ? "auto" : n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var provider =
+            ExecutionProvider == ExecutionProviderKind.Cuda ? $"CUDA device {_options.CudaDeviceId}" : "CPU";
+        var fallback = FallbackReason is null ? "" : $" [auto fallback: {FallbackReason}]";
+        return $"onnx: model {Path.GetFileName(ModelPath)} on {provider}{fallback} "
+            + $"(ORT {OnnxRuntime.Version}, intra {Threads(_options.IntraOpThreads)} / inter {Threads(_options.InterOpThreads)} threads, "
+            + $"optimization {_options.Optimization}, spinning {(_options.AllowSpinning ? "on" : "off")}; "
+            + $"inputs {string.Join(", ", Inputs)}; outputs {string.Join(", ", Outputs)})";
+    }
+
+    public override string ToString() => Describe();
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        // SafeHandle ref counts defer the native release until any Run still holding a reference finishes.
+        _session.Dispose();
+        _inputNames.Dispose();
+        _outputNames.Dispose();
+    }
+}

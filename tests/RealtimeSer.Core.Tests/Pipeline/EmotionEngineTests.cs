@@ -1,0 +1,238 @@
+using RealtimeSer.Core.Ingest;
+using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Core.Tests.Support;
+using RealtimeSer.Core.Vad;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Core.Tests.Pipeline;
+
+public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly SileroVadModel _vad = SileroVadModel.Load(TestPaths.RequireVadModel());
+
+    public void Dispose() => _vad.Dispose();
+
+    private static async Task<List<EngineEvent>> FeedAsync(
+        EngineStream stream,
+        float[] interleaved,
+        int block
+    )
+    {
+        var collected = new List<EngineEvent>();
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var e in stream.Events.ReadAllAsync())
+            {
+                collected.Add(e);
+            }
+        });
+        for (var offset = 0; offset < interleaved.Length; offset += block)
+        {
+            await stream.WriteAsync(
+                interleaved.AsMemory(offset, Math.Min(block, interleaved.Length - offset))
+            );
+        }
+        await stream.CompleteAsync();
+        await reader;
+        return collected;
+    }
+
+    [SkippableFact]
+    public async Task Replay_mode_with_tiny_queue_and_many_streams_loses_nothing_and_routes_every_result()
+    {
+        var clips = TestAudio.FixtureClips(3);
+        var classifier = new FakeClassifier();
+        var options = new EngineOptions
+        {
+            Overload = OverloadPolicy.Wait,
+            QueueCapacity = 2,
+            MaxBatch = 4,
+        };
+        await using var engine = new EmotionEngine(classifier, _vad, options);
+
+        const int streams = 12;
+        var results = await Task.WhenAll(
+            Enumerable
+                .Range(0, streams)
+                .Select(async s =>
+                {
+                    var label = s % 4;
+                    // Stereo: the right channel carries the next label, so channels must not be mixed up.
+                    var left = TestAudio.Conversation(clips, label);
+                    var right = TestAudio.Conversation(clips, (label + 1) % 4);
+                    var interleaved = new float[left.Length * 2];
+                    for (var i = 0; i < left.Length; i++)
+                    {
+                        interleaved[2 * i] = left[i];
+                        interleaved[2 * i + 1] = right[i];
+                    }
+                    await using var stream = engine.OpenStream($"s{s}", new StreamFormat(16000, 2));
+                    var events = await FeedAsync(stream, interleaved, 1600 * 2);
+                    Assert.Equal(0, stream.WindowsDropped);
+                    return (label, events);
+                })
+        );
+
+        foreach (var (label, events) in results)
+        {
+            for (var channel = 0; channel < 2; channel++)
+            {
+                var finals = events
+                    .OfType<EmotionEvent>()
+                    .Where(e => e.IsFinal && e.Channel == channel)
+                    .ToList();
+                var speechEnds = events.OfType<SpeechEvent>().Count(e => !e.IsStart && e.Channel == channel);
+                Assert.Equal(speechEnds, finals.Count);
+                Assert.True(
+                    finals.Count is >= 3 and <= 6,
+                    $"{finals.Count} finals: {string.Join(" ", finals.Select(f => $"{f.StartSeconds:F2}-{f.EndSeconds:F2}"))}"
+                );
+                Assert.All(finals, f => Assert.Equal($"label{(label + channel) % 4}", f.Label));
+                var times = events
+                    .OfType<EmotionEvent>()
+                    .Where(e => e.Channel == channel)
+                    .Select(e => e.StartSeconds)
+                    .ToList();
+                var segments = events
+                    .OfType<EmotionEvent>()
+                    .Where(e => e.Channel == channel)
+                    .Select(e => e.Segment)
+                    .ToList();
+                Assert.Equal(segments.Order(), segments);
+                Assert.All(finals, f => Assert.True(f.EndSeconds > f.StartSeconds));
+                Assert.True(times.Count > finals.Count, "interim events expected");
+            }
+        }
+        Assert.Equal(0, engine.ActiveStreams);
+        output.WriteLine($"runs {classifier.Runs}, mean batch {classifier.BatchSizes.Average():F1}");
+        Assert.Contains(classifier.BatchSizes, b => b > 1);
+    }
+
+    [SkippableFact]
+    public async Task Live_mode_drops_oldest_windows_when_overloaded_and_counts_them()
+    {
+        var clips = TestAudio.FixtureClips(2);
+        var classifier = new FakeClassifier(delay: TimeSpan.FromMilliseconds(30));
+        var options = new EngineOptions
+        {
+            Overload = OverloadPolicy.DropOldest,
+            QueueCapacity = 1,
+            MaxBatch = 1,
+            HopSeconds = 0.1,
+        };
+        await using var engine = new EmotionEngine(classifier, _vad, options);
+        var audio = TestAudio.Conversation(clips, 2);
+
+        var runs = await Task.WhenAll(
+            Enumerable
+                .Range(0, 8)
+                .Select(async s =>
+                {
+                    await using var stream = engine.OpenStream($"live{s}", new StreamFormat(16000, 1));
+                    var events = await FeedAsync(stream, audio, 16000);
+                    return (stream.WindowsDropped, stream.WindowsClassified, events);
+                })
+        );
+
+        var dropped = runs.Sum(r => r.WindowsDropped);
+        output.WriteLine($"dropped {dropped}, classified {runs.Sum(r => r.WindowsClassified)}");
+        Assert.True(dropped > 0, "overload must drop windows in live mode");
+        Assert.All(runs, r => Assert.True(r.WindowsClassified > 0));
+        // What survives is still right, and each final says how many of its windows were lost.
+        var finals = runs.SelectMany(r => r.events).OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
+        Assert.All(finals, f => Assert.Equal("label2", f.Label));
+        Assert.Contains(finals, f => f.WindowsDropped > 0);
+    }
+
+    [SkippableFact]
+    public async Task Events_carry_latency_breakdown()
+    {
+        var clips = TestAudio.FixtureClips(1);
+        await using var engine = new EmotionEngine(
+            new FakeClassifier(),
+            _vad,
+            new EngineOptions { Overload = OverloadPolicy.Wait }
+        );
+        await using var stream = engine.OpenStream("lat", new StreamFormat(16000, 1));
+        var events = await FeedAsync(stream, TestAudio.Conversation(clips, 1), 512);
+        var emotions = events.OfType<EmotionEvent>().ToList();
+        Assert.NotEmpty(emotions);
+        Assert.All(
+            emotions,
+            e =>
+            {
+                Assert.True(e.Latency.BatchSize >= 1);
+                Assert.True(e.Latency.InferenceMs >= 0);
+                Assert.True(e.Latency.EndToEndMs >= e.Latency.InferenceMs);
+                Assert.True(Math.Abs(e.Scores.Sum() - 1) < 1e-3);
+            }
+        );
+    }
+
+    [SkippableFact]
+    public async Task A_failing_model_run_ends_only_the_streams_it_carried()
+    {
+        var clips = TestAudio.FixtureClips(1);
+        var classifier = new FakeClassifier(failWhen: run => run == 1);
+        await using var engine = new EmotionEngine(
+            classifier,
+            _vad,
+            new EngineOptions { Overload = OverloadPolicy.Wait, MaxBatch = 1 }
+        );
+        var audio = TestAudio.Conversation(clips, 1);
+
+        await using var first = engine.OpenStream("first", new StreamFormat(16000, 1));
+        await Assert.ThrowsAnyAsync<Exception>(() => FeedAsync(first, audio, 1600));
+
+        await using var second = engine.OpenStream("second", new StreamFormat(16000, 1));
+        var events = await FeedAsync(second, audio, 1600);
+        Assert.Contains(events, e => e is EmotionEvent { IsFinal: true, Label: "label1" });
+    }
+
+    [SkippableFact]
+    public async Task Disposing_streams_returns_the_active_gauge_to_zero()
+    {
+        await using var engine = new EmotionEngine(new FakeClassifier(), _vad);
+        var streams = Enumerable
+            .Range(0, 5)
+            .Select(i => engine.OpenStream($"g{i}", new StreamFormat(8000, 1)))
+            .ToList();
+        Assert.Equal(5, engine.ActiveStreams);
+        await streams[0].WriteAsync(new float[8000]);
+        foreach (var s in streams)
+        {
+            await s.DisposeAsync();
+            await s.DisposeAsync();
+        }
+        Assert.Equal(0, engine.ActiveStreams);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () =>
+            await streams[1].WriteAsync(new float[10])
+        );
+    }
+
+    [Fact]
+    public void Smoother_hysteresis_keeps_label_until_another_clearly_leads()
+    {
+        var smoother = new EmotionSmoother(2, timeConstantSeconds: 0, hysteresisMargin: 0.2f);
+        smoother.Add([0.8f, 0.2f], 0, 1);
+        Assert.Equal(0, smoother.Current);
+        smoother.Add([0.45f, 0.55f], 0.5, 1); // leads by 0.1 < margin
+        Assert.Equal(0, smoother.Current);
+        smoother.Add([0.3f, 0.7f], 0.5, 1); // leads by 0.4
+        Assert.Equal(1, smoother.Current);
+        Span<float> pooled = stackalloc float[2];
+        Assert.True(smoother.TryGetPooled(pooled, out var label));
+        Assert.Equal((0.8f + 0.45f + 0.3f) / 3, pooled[0], 5);
+        Assert.Equal(0, label); // pooled over the segment, label 0 still leads
+    }
+
+    [Fact]
+    public void Smoother_moving_average_follows_its_time_constant()
+    {
+        var smoother = new EmotionSmoother(2, timeConstantSeconds: 1.0, hysteresisMargin: 0);
+        smoother.Add([1f, 0f], 0, 1);
+        smoother.Add([0f, 1f], 1.0, 1);
+        // One time constant later the average has moved 1 − 1/e of the way.
+        Assert.Equal(1 - (1 - Math.Exp(-1)), smoother.Smoothed[0], 4);
+    }
+}

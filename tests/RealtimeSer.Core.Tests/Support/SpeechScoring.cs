@@ -1,0 +1,88 @@
+using System.Text.Json;
+
+namespace RealtimeSer.Core.Tests.Support;
+
+/// <summary>
+/// Scores detected speech against the fixture truth as ../shared/data/README.md prescribes: 10 ms frames,
+/// frames within 300 ms of a truth span boundary ignored.
+/// </summary>
+internal static class SpeechScoring
+{
+    public sealed record Truth(double DurationSeconds, IReadOnlyList<TruthTurn> Turns);
+
+    public sealed record TruthTurn(
+        int Channel,
+        double Start,
+        double End,
+        string Emotion,
+        (double Start, double End)[] Speech
+    );
+
+    public sealed record Score(
+        double Recall,
+        double Precision,
+        int TruePositive,
+        int FalsePositive,
+        int FalseNegative
+    );
+
+    public static Truth LoadTruth(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        var turns = root.GetProperty("segments")
+            .EnumerateArray()
+            .Select(s => new TruthTurn(
+                s.GetProperty("channel").GetInt32(),
+                s.GetProperty("start_s").GetDouble(),
+                s.GetProperty("end_s").GetDouble(),
+                s.GetProperty("emotion").GetString()!,
+                s.GetProperty("speech_s")
+                    .EnumerateArray()
+                    .Select(p => (p[0].GetDouble(), p[1].GetDouble()))
+                    .ToArray()
+            ))
+            .ToList();
+        return new Truth(root.GetProperty("duration_s").GetDouble(), turns);
+    }
+
+    public static Score ScoreChannel(
+        Truth truth,
+        int channel,
+        IEnumerable<(double Start, double End)> detected
+    )
+    {
+        const double frame = 0.01;
+        const double guard = 0.3;
+        var spans = truth.Turns.Where(t => t.Channel == channel).SelectMany(t => t.Speech).ToArray();
+        var boundaries = spans.SelectMany(s => new[] { s.Start, s.End }).ToArray();
+        var found = detected.ToArray();
+        int tp = 0,
+            fp = 0,
+            fn = 0;
+        var frames = (int)(truth.DurationSeconds / frame);
+        for (var i = 0; i < frames; i++)
+        {
+            var t = (i + 0.5) * frame;
+            if (boundaries.Any(b => Math.Abs(b - t) < guard))
+            {
+                continue;
+            }
+            var isSpeech = spans.Any(s => t >= s.Start && t < s.End);
+            var isDetected = found.Any(s => t >= s.Start && t < s.End);
+            if (isSpeech && isDetected)
+            {
+                tp++;
+            }
+            else if (isDetected)
+            {
+                fp++;
+            }
+            else if (isSpeech)
+            {
+                fn++;
+            }
+        }
+        return new Score(tp / (double)Math.Max(1, tp + fn), tp / (double)Math.Max(1, tp + fp), tp, fp, fn);
+    }
+}

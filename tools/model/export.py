@@ -1,0 +1,86 @@
+"""Exports the trained CREMA-D model to ONNX (opset 17) and writes its manifest.
+
+    /usr/bin/python3 tools/model/export.py --checkpoint .cache/model-data/crema6/best.pt --out models/crema6
+
+The graph: input_values float32 [batch, samples] (16 kHz, raw waveform in [-1, 1]; the per-window
+zero-mean/unit-variance normalisation is inside the graph, so the manifest says normalization "none")
+-> logits float32 [batch, 6].  Checked with onnx.checker and against onnxruntime-node.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import crema  # noqa: E402
+import onnx_util  # noqa: E402
+
+
+def load_model(checkpoint):
+    ck = torch.load(checkpoint, map_location="cpu")
+    model = crema.CremaNet()
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    model.frontend.use_conv = True  # the exported computation
+    return model, ck
+
+
+def manifest(ck):
+    return {
+        "id": "crema6",
+        "name": "CREMA-D 6-emotion log-mel CNN-transformer (from scratch)",
+        "labels": list(crema.LABELS),
+        "sample_rate": 16000,
+        "input": "input_values",
+        "output": "logits",
+        "output_kind": "logits",
+        "normalization": "none",
+        "window": {"min_s": 1.0, "recommended_s": 2.0, "hop_s": 0.5},
+        "metrics": {},
+        "source": {"kind": "trained", "data": "CREMA-D (ODbL 1.0 / DbCL 1.0), train speakers of speaker_split.csv",
+                   "training": "tools/model/train.sh", "epoch": ck.get("epoch"),
+                   "dev_acc": ck.get("dev_acc"), "dev_mulaw_acc": ck.get("dev_mulaw_acc")},
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    crema.setup_threads()
+    model, ck = load_model(a.checkpoint)
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, "model.onnx")
+    onnx_util.export_onnx(model, path, n_samples=32000)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((2, 32000)).astype(np.float32) * 0.1,
+          rng.standard_normal((1, 17777)).astype(np.float32) * 0.05,
+          rng.standard_normal((3, 48000)).astype(np.float32) * 0.3]
+    with torch.no_grad():
+        ref = [model(torch.from_numpy(x)).numpy() for x in xs]
+        model.frontend.use_conv = False
+        ref_stft = [model(torch.from_numpy(x)).numpy() for x in xs]
+        model.frontend.use_conv = True
+    info = {"onnx_bytes": os.path.getsize(path),
+            "max_abs_diff_conv_vs_stft_frontend": float(max(np.abs(a_ - b).max() for a_, b in zip(ref, ref_stft)))}
+    if onnx_util.node_available():
+        got = onnx_util.run_node(path, xs)
+        info["max_abs_diff_onnxruntime_node_vs_pytorch"] = float(max(np.abs(g - r).max() for g, r in zip(got, ref)))
+    man = manifest(ck)
+    mp = os.path.join(a.out, "manifest.json")
+    if os.path.exists(mp):  # keep metrics written by evaluate.py earlier
+        with open(mp) as f:
+            man["metrics"] = json.load(f).get("metrics", {})
+    with open(mp, "w") as f:
+        json.dump(man, f, indent=2)
+        f.write("\n")
+    print(json.dumps(info, indent=2))
+
+
+if __name__ == "__main__":
+    main()

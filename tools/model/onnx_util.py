@@ -1,0 +1,74 @@
+"""ONNX export and the independent check through onnxruntime-node (no Python onnxruntime here)."""
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ORT_TGZ = os.path.join(ROOT, ".cache", "npm", "onnxruntime-node-1.30.0.tgz")
+ORT_DIR = os.environ.get("ORT_NODE_DIR", "/tmp/ortnode/package")
+
+
+def export_onnx(model, path, n_samples=32000, opset=17):
+    """Exports model(input_values [batch, samples]) -> logits [batch, labels] with dynamic axes, then
+    runs onnx.checker on the file."""
+    import onnx
+    model.eval()
+    x = torch.randn(2, n_samples) * 0.1
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    import warnings
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["input_values"],
+                          output_names=["logits"], do_constant_folding=True,
+                          dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}})
+    m = onnx.load(path)
+    onnx.checker.check_model(m)
+    return m
+
+
+def node_available():
+    if shutil.which("node") is None:
+        return False
+    if os.path.exists(os.path.join(ORT_DIR, "bin")):
+        return True
+    if not os.path.exists(ORT_TGZ):
+        return False
+    os.makedirs(os.path.dirname(ORT_DIR), exist_ok=True)
+    with tarfile.open(ORT_TGZ) as t:
+        t.extractall(os.path.dirname(ORT_DIR))
+    return os.path.exists(os.path.join(ORT_DIR, "bin"))
+
+
+def run_node(onnx_path, inputs):
+    """Runs each float32 array [b, n] in `inputs` through onnxruntime-node; returns the logits arrays."""
+    if not node_available():
+        raise RuntimeError("node or onnxruntime-node tarball not available")
+    with tempfile.TemporaryDirectory() as d:
+        items = []
+        for i, x in enumerate(inputs):
+            x = np.ascontiguousarray(x, dtype="<f4")
+            f = os.path.join(d, f"in{i}.f32")
+            x.tofile(f)
+            items.append({"file": f, "shape": list(x.shape), "out": os.path.join(d, f"out{i}.f32")})
+        job = os.path.join(d, "job.json")
+        with open(job, "w") as fh:
+            json.dump({"model": os.path.abspath(onnx_path), "input": "input_values", "output": "logits",
+                       "items": items}, fh)
+        env = dict(os.environ, ORT_NODE_DIR=ORT_DIR)
+        env.pop("LD_PRELOAD", None)
+        r = subprocess.run(["node", os.path.join(HERE, "ort_node.js"), job], capture_output=True, text=True,
+                           env=env)
+        if r.returncode != 0:
+            raise RuntimeError("onnxruntime-node failed: " + r.stderr[-2000:])
+        outs = []
+        lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+        for it, info in zip(items, lines):
+            outs.append(np.fromfile(it["out"], dtype="<f4").reshape(info["dims"]))
+        return outs

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Text.Json;
+using RealtimeSer.Core.Ingest;
+using RealtimeSer.Core.Inference;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary><c>ser classify FILE...</c>: the label and scores of each whole clip.</summary>
+internal static class ClassifyCommand
+{
+    public static Command Create()
+    {
+        var files = new Argument<string[]>("file") { Arity = ArgumentArity.OneOrMore, Description = "Audio clips." };
+        var json = new Option<bool>("--json") { Description = "One JSON line per file: {\"file\",\"label\",\"scores\"}." };
+        var model = new ModelOptions();
+        var command = new Command("classify", "Classify whole clips: print each file's label and scores.") { files, json };
+        model.AddTo(command);
+        command.SetAction(
+            (parse, ct) =>
+                CliErrors.RunAsync(async () =>
+                {
+                    using var classifier = model.Load(parse, announce: !parse.GetValue(json));
+                    var failed = 0;
+                    foreach (var file in parse.GetValue(files)!)
+                    {
+                        try
+                        {
+                            var audio = await AudioLoader.ReadMono16kAsync(file, ct);
+                            var result = await ClipClassifier.ClassifyAsync(classifier, audio, ct);
+                            Console.WriteLine(parse.GetValue(json) ? ToJson(file, result) : ToText(file, result));
+                        }
+                        catch (Exception e) when (e is RealtimeSer.Audio.AudioFormatException or FileNotFoundException)
+                        {
+                            failed++;
+                            await Console.Error.WriteLineAsync($"ser: {file}: {e.Message}");
+                        }
+                    }
+                    return failed == 0 ? 0 : CliErrors.Failure;
+                })
+        );
+        return command;
+    }
+
+    private static string ToText(string file, ClipResult r) =>
+        $"{file}: {r.Label} ({r.Scores.Max():P0})  "
+        + string.Join("  ", r.Labels.Select((l, i) => $"{l} {r.Scores[i]:0.00}"));
+
+    internal static string ToJson(string file, ClipResult r)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("file", file);
+            json.WriteString("label", r.Label);
+            json.WriteStartObject("scores");
+            for (var i = 0; i < r.Labels.Count; i++)
+            {
+                json.WriteNumber(r.Labels[i], Math.Round(r.Scores[i], 5));
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using RealtimeSer.Core.Inference;
+using RealtimeSer.Core.Models;
+using RealtimeSer.Onnx;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary>The <c>--model</c> and <c>--threads</c> options every model-using command shares.</summary>
+internal sealed class ModelOptions
+{
+    public Option<string?> Model { get; } =
+        new("--model", "-m") { Description = "Model id (see `ser models`) or path; default: the installed default model." };
+
+    public Option<int> Threads { get; } =
+        new("--threads")
+        {
+            Description = "ONNX Runtime intra-op threads (0: one per core).",
+            DefaultValueFactory = _ => 0,
+        };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Model);
+        command.Options.Add(Threads);
+    }
+
+    public OnnxEmotionClassifier Load(ParseResult parse, bool announce = true)
+    {
+        var manifest = ModelCatalog.Resolve(parse.GetValue(Model));
+        var threads = parse.GetValue(Threads);
+        var classifier = OnnxEmotionClassifier.Load(
+            manifest,
+            new OnnxSessionOptions
+            {
+                IntraOpThreads = threads > 0 ? threads : Environment.ProcessorCount,
+                Log = line => Console.Error.WriteLine($"ser: {line}"),
+            }
+        );
+        if (announce)
+        {
+            Console.Error.WriteLine($"ser: {classifier.Describe()}");
+        }
+        return classifier;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using Spectre.Console;
+
+namespace RealtimeSer.Cli.Replay;
+
+/// <summary>
+/// Progress of a replay on stderr: a live bar with files, audio hours, speed as a multiple of real time and
+/// ETA when stderr is a terminal; one line per finished file otherwise; nothing with --quiet.
+/// </summary>
+internal sealed class ReplayProgress
+{
+    private readonly int _files;
+    private readonly double _totalAudio; // seconds; 0 when unknown (non-WAV inputs)
+    private readonly bool _quiet;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private double _audioDone;
+    private int _filesDone;
+    private int _failed;
+
+    public ReplayProgress(int files, double totalAudioSeconds, bool quiet)
+    {
+        _files = files;
+        _totalAudio = totalAudioSeconds;
+        _quiet = quiet;
+    }
+
+    public int Failed => _failed;
+
+    public int Done => _filesDone;
+
+    public double AudioSeconds => Interlocked.CompareExchange(ref _audioDone, 0, 0);
+
+    public double Elapsed => _clock.Elapsed.TotalSeconds;
+
+    public void AddAudio(double seconds)
+    {
+        double current, next;
+        do
+        {
+            current = _audioDone;
+            next = current + seconds;
+        } while (Interlocked.CompareExchange(ref _audioDone, next, current) != current);
+    }
+
+    public void FileDone(ReplayInput input, ReplayStats stats)
+    {
+        Interlocked.Increment(ref _filesDone);
+        if (!_quiet && !Interactive)
+        {
+            Console.Error.WriteLine(
+                $"replay: [{_filesDone}/{_files}] {input.Path}: {stats.AudioSeconds:0.0} s in {stats.ElapsedSeconds:0.0} s "
+                    + $"({stats.AudioSeconds / Math.Max(1e-9, stats.ElapsedSeconds):0}x real time)"
+            );
+        }
+    }
+
+    public void FileFailed(ReplayInput input, Exception error)
+    {
+        Interlocked.Increment(ref _failed);
+        Interlocked.Increment(ref _filesDone);
+        // Failures are always reported, --quiet or not: the exit code alone does not say which file.
+        Console.Error.WriteLine($"replay: FAILED {input.Path}: {error.Message}");
+    }
+
+    public void FileSkipped(ReplayInput input)
+    {
+        Interlocked.Increment(ref _filesDone);
+        if (!_quiet && !Interactive)
+        {
+            Console.Error.WriteLine($"replay: [{_filesDone}/{_files}] {input.Path}: complete already (--resume)");
+        }
+    }
+
+    private static bool Interactive => !Console.IsErrorRedirected;
+
+    /// <summary>Runs <paramref name="work"/>, showing a live bar meanwhile when interactive.</summary>
+    public async Task RunAsync(Func<Task> work)
+    {
+        if (_quiet || !Interactive)
+        {
+            await work();
+            return;
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        await console
+            .Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("replay", maxValue: _totalAudio > 0 ? _totalAudio : _files);
+                var running = work();
+                while (!running.IsCompleted)
+                {
+                    Update(task);
+                    await Task.WhenAny(running, Task.Delay(250));
+                }
+                Update(task);
+                await running;
+            });
+    }
+
+    private void Update(ProgressTask task)
+    {
+        var audio = AudioSeconds;
+        var speed = audio / Math.Max(1e-9, Elapsed);
+        task.Value = _totalAudio > 0 ? Math.Min(audio, _totalAudio) : _filesDone;
+        task.Description =
+            $"files {_filesDone}/{_files}  audio {audio / 3600:0.00} h  {speed:0}x real time"
+            + (_failed > 0 ? $"  [red]{_failed} failed[/]" : "");
+    }
+}

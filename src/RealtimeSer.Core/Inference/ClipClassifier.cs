@@ -1,0 +1,56 @@
+namespace RealtimeSer.Core.Inference;
+
+/// <summary>Scores of a whole clip: the label and probabilities per label.</summary>
+public sealed record ClipResult(string Label, IReadOnlyList<string> Labels, float[] Scores);
+
+/// <summary>
+/// Classifies whole clips. Up to <see cref="MaxSingleWindowSeconds"/> the clip is one window (as the model was
+/// trained); longer recordings are cut into recommended-length windows whose probabilities are averaged,
+/// so memory stays bounded. Clips shorter than the model's minimum are zero-padded to it.
+/// </summary>
+public static class ClipClassifier
+{
+    public const double MaxSingleWindowSeconds = 30;
+
+    public static async Task<ClipResult> ClassifyAsync(
+        IEmotionClassifier classifier,
+        float[] samples16k,
+        CancellationToken cancellationToken = default
+    )
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(samples16k);
+        var manifest = classifier.Manifest;
+        var labels = manifest.Labels.Count;
+        var min = (int)(manifest.MinWindowSeconds * 16000);
+        var scores = new float[labels];
+        if (samples16k.Length <= MaxSingleWindowSeconds * 16000)
+        {
+            var window = new float[Math.Max(min, samples16k.Length)];
+            samples16k.CopyTo(window, 0);
+            await classifier.ClassifyAsync(window, 1, scores, cancellationToken);
+        }
+        else
+        {
+            var length = (int)(manifest.RecommendedWindowSeconds * 16000);
+            var count = samples16k.Length / length;
+            var windows = new float[count * length];
+            Array.Copy(samples16k, windows, windows.Length);
+            var all = new float[count * labels];
+            await classifier.ClassifyAsync(windows, count, all, cancellationToken);
+            for (var i = 0; i < all.Length; i++)
+            {
+                scores[i % labels] += all[i] / count;
+            }
+        }
+        var best = 0;
+        for (var i = 1; i < labels; i++)
+        {
+            if (scores[i] > scores[best])
+            {
+                best = i;
+            }
+        }
+        return new ClipResult(manifest.Labels[best], manifest.Labels, scores);
+    }
+}

@@ -1,4 +1,5 @@
 using RealtimeSer.Core.Tests.Support;
+using RealtimeSer.Tests.Shared;
 using RealtimeSer.Core.Vad;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace RealtimeSer.Core.Tests.Support;
+namespace RealtimeSer.Tests.Shared;
 
 /// <summary>
 /// Scores detected speech against the fixture truth as ../shared/data/README.md prescribes: 10 ms frames,
@@ -84,5 +84,38 @@ internal static class SpeechScoring
             }
         }
         return new Score(tp / (double)Math.Max(1, tp + fn), tp / (double)Math.Max(1, tp + fp), tp, fp, fn);
+    }
+
+    /// <summary>
+    /// Each truth turn's label by a duration-weighted vote of the detected segments overlapping it; returns how
+    /// many turns agree with the truth emotion (turns no segment overlaps count as disagreeing).
+    /// </summary>
+    public static (int Agree, int Turns) TurnLabelAgreement(
+        Truth truth,
+        int channel,
+        IEnumerable<(double Start, double End, string Label)> finals
+    )
+    {
+        var segments = finals.ToArray();
+        int agree = 0,
+            turns = 0;
+        foreach (var turn in truth.Turns.Where(t => t.Channel == channel))
+        {
+            turns++;
+            var votes = new Dictionary<string, double>();
+            foreach (var (start, end, label) in segments)
+            {
+                var overlap = Math.Min(end, turn.End) - Math.Max(start, turn.Start);
+                if (overlap > 0)
+                {
+                    votes[label] = votes.GetValueOrDefault(label) + overlap;
+                }
+            }
+            if (votes.Count > 0 && votes.MaxBy(v => v.Value).Key == turn.Emotion)
+            {
+                agree++;
+            }
+        }
+        return (agree, turns);
     }
 }

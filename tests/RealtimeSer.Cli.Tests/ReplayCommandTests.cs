@@ -1,0 +1,145 @@
+using System.Text.Json;
+using RealtimeSer.Core.Models;
+using RealtimeSer.Tests.Shared;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Cli.Tests;
+
+/// <summary>The streaming-engine issue's bars, through <c>ser replay</c> with the installed default model.</summary>
+public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), $"ser-replay-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_out))
+        {
+            Directory.Delete(_out, recursive: true);
+        }
+    }
+
+    private static ModelManifest RequireModel()
+    {
+        try
+        {
+            return ModelCatalog.Resolve(null);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new SkipException($"no emotion model installed: {e.Message}");
+        }
+    }
+
+    private static List<JsonElement> ReadJsonl(string path) =>
+        File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+
+    [SkippableFact]
+    public async Task Replay_of_call01_covers_truth_speech_and_agrees_with_truth_labels()
+    {
+        var manifest = RequireModel();
+        var stereo = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
+        var mulaw = CliRunner.RequireShared("fixtures/calls/call01_mulaw8k.wav");
+        var truth = SpeechScoring.LoadTruth(CliRunner.RequireShared("fixtures/calls/call01_truth.json"));
+        var clipAccuracy = ModelMetrics.TestAccuracy(manifest);
+
+        var (exit, _, stderr) = await CliRunner.RunAsync(
+            "replay",
+            stereo,
+            mulaw,
+            "--out",
+            _out,
+            "--channels",
+            "agent,customer",
+            "--quiet"
+        );
+        Assert.True(exit == 0, stderr);
+
+        foreach (var name in new[] { "call01_stereo16k", "call01_mulaw8k" })
+        {
+            var events = ReadJsonl(Path.Combine(_out, name + ".jsonl"));
+            Assert.NotEmpty(events);
+            for (var channel = 0; channel < 2; channel++)
+            {
+                var mine = events.Where(e => e.GetProperty("channel").GetInt32() == channel).ToList();
+                Assert.All(mine, e => Assert.Equal(channel == 0 ? "agent" : "customer", e.GetProperty("channel_name").GetString()));
+                var finals = mine.Where(e => e.GetProperty("final").GetBoolean())
+                    .Select(e => (
+                        Start: e.GetProperty("start_s").GetDouble(),
+                        End: e.GetProperty("end_s").GetDouble(),
+                        Label: e.GetProperty("label").GetString()!
+                    ))
+                    .ToList();
+                // Order: events (interim and final) of a channel never go back in segment order.
+                var segments = mine.Select(e => e.GetProperty("segment").GetInt32()).ToList();
+                Assert.Equal(segments.Order(), segments);
+                Assert.Equal(finals.OrderBy(f => f.Start).ToList(), finals);
+
+                var score = SpeechScoring.ScoreChannel(truth, channel, finals.Select(f => (f.Start, f.End)));
+                var (agree, turns) = SpeechScoring.TurnLabelAgreement(truth, channel, finals);
+                var agreement = agree / (double)turns;
+                output.WriteLine(
+                    $"{name} channel {channel}: {finals.Count} finals, recall {score.Recall:F3}, "
+                        + $"turn labels {agree}/{turns} = {agreement:P0} (clip accuracy {clipAccuracy:P1})"
+                );
+                Assert.True(score.Recall >= 0.95, $"{name} channel {channel}: speech recall {score.Recall:F3} < 0.95");
+                Assert.True(
+                    agreement >= clipAccuracy - 0.10,
+                    $"{name} channel {channel}: turn label agreement {agreement:P1} < clip accuracy {clipAccuracy:P1} − 10 points"
+                );
+            }
+            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(_out, name + ".summary.json")));
+            Assert.Equal(2, summary.RootElement.GetProperty("channels").GetArrayLength());
+            Assert.InRange(summary.RootElement.GetProperty("duration_s").GetDouble(), 195, 196);
+            Assert.Equal(0, summary.RootElement.GetProperty("windows_dropped").GetInt64());
+        }
+        Assert.Empty(Directory.GetFiles(_out, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [SkippableFact]
+    public async Task Csv_resume_and_a_failed_file_that_does_not_stop_the_others()
+    {
+        RequireModel();
+        var clips = Path.GetDirectoryName(CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav"))!;
+        var inputs = Path.Combine(_out, "in");
+        Directory.CreateDirectory(Path.Combine(inputs, "sub"));
+        File.Copy(Path.Combine(clips, "1004_TSI_ANG_XX.wav"), Path.Combine(inputs, "a.wav"));
+        File.Copy(Path.Combine(clips, "1004_TIE_HAP_XX.wav"), Path.Combine(inputs, "sub", "b.wav"));
+        await File.WriteAllBytesAsync(Path.Combine(inputs, "broken.wav"), "RIFF\x04\0\0\0WAVE"u8.ToArray());
+        var results = Path.Combine(_out, "out");
+
+        var (exit, _, stderr) = await CliRunner.RunAsync("replay", inputs, "--out", results, "--format", "csv", "-j", "2");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("broken.wav", stderr);
+        var csv = File.ReadAllLines(Path.Combine(results, "a.csv"));
+        Assert.StartsWith("file,channel,channel_name,segment,start_s,end_s,final,label,score_", csv[0]);
+        Assert.Contains(csv.Skip(1), l => l.Contains(",true,", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(results, "sub", "b.csv")));
+        Assert.False(File.Exists(Path.Combine(results, "broken.csv")));
+
+        // --resume skips complete outputs (their files are left untouched) and retries the failed one.
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(results, "a.csv"));
+        File.Delete(Path.Combine(inputs, "broken.wav"));
+        (exit, _, stderr) = await CliRunner.RunAsync("replay", inputs, "--out", results, "--format", "csv", "--resume");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(results, "a.csv")));
+    }
+
+    [Fact]
+    public async Task Replay_without_inputs_is_a_clear_error()
+    {
+        var (exit, _, stderr) = await CliRunner.RunAsync("replay", "/nonexistent/dir", "--out", _out);
+        Assert.Equal(1, exit);
+        Assert.Contains("no such file or directory", stderr);
+    }
+
+    [Fact]
+    public void Globs_expand_relative_to_their_fixed_prefix()
+    {
+        var (root, pattern) = Replay.InputExpander.Glob("/calls/2024/**/*.wav");
+        Assert.Equal("/calls/2024", root);
+        Assert.Matches(pattern, "a.wav");
+        Assert.Matches(pattern, "x/y/a.wav");
+        Assert.DoesNotMatch(pattern, "a.mp3");
+    }
+}

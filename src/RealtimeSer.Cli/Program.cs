@@ -11,6 +11,9 @@ public static class Program
         root.Subcommands.Add(VadCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(ClassifyCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }

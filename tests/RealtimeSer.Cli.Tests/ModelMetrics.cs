@@ -11,7 +11,10 @@ internal static class ModelMetrics
     /// </summary>
     public static double TestAccuracy(ModelManifest manifest)
     {
-        if (manifest.Metrics is { ValueKind: JsonValueKind.Object } metrics && Find(metrics, underTest: false) is { } accuracy)
+        if (
+            manifest.Metrics is { ValueKind: JsonValueKind.Object } metrics
+            && Find(metrics, underTest: false) is { } accuracy
+        )
         {
             return accuracy > 1 ? accuracy / 100 : accuracy;
         }
@@ -23,7 +26,11 @@ internal static class ModelMetrics
         foreach (var property in element.EnumerateObject())
         {
             var isTest = underTest || property.Name.Contains("test", StringComparison.OrdinalIgnoreCase);
-            if (property.Value.ValueKind == JsonValueKind.Number && isTest && property.Name.Contains("acc", StringComparison.OrdinalIgnoreCase))
+            if (
+                property.Value.ValueKind == JsonValueKind.Number
+                && isTest
+                && property.Name.Contains("acc", StringComparison.OrdinalIgnoreCase)
+            )
             {
                 return property.Value.GetDouble();
             }

@@ -61,13 +61,22 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
             for (var channel = 0; channel < 2; channel++)
             {
                 var mine = events.Where(e => e.GetProperty("channel").GetInt32() == channel).ToList();
-                Assert.All(mine, e => Assert.Equal(channel == 0 ? "agent" : "customer", e.GetProperty("channel_name").GetString()));
+                Assert.All(
+                    mine,
+                    e =>
+                        Assert.Equal(
+                            channel == 0 ? "agent" : "customer",
+                            e.GetProperty("channel_name").GetString()
+                        )
+                );
                 var finals = mine.Where(e => e.GetProperty("final").GetBoolean())
-                    .Select(e => (
-                        Start: e.GetProperty("start_s").GetDouble(),
-                        End: e.GetProperty("end_s").GetDouble(),
-                        Label: e.GetProperty("label").GetString()!
-                    ))
+                    .Select(e =>
+                        (
+                            Start: e.GetProperty("start_s").GetDouble(),
+                            End: e.GetProperty("end_s").GetDouble(),
+                            Label: e.GetProperty("label").GetString()!
+                        )
+                    )
                     .ToList();
                 // Order: events (interim and final) of a channel never go back in segment order.
                 var segments = mine.Select(e => e.GetProperty("segment").GetInt32()).ToList();
@@ -81,13 +90,18 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
                     $"{name} channel {channel}: {finals.Count} finals, recall {score.Recall:F3}, "
                         + $"turn labels {agree}/{turns} = {agreement:P0} (clip accuracy {clipAccuracy:P1})"
                 );
-                Assert.True(score.Recall >= 0.95, $"{name} channel {channel}: speech recall {score.Recall:F3} < 0.95");
+                Assert.True(
+                    score.Recall >= 0.95,
+                    $"{name} channel {channel}: speech recall {score.Recall:F3} < 0.95"
+                );
                 Assert.True(
                     agreement >= clipAccuracy - 0.10,
                     $"{name} channel {channel}: turn label agreement {agreement:P1} < clip accuracy {clipAccuracy:P1} − 10 points"
                 );
             }
-            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(_out, name + ".summary.json")));
+            using var summary = JsonDocument.Parse(
+                File.ReadAllText(Path.Combine(_out, name + ".summary.json"))
+            );
             Assert.Equal(2, summary.RootElement.GetProperty("channels").GetArrayLength());
             Assert.InRange(summary.RootElement.GetProperty("duration_s").GetDouble(), 195, 196);
             Assert.Equal(0, summary.RootElement.GetProperty("windows_dropped").GetInt64());
@@ -107,7 +121,16 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
         await File.WriteAllBytesAsync(Path.Combine(inputs, "broken.wav"), "RIFF\x04\0\0\0WAVE"u8.ToArray());
         var results = Path.Combine(_out, "out");
 
-        var (exit, _, stderr) = await CliRunner.RunAsync("replay", inputs, "--out", results, "--format", "csv", "-j", "2");
+        var (exit, _, stderr) = await CliRunner.RunAsync(
+            "replay",
+            inputs,
+            "--out",
+            results,
+            "--format",
+            "csv",
+            "-j",
+            "2"
+        );
 
         Assert.Equal(1, exit);
         Assert.Contains("broken.wav", stderr);
@@ -120,7 +143,15 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
         // --resume skips complete outputs (their files are left untouched) and retries the failed one.
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(results, "a.csv"));
         File.Delete(Path.Combine(inputs, "broken.wav"));
-        (exit, _, stderr) = await CliRunner.RunAsync("replay", inputs, "--out", results, "--format", "csv", "--resume");
+        (exit, _, stderr) = await CliRunner.RunAsync(
+            "replay",
+            inputs,
+            "--out",
+            results,
+            "--format",
+            "csv",
+            "--resume"
+        );
         Assert.True(exit == 0, stderr);
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(results, "a.csv")));
     }

@@ -14,6 +14,9 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Benchmarks: print measured costs.");
         command.Subcommands.Add(CreateVad());
+        command.Subcommands.Add(BenchModelCommands.CreateModel());
+        command.Subcommands.Add(BenchModelCommands.CreatePipeline());
+        command.Subcommands.Add(BenchModelCommands.CreateLive());
         return command;
     }
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
-using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Inference;
+using RealtimeSer.Core.Ingest;
 
 namespace RealtimeSer.Cli.Commands;
 
@@ -10,10 +10,21 @@ internal static class ClassifyCommand
 {
     public static Command Create()
     {
-        var files = new Argument<string[]>("file") { Arity = ArgumentArity.OneOrMore, Description = "Audio clips." };
-        var json = new Option<bool>("--json") { Description = "One JSON line per file: {\"file\",\"label\",\"scores\"}." };
+        var files = new Argument<string[]>("file")
+        {
+            Arity = ArgumentArity.OneOrMore,
+            Description = "Audio clips.",
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "One JSON line per file: {\"file\",\"label\",\"scores\"}.",
+        };
         var model = new ModelOptions();
-        var command = new Command("classify", "Classify whole clips: print each file's label and scores.") { files, json };
+        var command = new Command("classify", "Classify whole clips: print each file's label and scores.")
+        {
+            files,
+            json,
+        };
         model.AddTo(command);
         command.SetAction(
             (parse, ct) =>
@@ -27,9 +38,12 @@ internal static class ClassifyCommand
                         {
                             var audio = await AudioLoader.ReadMono16kAsync(file, ct);
                             var result = await ClipClassifier.ClassifyAsync(classifier, audio, ct);
-                            Console.WriteLine(parse.GetValue(json) ? ToJson(file, result) : ToText(file, result));
+                            Console.WriteLine(
+                                parse.GetValue(json) ? ToJson(file, result) : ToText(file, result)
+                            );
                         }
-                        catch (Exception e) when (e is RealtimeSer.Audio.AudioFormatException or FileNotFoundException)
+                        catch (Exception e)
+                            when (e is RealtimeSer.Audio.AudioFormatException or FileNotFoundException)
                         {
                             failed++;
                             await Console.Error.WriteLineAsync($"ser: {file}: {e.Message}");

@@ -9,7 +9,10 @@ namespace RealtimeSer.Cli.Commands;
 internal sealed class ModelOptions
 {
     public Option<string?> Model { get; } =
-        new("--model", "-m") { Description = "Model id (see `ser models`) or path; default: the installed default model." };
+        new("--model", "-m")
+        {
+            Description = "Model id (see `ser models`) or path; default: the installed default model.",
+        };
 
     public Option<int> Threads { get; } =
         new("--threads")
@@ -24,7 +27,10 @@ internal sealed class ModelOptions
         command.Options.Add(Threads);
     }
 
-    public OnnxEmotionClassifier Load(ParseResult parse, bool announce = true)
+    public OnnxEmotionClassifier Load(ParseResult parse, bool announce = true) =>
+        Load(parse, ExecutionProviderKind.Auto, announce);
+
+    public OnnxEmotionClassifier Load(ParseResult parse, ExecutionProviderKind provider, bool announce = true)
     {
         var manifest = ModelCatalog.Resolve(parse.GetValue(Model));
         var threads = parse.GetValue(Threads);
@@ -33,6 +39,7 @@ internal sealed class ModelOptions
             new OnnxSessionOptions
             {
                 IntraOpThreads = threads > 0 ? threads : Environment.ProcessorCount,
+                Provider = provider,
                 Log = line => Console.Error.WriteLine($"ser: {line}"),
             }
         );

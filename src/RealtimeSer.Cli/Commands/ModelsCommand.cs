@@ -10,12 +10,17 @@ internal static class ModelsCommand
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "One JSON line per model." };
-        var command = new Command("models", "List installed emotion models with their labels and metrics.") { json };
+        var command = new Command("models", "List installed emotion models with their labels and metrics.")
+        {
+            json,
+        };
         command.SetAction(
             (parse, _) =>
                 CliErrors.RunAsync(() =>
                 {
-                    var models = ModelCatalog.List((dir, e) => Console.Error.WriteLine($"ser: skipping {dir}: {e.Message}"));
+                    var models = ModelCatalog.List(
+                        (dir, e) => Console.Error.WriteLine($"ser: skipping {dir}: {e.Message}")
+                    );
                     if (models.Count == 0)
                     {
                         Console.Error.WriteLine(

@@ -23,22 +23,44 @@ internal static class ReplayCommand
             Description = "jsonl (one event per line) or csv.",
             DefaultValueFactory = _ => ReplayFormat.Jsonl,
         };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress; failures are still reported." };
+        var quiet = new Option<bool>("--quiet", "-q")
+        {
+            Description = "No progress; failures are still reported.",
+        };
         var jobs = new Option<int>("-j", "--jobs")
         {
             Description = "Files processed in parallel.",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
         var resume = new Option<bool>("--resume") { Description = "Skip inputs whose outputs are complete." };
-        var channels = new Option<string?>("--channels") { Description = "Channel names, e.g. agent,customer." };
-        var mix = new Option<bool>("--mix") { Description = "Downmix to mono instead of analysing each channel." };
-        var finalsOnly = new Option<bool>("--finals-only") { Description = "Write only the final event of each segment." };
-        var window = new Option<double?>("--window") { Description = "Window seconds (default: the model's)." };
+        var channels = new Option<string?>("--channels")
+        {
+            Description = "Channel names, e.g. agent,customer.",
+        };
+        var mix = new Option<bool>("--mix")
+        {
+            Description = "Downmix to mono instead of analysing each channel.",
+        };
+        var finalsOnly = new Option<bool>("--finals-only")
+        {
+            Description = "Write only the final event of each segment.",
+        };
+        var window = new Option<double?>("--window")
+        {
+            Description = "Window seconds (default: the model's).",
+        };
         var hop = new Option<double?>("--hop") { Description = "Hop seconds (default: the model's)." };
-        var batch = new Option<int>("--batch") { Description = "Largest batch per model run.", DefaultValueFactory = _ => 16 };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Largest batch per model run.",
+            DefaultValueFactory = _ => 16,
+        };
         var model = new ModelOptions();
 
-        var command = new Command("replay", "Replay recorded calls: emotion events per channel, one output per input.")
+        var command = new Command(
+            "replay",
+            "Replay recorded calls: emotion events per channel, one output per input."
+        )
         {
             inputs,
             outDir,
@@ -73,7 +95,12 @@ internal static class ReplayCommand
                         Path.GetFullPath(parse.GetValue(outDir)!),
                         parse.GetValue(format),
                         parse.GetValue(mix) ? ChannelMode.Mix : ChannelMode.Split,
-                        parse.GetValue(channels)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                        parse
+                            .GetValue(channels)
+                            ?.Split(
+                                ',',
+                                StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries
+                            ),
                         parse.GetValue(finalsOnly)
                     );
                     Directory.CreateDirectory(settings.OutDir);
@@ -96,17 +123,30 @@ internal static class ReplayCommand
                     await progress.RunAsync(() =>
                         Parallel.ForEachAsync(
                             all,
-                            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parse.GetValue(jobs)), CancellationToken = ct },
+                            new ParallelOptions
+                            {
+                                MaxDegreeOfParallelism = Math.Max(1, parse.GetValue(jobs)),
+                                CancellationToken = ct,
+                            },
                             async (input, token) =>
                             {
-                                if (resumeRun && ReplayOutput.IsComplete(settings.OutDir, input, settings.Format))
+                                if (
+                                    resumeRun
+                                    && ReplayOutput.IsComplete(settings.OutDir, input, settings.Format)
+                                )
                                 {
                                     progress.FileSkipped(input);
                                     return;
                                 }
                                 try
                                 {
-                                    var stats = await ReplayRunner.RunAsync(engine, input, settings, progress.AddAudio, token);
+                                    var stats = await ReplayRunner.RunAsync(
+                                        engine,
+                                        input,
+                                        settings,
+                                        progress.AddAudio,
+                                        token
+                                    );
                                     progress.FileDone(input, stats);
                                 }
                                 catch (Exception e) when (e is not OperationCanceledException)

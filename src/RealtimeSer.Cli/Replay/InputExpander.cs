@@ -10,7 +10,19 @@ internal static class InputExpander
 {
     public static readonly string[] AudioExtensions =
     [
-        ".wav", ".wave", ".mp3", ".opus", ".ogg", ".oga", ".flac", ".m4a", ".aac", ".wma", ".webm", ".mka", ".au",
+        ".wav",
+        ".wave",
+        ".mp3",
+        ".opus",
+        ".ogg",
+        ".oga",
+        ".flac",
+        ".m4a",
+        ".aac",
+        ".wma",
+        ".webm",
+        ".mka",
+        ".au",
     ];
 
     public static List<ReplayInput> Expand(IEnumerable<string> arguments, List<string> problems)
@@ -24,7 +36,11 @@ internal static class InputExpander
             }
             else if (Directory.Exists(argument))
             {
-                AddTree(Path.GetFullPath(argument), Directory.EnumerateFiles(argument, "*", SearchOption.AllDirectories), inputs);
+                AddTree(
+                    Path.GetFullPath(argument),
+                    Directory.EnumerateFiles(argument, "*", SearchOption.AllDirectories),
+                    inputs
+                );
             }
             else if (argument.IndexOfAny(['*', '?']) >= 0)
             {
@@ -82,7 +98,8 @@ internal static class InputExpander
         var slash = normalized.LastIndexOf('/', firstWild);
         var root = slash < 0 ? "." : normalized[..Math.Max(1, slash)];
         var rest = slash < 0 ? normalized : normalized[(slash + 1)..];
-        var regex = "^"
+        var regex =
+            "^"
             + Regex
                 .Escape(rest)
                 .Replace(@"\*\*/", "(.*/)?", StringComparison.Ordinal)

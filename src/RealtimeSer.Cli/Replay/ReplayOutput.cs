@@ -52,7 +52,9 @@ internal sealed class ReplayOutput : IAsyncDisposable
     {
         if (e.IsFinal)
         {
-            var channel = _channels.TryGetValue(e.Channel, out var c) ? c : _channels[e.Channel] = new ChannelSummary(e.ChannelName);
+            var channel = _channels.TryGetValue(e.Channel, out var c)
+                ? c
+                : _channels[e.Channel] = new ChannelSummary(e.ChannelName);
             channel.Add(e);
         }
         if (_format == ReplayFormat.Jsonl)
@@ -63,7 +65,8 @@ internal sealed class ReplayOutput : IAsyncDisposable
         if (!_headerWritten)
         {
             await _writer.WriteLineAsync(
-                "file,channel,channel_name,segment,start_s,end_s,final,label," + string.Join(",", e.Labels.Select(l => $"score_{l}"))
+                "file,channel,channel_name,segment,start_s,end_s,final,label,"
+                    + string.Join(",", e.Labels.Select(l => $"score_{l}"))
             );
             _headerWritten = true;
         }
@@ -111,7 +114,10 @@ internal sealed class ReplayOutput : IAsyncDisposable
             json.WriteString("file", _file);
             json.WriteNumber("duration_s", Math.Round(stats.AudioSeconds, 3));
             json.WriteNumber("elapsed_s", Math.Round(stats.ElapsedSeconds, 3));
-            json.WriteNumber("speed_x_realtime", Math.Round(stats.AudioSeconds / Math.Max(1e-9, stats.ElapsedSeconds), 1));
+            json.WriteNumber(
+                "speed_x_realtime",
+                Math.Round(stats.AudioSeconds / Math.Max(1e-9, stats.ElapsedSeconds), 1)
+            );
             json.WriteNumber("windows", stats.Windows);
             json.WriteNumber("windows_dropped", stats.Dropped);
             json.WriteStartArray("channels");
@@ -140,7 +146,9 @@ internal sealed class ReplayOutput : IAsyncDisposable
     }
 
     private static string Csv(string value) =>
-        value.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : value;
+        value.IndexOfAny([',', '"', '\n', '\r']) >= 0
+            ? $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\""
+            : value;
 
     private sealed class ChannelSummary(string? name)
     {

@@ -34,7 +34,8 @@ internal sealed class ReplayProgress
 
     public void AddAudio(double seconds)
     {
-        double current, next;
+        double current,
+            next;
         do
         {
             current = _audioDone;
@@ -67,7 +68,9 @@ internal sealed class ReplayProgress
         Interlocked.Increment(ref _filesDone);
         if (!_quiet && !Interactive)
         {
-            Console.Error.WriteLine($"replay: [{_filesDone}/{_files}] {input.Path}: complete already (--resume)");
+            Console.Error.WriteLine(
+                $"replay: [{_filesDone}/{_files}] {input.Path}: complete already (--resume)"
+            );
         }
     }
 
@@ -81,11 +84,18 @@ internal sealed class ReplayProgress
             await work();
             return;
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var console = AnsiConsole.Create(
+            new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }
+        );
         await console
             .Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(
+                new TaskDescriptionColumn(),
+                new ProgressBarColumn(),
+                new PercentageColumn(),
+                new RemainingTimeColumn()
+            )
             .StartAsync(async context =>
             {
                 var task = context.AddTask("replay", maxValue: _totalAudio > 0 ? _totalAudio : _files);

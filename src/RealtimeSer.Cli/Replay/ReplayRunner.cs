@@ -55,7 +55,10 @@ internal static class ReplayRunner
             int frames;
             while ((frames = await reader.ReadAsync(block, cancellationToken)) > 0)
             {
-                await stream.WriteAsync(block.AsMemory(0, frames * format.Channels), cancellationToken: cancellationToken);
+                await stream.WriteAsync(
+                    block.AsMemory(0, frames * format.Channels),
+                    cancellationToken: cancellationToken
+                );
                 onAudio(frames / (double)format.SampleRate);
             }
             await stream.CompleteAsync(cancellationToken);
@@ -67,7 +70,12 @@ internal static class ReplayRunner
             throw;
         }
         await writer;
-        var stats = new ReplayStats(stream.SecondsReceived, timer.Elapsed.TotalSeconds, stream.WindowsClassified, stream.WindowsDropped);
+        var stats = new ReplayStats(
+            stream.SecondsReceived,
+            timer.Elapsed.TotalSeconds,
+            stream.WindowsClassified,
+            stream.WindowsDropped
+        );
         await output.CommitAsync(settings.OutDir, input, stats);
         return stats;
     }

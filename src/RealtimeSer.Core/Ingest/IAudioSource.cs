@@ -34,7 +34,10 @@ public sealed class FileAudioSource(IAudioReader reader) : IAudioSource
 
     public bool IsLive => false;
 
-    public async ValueTask<AudioBlock> ReadAsync(Memory<float> buffer, CancellationToken cancellationToken = default)
+    public async ValueTask<AudioBlock> ReadAsync(
+        Memory<float> buffer,
+        CancellationToken cancellationToken = default
+    )
     {
         var frames = await reader.ReadAsync(buffer, cancellationToken);
         return new AudioBlock(frames, System.Diagnostics.Stopwatch.GetTimestamp());

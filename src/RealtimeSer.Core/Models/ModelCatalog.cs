@@ -31,7 +31,10 @@ public static class ModelCatalog
         {
             foreach (var dir in Directory.GetDirectories(folder).Order(StringComparer.Ordinal))
             {
-                if (!File.Exists(Path.Combine(dir, ModelManifestLoader.ManifestFile)) && !File.Exists(Path.Combine(dir, "config.json")))
+                if (
+                    !File.Exists(Path.Combine(dir, ModelManifestLoader.ManifestFile))
+                    && !File.Exists(Path.Combine(dir, "config.json"))
+                )
                 {
                     continue;
                 }
@@ -64,7 +67,8 @@ public static class ModelCatalog
         }
         var id = idOrPath ?? DefaultModelId;
         var models = List();
-        var match = models.FirstOrDefault(m => m.Id == id) ?? (idOrPath is null ? models.FirstOrDefault() : null);
+        var match =
+            models.FirstOrDefault(m => m.Id == id) ?? (idOrPath is null ? models.FirstOrDefault() : null);
         if (match is not null)
         {
             return match;

@@ -1,6 +1,6 @@
 using RealtimeSer.Core.Tests.Support;
-using RealtimeSer.Tests.Shared;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Core.Tests.Vad;

@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using RealtimeSer.Core.Inference;
+using RealtimeSer.Core.Ingest;
+using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Core.Vad;
+
+namespace RealtimeSer.Cli.Bench;
+
+internal sealed record PipelineResult(
+    int Streams,
+    double AudioSeconds,
+    double ChannelSeconds,
+    double ElapsedSeconds,
+    double XRealtimePerChannel,
+    long Windows,
+    double MeanBatch,
+    double PipelineWindowsPerSecond,
+    double RawWindowsPerSecond,
+    double Efficiency,
+    double BaselineWorkingSetMb,
+    double PeakWorkingSetMb,
+    double FinalWorkingSetMb
+);
+
+/// <summary>
+/// Replay throughput (VAD, windowing, batching, smoothing and all) against raw model throughput on the
+/// very same windows; plus memory sampled through the run, to show it stays flat on long recordings.
+/// </summary>
+internal static class PipelineBench
+{
+    public static async Task<PipelineResult> RunAsync(
+        OnnxEmotionClassifier classifier,
+        SileroVadModel vad,
+        IReadOnlyList<(float[] Interleaved, int Rate, int Channels)> recordings,
+        double repeatSeconds,
+        int parallel,
+        EngineOptions options,
+        Action<string> progress,
+        CancellationToken ct
+    )
+    {
+        GC.Collect();
+        var baseline = Environment.WorkingSet / 1e6;
+        double peak = baseline;
+        var windowLengths = new List<int>();
+        var batches = new List<int>();
+        using var sampler = new CancellationTokenSource();
+        var sampling = Task.Run(async () =>
+        {
+            while (!sampler.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, Environment.WorkingSet / 1e6);
+                try
+                {
+                    await Task.Delay(200, sampler.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        });
+
+        double channelSeconds = 0,
+            audioSeconds = 0;
+        var clock = Stopwatch.StartNew();
+        await using (
+            var engine = new EmotionEngine(
+                classifier,
+                vad,
+                options with
+                {
+                    Overload = OverloadPolicy.Wait,
+                    InterimResults = true,
+                }
+            )
+        )
+        {
+            await Parallel.ForEachAsync(
+                Enumerable.Range(0, recordings.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = ct },
+                async (index, token) =>
+                {
+                    var (audio, rate, channels) = recordings[index];
+                    await using var stream = engine.OpenStream(
+                        $"bench{index}",
+                        new StreamFormat(rate, channels)
+                    );
+                    var collect = Task.Run(
+                        async () =>
+                        {
+                            var mine = new List<(int, int)>();
+                            await foreach (var e in stream.Events.ReadAllAsync(token))
+                            {
+                                if (e is EmotionEvent { IsFinal: false } w)
+                                {
+                                    mine.Add(
+                                        (
+                                            (int)Math.Round((w.EndSeconds - w.StartSeconds) * 16000),
+                                            w.Latency.BatchSize
+                                        )
+                                    );
+                                }
+                            }
+                            return mine;
+                        },
+                        token
+                    );
+                    var block = rate / 2 * channels;
+                    var total = (long)(repeatSeconds > 0 ? repeatSeconds * rate * channels : audio.Length);
+                    for (long fed = 0; fed < total; fed += block)
+                    {
+                        var offset = (int)(fed % audio.Length);
+                        var length = (int)Math.Min(Math.Min(block, audio.Length - offset), total - fed);
+                        length -= length % channels;
+                        await stream.WriteAsync(audio.AsMemory(offset, length), cancellationToken: token);
+                    }
+                    await stream.CompleteAsync(token);
+                    var windows = await collect;
+                    lock (windowLengths)
+                    {
+                        windowLengths.AddRange(windows.Select(w => w.Item1));
+                        batches.AddRange(windows.Select(w => w.Item2));
+                        audioSeconds += total / (double)channels / rate;
+                        channelSeconds += stream.SecondsReceived * stream.Channels;
+                    }
+                    progress(
+                        $"pipeline: stream {index} done ({stream.SecondsReceived:0} s audio, {windows.Count} windows)"
+                    );
+                }
+            );
+        }
+        var elapsed = clock.Elapsed.TotalSeconds;
+        await sampler.CancelAsync();
+        await sampling;
+        var final = Environment.WorkingSet / 1e6;
+
+        progress(
+            $"pipeline: {windowLengths.Count} windows in {elapsed:0.0} s; measuring raw model throughput on the same windows"
+        );
+        var raw = RawThroughput(classifier, windowLengths, options.MaxBatch);
+        var pipelineRate = windowLengths.Count / elapsed;
+        return new PipelineResult(
+            recordings.Count,
+            audioSeconds,
+            channelSeconds,
+            elapsed,
+            channelSeconds / elapsed,
+            windowLengths.Count,
+            batches.Count == 0 ? 0 : batches.Average(),
+            pipelineRate,
+            raw,
+            pipelineRate / raw,
+            baseline,
+            peak,
+            final
+        );
+    }
+
+    /// <summary>Windows per second when the same windows are fed straight to the model in full batches.</summary>
+    private static double RawThroughput(OnnxEmotionClassifier classifier, List<int> lengths, int maxBatch)
+    {
+        var labels = classifier.Manifest.Labels.Count;
+        var scores = new float[maxBatch * labels];
+        var busy = TimeSpan.Zero;
+        foreach (var group in lengths.GroupBy(l => l))
+        {
+            var length = group.Key;
+            var remaining = group.Count();
+            var source = ModelBench.SpeechLikeNoise(length * maxBatch, seed: length);
+            var input = new float[source.Length];
+            classifier.Classify(input.AsMemory(0, length), 1, scores); // warm-up for this shape
+            while (remaining > 0)
+            {
+                var batch = Math.Min(maxBatch, remaining);
+                Array.Copy(source, input, batch * length);
+                var start = Stopwatch.GetTimestamp();
+                classifier.Classify(input.AsMemory(0, batch * length), batch, scores);
+                busy += Stopwatch.GetElapsedTime(start);
+                remaining -= batch;
+            }
+        }
+        return lengths.Count / Math.Max(1e-9, busy.TotalSeconds);
+    }
+
+    public static async Task<(float[] Interleaved, int Rate, int Channels)> LoadAsync(
+        string path,
+        CancellationToken ct
+    )
+    {
+        using var reader = RealtimeSer.Audio.AudioFile.Open(path);
+        var all = new List<float>();
+        var block = new float[reader.Format.SampleRate * reader.Format.Channels];
+        int frames;
+        while ((frames = await reader.ReadAsync(block, ct)) > 0)
+        {
+            all.AddRange(block.AsSpan(0, frames * reader.Format.Channels));
+        }
+        return ([.. all], reader.Format.SampleRate, reader.Format.Channels);
+    }
+}

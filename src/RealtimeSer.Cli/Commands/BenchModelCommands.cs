@@ -1,0 +1,471 @@
+using System.CommandLine;
+using System.Globalization;
+using RealtimeSer.Cli.Bench;
+using RealtimeSer.Core;
+using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Core.Vad;
+using RealtimeSer.Onnx;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary><c>ser bench model|pipeline|live</c>: the numbers call-centre buyers ask for.</summary>
+internal static class BenchModelCommands
+{
+    private static Option<string> OutOption() =>
+        new("--out", "-o")
+        {
+            Description = "Folder for the JSON, Markdown and SVG results.",
+            DefaultValueFactory = _ =>
+                Path.Combine(ModelLocator.RepositoryRoots().FirstOrDefault() ?? ".", ".cache", "bench"),
+        };
+
+    private static Argument<string[]> RecordingsArgument() =>
+        new("recording")
+        {
+            Arity = ArgumentArity.ZeroOrMore,
+            Description = "Recordings (default: ../shared/data/fixtures/calls/call01_stereo16k.wav).",
+        };
+
+    public static Command CreateModel()
+    {
+        var batches = new Option<string>("--batches") { DefaultValueFactory = _ => "1,2,4,8,16,32,64" };
+        var windows = new Option<string>("--windows")
+        {
+            Description = "Window seconds.",
+            DefaultValueFactory = _ => "1,2,3",
+        };
+        var seconds = new Option<double>("--seconds")
+        {
+            Description = "Time per point.",
+            DefaultValueFactory = _ => 2,
+        };
+        var output = OutOption();
+        var model = new ModelOptions();
+        var command = new Command(
+            "model",
+            "Raw ONNX Runtime latency and throughput per batch size and window length."
+        )
+        {
+            batches,
+            windows,
+            seconds,
+            output,
+        };
+        model.AddTo(command);
+        command.SetAction(
+            (parse, ct) =>
+                CliErrors.RunAsync(async () =>
+                {
+                    var points = new List<ModelPoint>();
+                    var providers = new List<(string Name, ExecutionProviderKind Kind)>
+                    {
+                        ("CPU", ExecutionProviderKind.Cpu),
+                    };
+                    if (OnnxRuntime.HasCuda)
+                    {
+                        providers.Add(("CUDA", ExecutionProviderKind.Cuda));
+                    }
+                    else
+                    {
+                        Console.Error.WriteLine(
+                            $"bench: CUDA not measured: {OnnxRuntime.CudaUnavailableReason}"
+                        );
+                    }
+                    foreach (var (name, kind) in providers)
+                    {
+                        using var classifier = model.Load(parse, kind);
+                        foreach (var w in Doubles(parse.GetValue(windows)!))
+                        {
+                            foreach (var b in Doubles(parse.GetValue(batches)!).Select(d => (int)d))
+                            {
+                                ct.ThrowIfCancellationRequested();
+                                var point = ModelBench.Measure(
+                                    classifier,
+                                    name,
+                                    w,
+                                    b,
+                                    TimeSpan.FromSeconds(parse.GetValue(seconds))
+                                );
+                                Console.Error.WriteLine(
+                                    $"bench model: {name} window {w} s batch {b}: p50 {point.P50Ms:0.0} ms, {point.WindowsPerSecond:0} windows/s"
+                                );
+                                points.Add(point);
+                            }
+                        }
+                    }
+                    var dir = parse.GetValue(output)!;
+                    var markdown = BenchReport.Table(
+                        ["provider", "window s", "batch", "p50 ms", "p95 ms", "windows/s", "audio s per s"],
+                        points.Select(p =>
+                            (IReadOnlyList<string>)
+                                [
+                                    p.Provider,
+                                    BenchReport.F(p.WindowSeconds, "0.#"),
+                                    p.Batch.ToString(CultureInfo.InvariantCulture),
+                                    BenchReport.F(p.P50Ms),
+                                    BenchReport.F(p.P95Ms),
+                                    BenchReport.F(p.WindowsPerSecond, "0"),
+                                    BenchReport.F(p.AudioSecondsPerSecond, "0"),
+                                ]
+                        )
+                    );
+                    BenchReport.WriteJson(dir, "bench-model", new { machine = Machine(), points });
+                    BenchReport.WriteMarkdown(dir, "bench-model", markdown);
+                    var chart = BenchReport.WriteSvgChart(
+                        dir,
+                        "bench-model",
+                        "Model throughput against batch size",
+                        "batch size",
+                        "windows per second",
+                        points
+                            .GroupBy(p => (p.Provider, p.WindowSeconds))
+                            .Select(g =>
+                                (
+                                    $"{g.Key.Provider} {g.Key.WindowSeconds:0.#} s",
+                                    (IReadOnlyList<(double, double)>)
+                                        g.Select(p => ((double)p.Batch, p.WindowsPerSecond)).ToList()
+                                )
+                            )
+                            .ToList(),
+                        logX: true
+                    );
+                    Console.WriteLine(markdown);
+                    Console.Error.WriteLine($"bench: results in {dir} (chart {chart})");
+                    return 0;
+                })
+        );
+        return command;
+    }
+
+    public static Command CreatePipeline()
+    {
+        var recordings = RecordingsArgument();
+        var hours = new Option<double>("--hours")
+        {
+            Description = "Loop each recording to this many hours (0: once).",
+            DefaultValueFactory = _ => 0,
+        };
+        var copies = new Option<int>("--copies")
+        {
+            Description = "Streams per recording, replayed in parallel.",
+            DefaultValueFactory = _ => 4,
+        };
+        var jobs = new Option<int>("-j", "--jobs")
+        {
+            DefaultValueFactory = _ => Environment.ProcessorCount * 2,
+        };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var output = OutOption();
+        var model = new ModelOptions();
+        var command = new Command(
+            "pipeline",
+            "Replay throughput and its efficiency against raw model throughput on the same windows."
+        )
+        {
+            recordings,
+            hours,
+            copies,
+            jobs,
+            batch,
+            output,
+        };
+        model.AddTo(command);
+        command.SetAction(
+            (parse, ct) =>
+                CliErrors.RunAsync(async () =>
+                {
+                    using var classifier = model.Load(parse);
+                    using var vad = SileroVadModel.Load();
+                    var audio = new List<(float[], int, int)>();
+                    foreach (var path in Recordings(parse.GetValue(recordings)))
+                    {
+                        var loaded = await PipelineBench.LoadAsync(path, ct);
+                        audio.AddRange(Enumerable.Repeat(loaded, Math.Max(1, parse.GetValue(copies))));
+                    }
+                    var result = await PipelineBench.RunAsync(
+                        classifier,
+                        vad,
+                        audio,
+                        parse.GetValue(hours) * 3600,
+                        parse.GetValue(jobs),
+                        new EngineOptions
+                        {
+                            MaxBatch = parse.GetValue(batch),
+                            QueueCapacity = 4 * parse.GetValue(batch),
+                        },
+                        line => Console.Error.WriteLine(line),
+                        ct
+                    );
+                    var dir = parse.GetValue(output)!;
+                    var markdown = BenchReport.Table(
+                        [
+                            "streams",
+                            "channel-hours",
+                            "elapsed s",
+                            "× real time per channel",
+                            "windows",
+                            "mean batch",
+                            "pipeline windows/s",
+                            "raw windows/s",
+                            "efficiency",
+                            "memory MB baseline / peak / end",
+                        ],
+                        [
+                            [
+                                result.Streams.ToString(CultureInfo.InvariantCulture),
+                                BenchReport.F(result.ChannelSeconds / 3600, "0.00"),
+                                BenchReport.F(result.ElapsedSeconds),
+                                BenchReport.F(result.XRealtimePerChannel, "0"),
+                                result.Windows.ToString(CultureInfo.InvariantCulture),
+                                BenchReport.F(result.MeanBatch),
+                                BenchReport.F(result.PipelineWindowsPerSecond, "0"),
+                                BenchReport.F(result.RawWindowsPerSecond, "0"),
+                                BenchReport.F(result.Efficiency, "0.00"),
+                                $"{result.BaselineWorkingSetMb:0} / {result.PeakWorkingSetMb:0} / {result.FinalWorkingSetMb:0}",
+                            ],
+                        ]
+                    );
+                    BenchReport.WriteJson(dir, "bench-pipeline", new { machine = Machine(), result });
+                    BenchReport.WriteMarkdown(dir, "bench-pipeline", markdown);
+                    Console.WriteLine(markdown);
+                    return 0;
+                })
+        );
+        return command;
+    }
+
+    public static Command CreateLive()
+    {
+        var recordings = RecordingsArgument();
+        var streams = new Option<int>("--streams")
+        {
+            Description = "Concurrent streams (one point).",
+            DefaultValueFactory = _ => 4,
+        };
+        var sweep = new Option<bool>("--sweep")
+        {
+            Description = "Find the largest stream count that meets the objective with no drops.",
+        };
+        var seconds = new Option<double>("--seconds")
+        {
+            Description = "Duration of each point.",
+            DefaultValueFactory = _ => 20,
+        };
+        var objective = new Option<double>("--objective-ms")
+        {
+            Description = "p95 end-to-end latency objective.",
+            DefaultValueFactory = _ => 500,
+        };
+        var maxStreams = new Option<int>("--max-streams") { DefaultValueFactory = _ => 512 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var output = OutOption();
+        var model = new ModelOptions();
+        var command = new Command(
+            "live",
+            "Concurrent live streams paced at real time: latency percentiles, drops, CPU, memory."
+        )
+        {
+            recordings,
+            streams,
+            sweep,
+            seconds,
+            objective,
+            maxStreams,
+            batch,
+            output,
+        };
+        model.AddTo(command);
+        command.SetAction(
+            (parse, ct) =>
+                CliErrors.RunAsync(async () =>
+                {
+                    using var classifier = model.Load(parse);
+                    using var vad = SileroVadModel.Load();
+                    var audio = await PipelineBench.LoadAsync(Recordings(parse.GetValue(recordings))[0], ct);
+                    var duration = TimeSpan.FromSeconds(parse.GetValue(seconds));
+                    var slo = parse.GetValue(objective);
+                    var options = new EngineOptions
+                    {
+                        MaxBatch = parse.GetValue(batch),
+                        QueueCapacity = 64 * parse.GetValue(batch),
+                        MaxBatchDelay = TimeSpan.FromMilliseconds(10),
+                    };
+                    var points = new List<LivePoint>();
+                    async Task<LivePoint> Measure(int n)
+                    {
+                        Console.Error.WriteLine(
+                            $"bench live: {n} streams for {duration.TotalSeconds:0} s..."
+                        );
+                        var p = await LiveBench.RunAsync(
+                            classifier,
+                            vad,
+                            audio,
+                            n,
+                            duration,
+                            options,
+                            slo,
+                            ct
+                        );
+                        Console.Error.WriteLine(
+                            $"bench live: {n} streams: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, CPU {p.CpuPercent:0}%"
+                                + (p.MeetsObjective ? "" : "  (misses the objective)")
+                        );
+                        points.Add(p);
+                        return p;
+                    }
+                    int? capacity = null;
+                    if (parse.GetValue(sweep))
+                    {
+                        int good = 0,
+                            bad = 0;
+                        for (var n = 1; n <= parse.GetValue(maxStreams); n *= 2)
+                        {
+                            if ((await Measure(n)).MeetsObjective)
+                            {
+                                good = n;
+                            }
+                            else
+                            {
+                                bad = n;
+                                break;
+                            }
+                        }
+                        while (bad > 0 && bad - good > Math.Max(1, good / 8))
+                        {
+                            var mid = (good + bad) / 2;
+                            if ((await Measure(mid)).MeetsObjective)
+                            {
+                                good = mid;
+                            }
+                            else
+                            {
+                                bad = mid;
+                            }
+                        }
+                        capacity = good;
+                        if (good > 0)
+                        {
+                            var at80 = await Measure(Math.Max(1, (int)(good * 0.8)));
+                            var hopMs =
+                                (options.HopSeconds ?? classifier.Manifest.RecommendedHopSeconds) * 1000;
+                            var bound = hopMs + at80.InferenceP95Ms + 50;
+                            Console.Error.WriteLine(
+                                $"bench live: capacity {good} streams; at 80 % ({at80.Streams}) p95 {at80.P95Ms:0} ms vs hop + batch inference + 50 ms = {bound:0} ms: "
+                                    + (at80.P95Ms <= bound && at80.WindowsDropped == 0 ? "met" : "NOT met")
+                            );
+                        }
+                    }
+                    else
+                    {
+                        await Measure(parse.GetValue(streams));
+                    }
+                    var dir = parse.GetValue(output)!;
+                    var markdown =
+                        BenchReport.Table(
+                            [
+                                "streams",
+                                "events",
+                                "p50 ms",
+                                "p95 ms",
+                                "p99 ms",
+                                "max ms",
+                                "inference p95 ms",
+                                "mean batch",
+                                "dropped",
+                                "CPU %",
+                                "peak MB",
+                                $"p95 ≤ {slo:0} ms, no drops",
+                            ],
+                            points
+                                .OrderBy(p => p.Streams)
+                                .Select(p =>
+                                    (IReadOnlyList<string>)
+                                        [
+                                            p.Streams.ToString(CultureInfo.InvariantCulture),
+                                            p.Events.ToString(CultureInfo.InvariantCulture),
+                                            BenchReport.F(p.P50Ms, "0"),
+                                            BenchReport.F(p.P95Ms, "0"),
+                                            BenchReport.F(p.P99Ms, "0"),
+                                            BenchReport.F(p.MaxMs, "0"),
+                                            BenchReport.F(p.InferenceP95Ms),
+                                            BenchReport.F(p.MeanBatch),
+                                            p.WindowsDropped.ToString(CultureInfo.InvariantCulture),
+                                            BenchReport.F(p.CpuPercent, "0"),
+                                            BenchReport.F(p.PeakWorkingSetMb, "0"),
+                                            p.MeetsObjective ? "yes" : "no",
+                                        ]
+                                )
+                        )
+                        + (
+                            capacity is { } c
+                                ? $"\nCapacity (largest stream count meeting the objective with no drops): **{c}**\n"
+                                : ""
+                        );
+                    BenchReport.WriteJson(
+                        dir,
+                        "bench-live",
+                        new
+                        {
+                            machine = Machine(),
+                            objective_p95_ms = slo,
+                            capacity,
+                            points,
+                        }
+                    );
+                    BenchReport.WriteMarkdown(dir, "bench-live", markdown);
+                    var ordered = points.OrderBy(p => p.Streams).ToList();
+                    BenchReport.WriteSvgChart(
+                        dir,
+                        "bench-live",
+                        "End-to-end latency against concurrent live streams",
+                        "concurrent streams",
+                        "latency (ms)",
+                        [
+                            ("p50", ordered.Select(p => ((double)p.Streams, p.P50Ms)).ToList()),
+                            ("p95", ordered.Select(p => ((double)p.Streams, p.P95Ms)).ToList()),
+                            ("p99", ordered.Select(p => ((double)p.Streams, p.P99Ms)).ToList()),
+                        ],
+                        logX: true
+                    );
+                    Console.WriteLine(markdown);
+                    return 0;
+                })
+        );
+        return command;
+    }
+
+    private static IReadOnlyList<string> Recordings(string[]? given)
+    {
+        if (given is { Length: > 0 })
+        {
+            return given;
+        }
+        var fixture = ModelLocator
+            .RepositoryRoots()
+            .Select(r =>
+                Path.GetFullPath(
+                    Path.Combine(r, "..", "shared", "data", "fixtures", "calls", "call01_stereo16k.wav")
+                )
+            )
+            .FirstOrDefault(File.Exists);
+        return fixture is null
+            ? throw new FileNotFoundException(
+                "give one or more recordings (the default fixture ../shared/data/fixtures/calls/call01_stereo16k.wav is not on this machine)"
+            )
+            : [fixture];
+    }
+
+    private static IEnumerable<double> Doubles(string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => double.Parse(s, CultureInfo.InvariantCulture));
+
+    private static object Machine() =>
+        new
+        {
+            cores = Environment.ProcessorCount,
+            os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            onnxruntime = OnnxRuntime.Version,
+            date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        };
+}

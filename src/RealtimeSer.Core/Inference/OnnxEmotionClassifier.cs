@@ -53,14 +53,31 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
     /// <summary>Synchronous form, for callers already on a worker thread.</summary>
     public void Classify(Memory<float> windows, int count, Span<float> probabilities)
     {
+        ComputeOutputs(windows, count, probabilities);
+        if (Manifest.OutputKind == ModelOutputKind.Logits)
+        {
+            var labels = Manifest.Labels.Count;
+            for (var i = 0; i < count; i++)
+            {
+                AudioMath.SoftmaxInPlace(probabilities.Slice(i * labels, labels));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The model's raw outputs (logits or probabilities, as the manifest says) for <paramref name="count"/>
+    /// equal windows, after the manifest's input normalization.
+    /// </summary>
+    public void ComputeOutputs(Memory<float> windows, int count, Span<float> outputs)
+    {
         if (count <= 0 || windows.Length % count != 0)
         {
             throw new ArgumentException($"{windows.Length} samples do not split into {count} equal windows.");
         }
         var labels = Manifest.Labels.Count;
-        if (probabilities.Length < count * labels)
+        if (outputs.Length < count * labels)
         {
-            throw new ArgumentException($"room for {count * labels} probabilities is needed.");
+            throw new ArgumentException($"room for {count * labels} outputs is needed.");
         }
         var length = windows.Length / count;
         if (Manifest.Normalization == InputNormalization.ZeroMeanUnitVariance)
@@ -70,25 +87,18 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
                 AudioMath.NormalizeZeroMeanUnitVariance(windows.Span.Slice(i * length, length));
             }
         }
-        var outputs = _session.Run(
+        var result = _session.Run(
             [NamedTensor.Float(Manifest.Input, windows, [count, length])],
             _outputNames
         );
-        var scores = outputs[0].FloatData!;
+        var scores = result[0].FloatData!;
         if (scores.Length != count * labels)
         {
             throw new InvalidDataException(
                 $"{Manifest.ModelPath} returned {scores.Length} scores for {count} windows; its manifest lists {labels} labels."
             );
         }
-        scores.AsSpan().CopyTo(probabilities);
-        if (Manifest.OutputKind == ModelOutputKind.Logits)
-        {
-            for (var i = 0; i < count; i++)
-            {
-                AudioMath.SoftmaxInPlace(probabilities.Slice(i * labels, labels));
-            }
-        }
+        scores.AsSpan().CopyTo(outputs);
     }
 
     public void Dispose() => _session.Dispose();

@@ -1,0 +1,79 @@
+using System.Text.Json;
+using RealtimeSer.Core.Inference;
+using RealtimeSer.Core.Ingest;
+using RealtimeSer.Core.Models;
+using RealtimeSer.Core.Tests.Support;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Core.Tests.Models;
+
+/// <summary>
+/// The C# ONNX path must reproduce the Python tools: logits on the 60 fixture clips within 1e-4 of those the
+/// PyTorch model stored in parity.json, and the same top-1 labels.
+/// </summary>
+public class DefaultModelParityTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public async Task Onnx_logits_match_pytorch_on_fixture_clips()
+    {
+        var manifest = RequireDefaultModel();
+        var parityPath = Path.Combine(manifest.Directory, "parity.json");
+        Skip.IfNot(File.Exists(parityPath), $"{parityPath} not written (tools/model/parity.py)");
+        using var parity = JsonDocument.Parse(File.ReadAllText(parityPath));
+        var tolerance = parity.RootElement.GetProperty("tolerance_abs").GetDouble();
+        Assert.Equal(
+            manifest.Labels,
+            parity.RootElement.GetProperty("labels").EnumerateArray().Select(l => l.GetString()!).ToList()
+        );
+        using var classifier = OnnxEmotionClassifier.Load(manifest);
+
+        var checkedClips = 0;
+        double worst = 0;
+        foreach (var item in parity.RootElement.GetProperty("items").EnumerateArray())
+        {
+            var clip = TestPaths.RequireShared(item.GetProperty("path").GetString()!);
+            var audio = await AudioLoader.ReadMono16kAsync(clip);
+            Assert.Equal(item.GetProperty("samples").GetInt32(), audio.Length);
+            var logits = new float[manifest.Labels.Count];
+            classifier.ComputeOutputs(audio, 1, logits);
+            var expected = item.GetProperty("logits").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            for (var i = 0; i < expected.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(expected[i] - logits[i]));
+                Assert.True(
+                    Math.Abs(expected[i] - logits[i]) <= tolerance,
+                    $"{clip}: logit {manifest.Labels[i]} {logits[i]} vs PyTorch {expected[i]}"
+                );
+            }
+            var top = manifest.Labels[Array.IndexOf(logits, logits.Max())];
+            Assert.Equal(item.GetProperty("top1").GetString(), top);
+            checkedClips++;
+        }
+        output.WriteLine($"{checkedClips} clips, worst |Δlogit| {worst:E2}");
+        Assert.Equal(60, checkedClips);
+    }
+
+    [SkippableFact]
+    public async Task Clip_classification_gives_probabilities_over_lower_case_labels()
+    {
+        var manifest = RequireDefaultModel();
+        using var classifier = OnnxEmotionClassifier.Load(manifest);
+        var clip = TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
+        var result = await ClipClassifier.ClassifyAsync(classifier, await AudioLoader.ReadMono16kAsync(clip));
+        Assert.Equal(["angry", "disgust", "fear", "happy", "neutral", "sad"], result.Labels);
+        Assert.Equal(1.0, result.Scores.Sum(), 3);
+        Assert.Contains(result.Label, result.Labels);
+    }
+
+    private static ModelManifest RequireDefaultModel()
+    {
+        try
+        {
+            return ModelCatalog.Resolve(ModelCatalog.DefaultModelId);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new SkipException($"default model not installed: {e.Message}");
+        }
+    }
+}

@@ -41,12 +41,7 @@ internal static class ModelsCommand
     private static string ToText(ModelManifest m)
     {
         var metrics = m.Metrics is { ValueKind: JsonValueKind.Object } obj
-            ? string.Join(
-                ", ",
-                obj.EnumerateObject()
-                    .Where(p => p.Value.ValueKind == JsonValueKind.Number)
-                    .Select(p => $"{p.Name} {p.Value.GetDouble():0.###}")
-            )
+            ? string.Join(", ", Flatten(obj, ""))
             : "";
         return $"{m.Id}{(m.Name is null ? "" : $" ({m.Name})")}\n"
             + $"  labels:  {string.Join(", ", m.Labels)}\n"
@@ -78,5 +73,24 @@ internal static class ModelsCommand
             json.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>Numeric metrics one or two levels deep, e.g. "test_opus.accuracy 0.612".</summary>
+    private static IEnumerable<string> Flatten(JsonElement element, string prefix)
+    {
+        foreach (var p in element.EnumerateObject())
+        {
+            if (p.Value.ValueKind == JsonValueKind.Number)
+            {
+                yield return $"{prefix}{p.Name} {p.Value.GetDouble():0.###}";
+            }
+            else if (p.Value.ValueKind == JsonValueKind.Object && prefix.Length == 0)
+            {
+                foreach (var inner in Flatten(p.Value, p.Name + "."))
+                {
+                    yield return inner;
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using RealtimeSer.Core.Models;
+
+namespace RealtimeSer.Cli.Tests;
+
+public class ModelCommandsTests
+{
+    private static void RequireModel()
+    {
+        try
+        {
+            ModelCatalog.Resolve(null);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new SkipException($"no emotion model installed: {e.Message}");
+        }
+    }
+
+    [SkippableFact]
+    public async Task Models_lists_the_default_model_with_labels()
+    {
+        RequireModel();
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("models", "--json");
+        Assert.True(exit == 0, stderr);
+        var models = stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .ToList();
+        var crema = Assert.Single(
+            models,
+            m => m.GetProperty("id").GetString() == ModelCatalog.DefaultModelId
+        );
+        Assert.Equal(
+            ["angry", "disgust", "fear", "happy", "neutral", "sad"],
+            crema.GetProperty("labels").EnumerateArray().Select(l => l.GetString())
+        );
+    }
+
+    [SkippableFact]
+    public async Task Classify_json_prints_one_line_per_file_with_all_scores()
+    {
+        RequireModel();
+        var a = CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
+        var b = CliRunner.RequireShared("fixtures/clips/1004_TIE_HAP_XX.wav");
+
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("classify", "--json", a, b);
+
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        foreach (var (line, file) in lines.Zip([a, b]))
+        {
+            var root = JsonDocument.Parse(line).RootElement;
+            Assert.Equal(["file", "label", "scores"], root.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(file, root.GetProperty("file").GetString());
+            var scores = root.GetProperty("scores")
+                .EnumerateObject()
+                .ToDictionary(p => p.Name, p => p.Value.GetDouble());
+            Assert.Equal(6, scores.Count);
+            Assert.Equal(1.0, scores.Values.Sum(), 3);
+            Assert.Equal(scores.MaxBy(s => s.Value).Key, root.GetProperty("label").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Unknown_model_id_lists_what_is_installed()
+    {
+        var (exit, _, stderr) = await CliRunner.RunAsync("classify", "--model", "no-such-model", "x.wav");
+        Assert.Equal(1, exit);
+        Assert.Contains("no-such-model", stderr);
+    }
+}

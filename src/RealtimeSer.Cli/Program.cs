@@ -14,6 +14,8 @@ public static class Program
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(ListenCommand.Create());
+        root.Subcommands.Add(DevicesCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }

@@ -14,3 +14,4 @@ mkdir -p "$ROOT/models/crema6" && cp "$ROOT/.cache/model-data/crema6/train_log.j
 nice -n 19 $PY "$HERE/export.py" --checkpoint "$ROOT/.cache/model-data/crema6/best.pt" --out "$ROOT/models/crema6"
 nice -n 19 $PY "$HERE/evaluate.py" --model-dir "$ROOT/models/crema6"
 nice -n 19 $PY "$HERE/parity.py" --model-dir "$ROOT/models/crema6"
+nice -n 19 $PY "$HERE/model_card.py" --model-dir "$ROOT/models/crema6"

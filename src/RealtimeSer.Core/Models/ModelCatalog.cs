@@ -76,7 +76,7 @@ public static class ModelCatalog
         var where = string.Join(", ", Folders().DefaultIfEmpty("(no model folder exists)"));
         throw new FileNotFoundException(
             models.Count == 0
-                ? $"no emotion model is installed (looked in: {where}). Train one with tools/model/train.sh, "
+                ? $"no emotion model{(idOrPath is null ? "" : $" '{idOrPath}'")} is installed (looked in: {where}). Train one with tools/model/train.sh, "
                     + "convert a Hugging Face checkpoint with tools/model/convert_hf.py, or pass --model PATH."
                 : $"no model '{id}'; installed: {string.Join(", ", models.Select(m => m.Id))}. Pass --model with one of them or a path."
         );

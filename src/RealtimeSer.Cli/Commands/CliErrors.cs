@@ -1,4 +1,5 @@
 using RealtimeSer.Audio;
+using RealtimeSer.Audio.Capture;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -36,5 +37,6 @@ internal static class CliErrors
                 or OnnxException
                 or DllNotFoundException
                 or ArgumentException
-                or UnauthorizedAccessException;
+                or UnauthorizedAccessException
+                or PortAudioException;
 }

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using RealtimeSer.Audio.Capture;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary><c>ser devices</c>: audio devices PortAudio sees, with the index <c>ser listen --device</c> takes.</summary>
+internal static class DevicesCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "One JSON line per device." };
+        var all = new Option<bool>("--all") { Description = "Also list output-only devices." };
+        var command = new Command(
+            "devices",
+            "List audio input devices (index, name, channels, default rate)."
+        )
+        {
+            json,
+            all,
+        };
+        command.SetAction(
+            (parse, _) =>
+                CliErrors.RunAsync(async () =>
+                {
+                    try
+                    {
+                        using var host = PortAudioHost.Open();
+                        var devices = host.Devices()
+                            .Where(d => parse.GetValue(all) || d.InputChannels > 0)
+                            .ToList();
+                        if (devices.Count == 0)
+                        {
+                            await Console.Error.WriteLineAsync(
+                                "ser: no audio input devices found (is a microphone connected? `ser devices --all` lists outputs too)"
+                            );
+                            return CliErrors.Failure;
+                        }
+                        if (!parse.GetValue(json))
+                        {
+                            Console.WriteLine($"{"index", 5}  {"in", 3}  {"rate", 6}  name (host API)");
+                        }
+                        foreach (var d in devices)
+                        {
+                            Console.WriteLine(parse.GetValue(json) ? ToJson(d) : ToText(d));
+                        }
+                        return 0;
+                    }
+                    catch (PortAudioException e)
+                    {
+                        await Console.Error.WriteLineAsync($"ser: error: {e.Message}");
+                        return CliErrors.Failure;
+                    }
+                })
+        );
+        return command;
+    }
+
+    private static string ToText(AudioDevice d) =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"{(d.IsDefaultInput ? "*" : " ")}{d.Index, 4}  {d.InputChannels, 3}  {d.DefaultSampleRate, 6:0}  {d.Name} ({d.HostApi})"
+        );
+
+    private static string ToJson(AudioDevice d)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("index", d.Index);
+            json.WriteString("name", d.Name);
+            json.WriteString("host_api", d.HostApi);
+            json.WriteNumber("input_channels", d.InputChannels);
+            json.WriteNumber("output_channels", d.OutputChannels);
+            json.WriteNumber("default_sample_rate", d.DefaultSampleRate);
+            json.WriteBoolean("default_input", d.IsDefaultInput);
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

@@ -1,0 +1,74 @@
+using RealtimeSer.Audio.Capture;
+
+namespace RealtimeSer.Audio.Tests.Capture;
+
+/// <summary>The PortAudio layer without a sound card: loading, error text, enumeration, device lookup.</summary>
+public class PortAudioTests
+{
+    private static void RequirePortAudio() =>
+        Skip.IfNot(PortAudioHost.IsAvailable(), "PortAudio not found: apt-get install libportaudio2");
+
+    [SkippableFact]
+    public void Library_loads_and_names_its_version()
+    {
+        RequirePortAudio();
+        Assert.Contains("PortAudio", PortAudioHost.VersionText, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [SkippableFact]
+    public void Error_text_comes_from_PortAudio()
+    {
+        RequirePortAudio();
+        Assert.Equal("Invalid device", PortAudioHost.ErrorText(PortAudioNativeCodes.InvalidDevice));
+        Assert.Contains(
+            "overflow",
+            PortAudioHost.ErrorText(PortAudioNativeCodes.InputOverflowed),
+            StringComparison.OrdinalIgnoreCase
+        );
+    }
+
+    [SkippableFact]
+    public void Devices_enumerate_without_a_sound_card()
+    {
+        RequirePortAudio();
+        using var host = PortAudioHost.Open();
+        var devices = host.Devices();
+        Assert.All(devices, d => Assert.False(string.IsNullOrEmpty(d.Name)));
+        Assert.All(devices, d => Assert.True(d.InputChannels >= 0 && d.DefaultSampleRate >= 0));
+        Assert.True(devices.Count(d => d.IsDefaultInput) <= 1);
+    }
+
+    [SkippableFact]
+    public void Unknown_device_is_a_PortAudioException_pointing_at_ser_devices()
+    {
+        RequirePortAudio();
+        using var host = PortAudioHost.Open();
+        var e = Assert.Throws<PortAudioException>(() => host.FindInput("no such microphone, surely"));
+        Assert.Contains("ser devices", e.Message);
+        var byIndex = Assert.Throws<PortAudioException>(() => host.FindInput("9999"));
+        Assert.Contains("ser devices", byIndex.Message);
+    }
+
+    [Fact]
+    public void Library_candidates_start_with_the_debian_soname()
+    {
+        Assert.Equal("libportaudio.so.2", PortAudioNative.Candidates[0]);
+        Assert.Contains("portaudio", PortAudioNative.Candidates);
+    }
+
+    [SkippableFact]
+    public void Disposed_host_refuses_work()
+    {
+        RequirePortAudio();
+        var host = PortAudioHost.Open();
+        host.Dispose();
+        host.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => host.Devices());
+    }
+
+    private static class PortAudioNativeCodes
+    {
+        public const int InvalidDevice = -9996;
+        public const int InputOverflowed = PortAudioNative.PaInputOverflowed;
+    }
+}

@@ -1,0 +1,275 @@
+using System.Buffers.Binary;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Google.Protobuf;
+using RealtimeSer.Audio;
+using RealtimeSer.Core.Output;
+using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Grpc;
+using RealtimeSer.Grpc.V1;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary>
+/// <c>ser stream FILE --server URL</c>: plays a file to a RealtimeSer server as a live stream (LINEAR16 at
+/// the file's rate and channels) and prints the events; reports client-side latency at the end.
+/// </summary>
+internal static class StreamCommand
+{
+    private const int ChunkMs = 100;
+
+    public static Command Create()
+    {
+        var file = new Argument<string>("file")
+        {
+            Description = "Audio file (WAV natively; others through ffmpeg).",
+        };
+        var server = new Option<string>("--server")
+        {
+            Description = "Server address (http:// for cleartext HTTP/2, https:// for TLS).",
+            DefaultValueFactory = _ => "http://127.0.0.1:50051",
+        };
+        var json = new Option<bool>("--json") { Description = "JSON Lines, the schema of `ser replay`." };
+        var fast = new Option<bool>("--fast")
+        {
+            Description = "Send as fast as flow control allows, not at real time.",
+        };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "Sent as authorization: Bearer <key>.",
+        };
+        var model = new Option<string?>("--model")
+        {
+            Description = "Model id on the server (default: its default).",
+        };
+        var noInterim = new Option<bool>("--finals-only")
+        {
+            Description = "Ask only for one final result per segment.",
+        };
+        var command = new Command(
+            "stream",
+            "Stream an audio file to `ser serve` and print emotion events as they arrive."
+        )
+        {
+            file,
+            server,
+            json,
+            fast,
+            apiKey,
+            model,
+            noInterim,
+        };
+        command.SetAction(
+            (parse, ct) =>
+                CliErrors.RunAsync(async () =>
+                {
+                    var address = new Uri(parse.GetValue(server)!);
+                    using var reader = AudioFile.Open(parse.GetValue(file)!);
+                    var format = reader.Format;
+                    if (format.Channels is not (1 or 2))
+                    {
+                        throw new ArgumentException(
+                            $"the server takes 1 or 2 channels; this file has {format.Channels}."
+                        );
+                    }
+                    using var grpc = new GrpcClient(address);
+                    if (parse.GetValue(apiKey) is { Length: > 0 } key)
+                    {
+                        grpc.Headers["authorization"] = "Bearer " + key;
+                    }
+                    var client = new EmotionRecognizerClient(grpc);
+                    var config = new RecognitionConfig
+                    {
+                        Encoding = AudioEncoding.Linear16,
+                        SampleRateHertz = format.SampleRate,
+                        AudioChannelCount = format.Channels,
+                        Model = parse.GetValue(model) ?? "",
+                        InterimResults = !parse.GetValue(noInterim),
+                    };
+                    try
+                    {
+                        return await RunAsync(
+                            client,
+                            config,
+                            reader,
+                            parse.GetValue(json),
+                            parse.GetValue(fast),
+                            ct
+                        );
+                    }
+                    catch (GrpcException e)
+                    {
+                        await Console.Error.WriteLineAsync($"ser: server answered {e.Status}");
+                        return CliErrors.Failure;
+                    }
+                })
+        );
+        return command;
+    }
+
+    private static async Task<int> RunAsync(
+        EmotionRecognizerClient client,
+        RecognitionConfig config,
+        IAudioReader reader,
+        bool json,
+        bool fast,
+        CancellationToken ct
+    )
+    {
+        var channels = config.AudioChannelCount;
+        // When each chunk's last sample left us (stream seconds, Stopwatch timestamp), for latency.
+        var sent = new List<(double Seconds, long At)>();
+        var latencies = new List<double>();
+        await using var call = await client.StreamingRecognizeAsync(config, ct);
+        var printing = Task.Run(() => PrintAsync(call, sent, latencies, json), ct);
+
+        var frames = config.SampleRateHertz * ChunkMs / 1000;
+        var samples = new float[frames * channels];
+        var bytes = new byte[samples.Length * 2];
+        var started = Stopwatch.GetTimestamp();
+        long framesSent = 0;
+        int n;
+        while ((n = await reader.ReadAsync(samples, ct)) > 0)
+        {
+            for (var i = 0; i < n * channels; i++)
+            {
+                var s = (short)Math.Clamp(MathF.Round(samples[i] * 32767f), short.MinValue, short.MaxValue);
+                BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(2 * i), s);
+            }
+            if (!fast)
+            {
+                var due = framesSent / (double)config.SampleRateHertz;
+                var wait = TimeSpan.FromSeconds(due) - Stopwatch.GetElapsedTime(started);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, ct);
+                }
+            }
+            framesSent += n;
+            var audio = new StreamingRecognizeRequest
+            {
+                AudioContent = ByteString.CopyFrom(bytes, 0, n * channels * 2),
+            };
+            if (!await call.WriteAsync(audio))
+            {
+                break;
+            }
+            lock (sent)
+            {
+                sent.Add((framesSent / (double)config.SampleRateHertz, Stopwatch.GetTimestamp()));
+            }
+        }
+        await call.CompleteRequestAsync();
+        await printing;
+        Report(latencies);
+        return 0;
+    }
+
+    private static async Task PrintAsync(
+        GrpcDuplexCall<StreamingRecognizeResponse> call,
+        List<(double Seconds, long At)> sent,
+        List<double> latencies,
+        bool json
+    )
+    {
+        var stdout = Console.Out;
+        while (await call.ReadAsync() is { } response)
+        {
+            switch (response.ResponseCase)
+            {
+                case StreamingRecognizeResponse.ResponseOneofCase.Result:
+                    var e = ToEvent(response.Result);
+                    if (SentAt(sent, e.EndSeconds) is { } at)
+                    {
+                        latencies.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
+                    }
+                    await stdout.WriteLineAsync(json ? EventJson.ToLine(e, null) : Human(e));
+                    break;
+                case StreamingRecognizeResponse.ResponseOneofCase.SpeechEvent when !json:
+                    var s = response.SpeechEvent;
+                    await stdout.WriteLineAsync(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"ch{s.Channel} seg {s.Segment} {(s.Type == Grpc.V1.SpeechEvent.Types.Type.SpeechStart ? "speech start" : "speech end")} at {s.TimeOffsetSeconds:F2} s"
+                        )
+                    );
+                    break;
+                case StreamingRecognizeResponse.ResponseOneofCase.StreamStats:
+                    var st = response.StreamStats;
+                    await Console.Error.WriteLineAsync(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"stats: {st.AudioSeconds:F1} s audio, real-time factor {st.RealTimeFactor:F2}, {st.WindowsClassified} windows, {st.WindowsDropped} dropped"
+                        )
+                    );
+                    break;
+            }
+        }
+        await stdout.FlushAsync();
+    }
+
+    /// <summary>An engine event with the same fields, so --json writes exactly the EventJson schema.</summary>
+    internal static EmotionEvent ToEvent(EmotionResult r) =>
+        new(
+            "grpc",
+            r.Channel,
+            r.Segment,
+            r.StartSeconds,
+            r.EndSeconds,
+            r.Label,
+            r.Scores.Select(s => s.Label).ToArray(),
+            r.Scores.Select(s => s.Score).ToArray(),
+            r.IsFinal,
+            new EventLatency(
+                r.Latency?.QueueMs ?? 0,
+                r.Latency?.InferenceMs ?? 0,
+                r.Latency?.BatchSize ?? 0,
+                r.Latency?.EndToEndMs ?? 0
+            )
+        )
+        {
+            ChannelName = r.ChannelName.Length > 0 ? r.ChannelName : null,
+            Windows = r.Windows,
+            WindowsDropped = r.WindowsDropped,
+        };
+
+    private static string Human(EmotionEvent e) =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"ch{e.Channel}{(e.ChannelName is null ? "" : " " + e.ChannelName)} seg {e.Segment} [{e.StartSeconds:F2}–{e.EndSeconds:F2}] {(e.IsFinal ? "FINAL  " : "interim")} {e.Label} {e.Scores.DefaultIfEmpty(0).Max():F2} (server e2e {e.Latency.EndToEndMs:F0} ms)"
+        );
+
+    private static long? SentAt(List<(double Seconds, long At)> sent, double endSeconds)
+    {
+        lock (sent)
+        {
+            // The first chunk that carried the window's last sample.
+            foreach (var (seconds, at) in sent)
+            {
+                if (seconds + 1e-6 >= endSeconds)
+                {
+                    return at;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static void Report(List<double> latencies)
+    {
+        if (latencies.Count == 0)
+        {
+            Console.Error.WriteLine("latency: no results");
+            return;
+        }
+        var sorted = latencies.Order().ToArray();
+        double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+        Console.Error.WriteLine(
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"client latency (last sample sent → event): p50 {P(0.50):F0} ms, p95 {P(0.95):F0} ms over {sorted.Length} results"
+            )
+        );
+    }
+}

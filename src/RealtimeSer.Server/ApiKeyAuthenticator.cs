@@ -1,0 +1,73 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using RealtimeSer.Grpc;
+
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// Bearer API keys, stored only as SHA-256 hashes; comparison is constant-time and visits every key, so
+/// timing tells an attacker nothing about which prefix or which key was close.
+/// </summary>
+public sealed class ApiKeyAuthenticator
+{
+    public const string Prefix = "sha256:";
+    private readonly byte[][] _hashes;
+
+    public ApiKeyAuthenticator(IEnumerable<string> hashes) => _hashes = ParseHashes(hashes);
+
+    public bool Enabled => _hashes.Length > 0;
+
+    public static string Hash(string key) =>
+        Prefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    internal static byte[][] ParseHashes(IEnumerable<string> hashes) =>
+        hashes
+            .Select(h =>
+            {
+                if (!h.StartsWith(Prefix, StringComparison.Ordinal) || h.Length != Prefix.Length + 64)
+                {
+                    throw new ArgumentException(
+                        "API key hashes must look like sha256:<64 hex digits> (see `ser serve --help`)."
+                    );
+                }
+                try
+                {
+                    return Convert.FromHexString(h.AsSpan(Prefix.Length));
+                }
+                catch (FormatException)
+                {
+                    throw new ArgumentException("API key hash is not hexadecimal after 'sha256:'.");
+                }
+            })
+            .ToArray();
+
+    /// <summary>Throws UNAUTHENTICATED unless keys are off or the request carries a valid bearer key.</summary>
+    public void Authenticate(IHeaderDictionary headers)
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+        var value = headers.Authorization.ToString();
+        const string bearer = "Bearer ";
+        if (!value.StartsWith(bearer, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new GrpcException(
+                GrpcStatusCode.Unauthenticated,
+                "Missing API key: send metadata 'authorization: Bearer <key>'."
+            );
+        }
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(value[bearer.Length..].Trim()), hash);
+        var match = false;
+        foreach (var known in _hashes)
+        {
+            match |= CryptographicOperations.FixedTimeEquals(hash, known);
+        }
+        if (!match)
+        {
+            throw new GrpcException(GrpcStatusCode.Unauthenticated, "Invalid API key.");
+        }
+    }
+}

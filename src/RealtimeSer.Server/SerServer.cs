@@ -1,0 +1,270 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RealtimeSer.Grpc;
+
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// The RealtimeSer gRPC service on Kestrel (HTTP/2; cleartext h2c by default, TLS from PEM files) plus a
+/// Prometheus /metrics endpoint on its own port. Construct with any engines (tests use a fake model).
+/// </summary>
+public sealed class SerServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly WebApplication? _metricsApp;
+    private readonly PrometheusExporter _exporter;
+    private readonly EmotionService _service;
+    private readonly ILogger _logger;
+
+    private SerServer(ModelRegistry models, ServerOptions options, Action<ILoggingBuilder>? logging)
+    {
+        options.Validate();
+        Options = options;
+        Models = models;
+        Lifetime = new ServerLifetime();
+        _exporter = new PrometheusExporter(models.Engines.Select(e => e.Metrics.Meter));
+
+        var builder = WebApplication.CreateSlimBuilder(
+            new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory }
+        );
+        ConfigureLogging(builder.Logging, logging);
+        builder.Services.Configure<HostOptions>(h =>
+            h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds + 5)
+        );
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.Http2.MaxStreamsPerConnection = Math.Max(100, options.MaxConcurrentStreams * 2);
+            Listen(
+                k,
+                options.Host,
+                options.Port,
+                listen =>
+                {
+                    if (!string.IsNullOrEmpty(options.TlsCertificate))
+                    {
+                        listen.Protocols = HttpProtocols.Http1AndHttp2;
+                        listen.UseHttps(
+                            X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey)
+                        );
+                    }
+                    else
+                    {
+                        // Cleartext HTTP/2 only (prior knowledge, "h2c"): gRPC never needs HTTP/1.1.
+                        listen.Protocols = HttpProtocols.Http2;
+                    }
+                }
+            );
+        });
+        _app = builder.Build();
+        _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RealtimeSer.Server");
+        var auth = new ApiKeyAuthenticator(options.ApiKeyHashes);
+        _service = new EmotionService(models, options, Lifetime, auth, _logger);
+        var health = new HealthService(Lifetime);
+        Func<int> maxSize = () => options.MaxMessageBytes;
+        Action<Exception> unexpected = e => ServerLog.Unexpected(_logger, e);
+        _app.MapGrpcMethod(
+            EmotionService.StreamingRecognizePath,
+            maxSize,
+            _service.StreamingRecognizeAsync,
+            unexpected
+        );
+        _app.MapGrpcMethod(EmotionService.RecognizePath, maxSize, _service.RecognizeAsync, unexpected);
+        _app.MapGrpcMethod(EmotionService.ListModelsPath, maxSize, _service.ListModelsAsync, unexpected);
+        _app.MapGrpcMethod(HealthService.CheckPath, maxSize, health.CheckAsync, unexpected);
+        _app.MapGrpcMethod(HealthService.WatchPath, maxSize, health.WatchAsync, unexpected);
+        // Unknown methods: UNIMPLEMENTED, as gRPC clients expect, rather than a bare 404.
+        _app.MapFallback(
+            async (HttpContext context) =>
+            {
+                context.Response.ContentType = GrpcProtocol.ContentType;
+                context.Response.Headers[GrpcProtocol.StatusTrailer] = (
+                    (int)GrpcStatusCode.Unimplemented
+                ).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                context.Response.Headers[GrpcProtocol.MessageTrailer] = PercentEncoding.Encode(
+                    $"Method {context.Request.Path} is not implemented."
+                );
+                await context.Response.CompleteAsync();
+            }
+        );
+        var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(BeginShutdown);
+
+        if (options.MetricsPort >= 0)
+        {
+            var metrics = WebApplication.CreateSlimBuilder(
+                new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory }
+            );
+            ConfigureLogging(metrics.Logging, logging);
+            metrics.WebHost.ConfigureKestrel(k =>
+            {
+                k.AddServerHeader = false;
+                Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+            });
+            _metricsApp = metrics.Build();
+            _metricsApp.MapGet(
+                "/metrics",
+                () => Results.Text(_exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8")
+            );
+        }
+    }
+
+    public ServerOptions Options { get; }
+
+    public ModelRegistry Models { get; }
+
+    public ServerLifetime Lifetime { get; }
+
+    /// <summary>Streams admitted and not yet finished.</summary>
+    public long LiveStreams => _service.LiveStreams;
+
+    /// <summary>The bound gRPC port (known after <see cref="StartAsync"/>).</summary>
+    public int Port { get; private set; }
+
+    public int? MetricsPort { get; private set; }
+
+    public Uri Address =>
+        new($"{(string.IsNullOrEmpty(Options.TlsCertificate) ? "http" : "https")}://127.0.0.1:{Port}");
+
+    public static SerServer Create(
+        ModelRegistry models,
+        ServerOptions options,
+        Action<ILoggingBuilder>? logging = null
+    )
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(options);
+        return new SerServer(models, options, logging);
+    }
+
+    /// <summary>appsettings.json (next to the program, then the working folder), REALTIMESER_ environment, command line.</summary>
+    public static ServerOptions LoadOptions(
+        string[] args,
+        IEnumerable<KeyValuePair<string, string?>>? overrides = null
+    )
+    {
+        var config = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
+            .AddEnvironmentVariables("REALTIMESER_")
+            .AddCommandLine(args)
+            .AddInMemoryCollection(overrides ?? [])
+            .Build();
+        var options = new ServerOptions();
+        config.GetSection(ServerOptions.Section).Bind(options);
+        return options;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StartAsync(cancellationToken);
+        Port = BoundPort(_app);
+        ServerLog.Listening(_logger, Address.ToString());
+        if (_metricsApp is not null)
+        {
+            await _metricsApp.StartAsync(cancellationToken);
+            MetricsPort = BoundPort(_metricsApp);
+            ServerLog.MetricsListening(_logger, $"http://127.0.0.1:{MetricsPort}");
+        }
+    }
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> fires or the host is told to stop (Ctrl+C).</summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        await StartAsync(cancellationToken);
+        await _app.WaitForShutdownAsync(cancellationToken);
+        await StopAsync(CancellationToken.None);
+    }
+
+    /// <summary>NOT_SERVING, refuse new streams, let live ones finish for the grace period, then stop.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        BeginShutdown();
+        await _app.StopAsync(cancellationToken);
+        if (_metricsApp is not null)
+        {
+            await _metricsApp.StopAsync(cancellationToken);
+        }
+    }
+
+    private void BeginShutdown()
+    {
+        if (!Lifetime.IsStopping)
+        {
+            ServerLog.ShuttingDown(_logger, LiveStreams, Options.ShutdownGraceSeconds);
+        }
+        Lifetime.BeginShutdown(TimeSpan.FromSeconds(Options.ShutdownGraceSeconds));
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder builder, Action<ILoggingBuilder>? logging)
+    {
+        if (logging is not null)
+        {
+            builder.ClearProviders();
+            logging(builder);
+        }
+    }
+
+    private static void Listen(KestrelServerOptions k, string host, int port, Action<ListenOptions> configure)
+    {
+        if (host is "localhost" && port != 0)
+        {
+            k.ListenLocalhost(port, configure);
+        }
+        else if (host is "localhost" or "127.0.0.1")
+        {
+            k.Listen(IPAddress.Loopback, port, configure);
+        }
+        else if (host is "*" or "0.0.0.0" or "::" or "[::]")
+        {
+            k.ListenAnyIP(port, configure);
+        }
+        else
+        {
+            k.Listen(
+                IPAddress.TryParse(host, out var ip)
+                    ? ip
+                    : throw new ArgumentException(
+                        $"Host must be localhost, * or an IP address, got '{host}'."
+                    ),
+                port,
+                configure
+            );
+        }
+    }
+
+    private static int BoundPort(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
+        var first =
+            addresses?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("the server has no bound address.");
+        return new Uri(
+            first
+                .Replace("[::]", "localhost", StringComparison.Ordinal)
+                .Replace("*", "localhost", StringComparison.Ordinal)
+        ).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        if (_metricsApp is not null)
+        {
+            await _metricsApp.DisposeAsync();
+        }
+        _exporter.Dispose();
+        Lifetime.Dispose();
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+
+namespace RealtimeSer.Server;
+
+internal static partial class ServerLog
+{
+    [LoggerMessage(1, LogLevel.Information, "gRPC listening on {Address}")]
+    public static partial void Listening(ILogger logger, string address);
+
+    [LoggerMessage(2, LogLevel.Information, "Prometheus metrics on {Address}/metrics")]
+    public static partial void MetricsListening(ILogger logger, string address);
+
+    [LoggerMessage(
+        3,
+        LogLevel.Information,
+        "Stream {Stream} opened: {Encoding} {Rate} Hz, {Channels} channel(s), model {Model}"
+    )]
+    public static partial void StreamOpened(
+        ILogger logger,
+        string stream,
+        string encoding,
+        int rate,
+        int channels,
+        string model
+    );
+
+    [LoggerMessage(
+        4,
+        LogLevel.Information,
+        "Stream {Stream} ended with {Status} after {AudioSeconds:F1} s of audio, {Windows} windows ({Dropped} dropped)"
+    )]
+    public static partial void StreamEnded(
+        ILogger logger,
+        string stream,
+        string status,
+        double audioSeconds,
+        long windows,
+        long dropped
+    );
+
+    [LoggerMessage(5, LogLevel.Warning, "Call refused with {Status}: {Detail}")]
+    public static partial void CallRefused(ILogger logger, string status, string detail);
+
+    [LoggerMessage(6, LogLevel.Error, "Unexpected error in a call")]
+    public static partial void Unexpected(ILogger logger, Exception error);
+
+    [LoggerMessage(
+        7,
+        LogLevel.Information,
+        "Shutting down: NOT_SERVING, draining {Streams} live stream(s) for up to {GraceSeconds} s"
+    )]
+    public static partial void ShuttingDown(ILogger logger, long streams, double graceSeconds);
+}

@@ -1,0 +1,72 @@
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// Server settings, bound from the "Server" section of appsettings.json, REALTIMESER_SERVER__* environment
+/// variables and --Server:* command-line keys (later sources win).
+/// </summary>
+public sealed class ServerOptions
+{
+    public const string Section = "Server";
+
+    /// <summary>"localhost" (default), "*" for every interface, or an IP address.</summary>
+    public string Host { get; set; } = "localhost";
+
+    /// <summary>gRPC port; 0 picks a free one (tests).</summary>
+    public int Port { get; set; } = 50051;
+
+    /// <summary>Prometheus text endpoint port (/metrics); 0 picks a free one, negative disables it.</summary>
+    public int MetricsPort { get; set; } = 9464;
+
+    /// <summary>PEM certificate chain; with <see cref="TlsKey"/> the gRPC port speaks TLS.</summary>
+    public string? TlsCertificate { get; set; }
+
+    public string? TlsKey { get; set; }
+
+    /// <summary>Accepted API keys as <c>sha256:&lt;hex&gt;</c>; empty means no authentication.</summary>
+    public List<string> ApiKeyHashes { get; set; } = [];
+
+    public int MaxConcurrentStreams { get; set; } = 64;
+
+    /// <summary>Longest stream, in seconds of audio.</summary>
+    public double MaxStreamSeconds { get; set; } = 4 * 3600;
+
+    public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>How long live streams may go on after shutdown begins.</summary>
+    public double ShutdownGraceSeconds { get; set; } = 10;
+
+    /// <summary>How often stream_stats responses are sent.</summary>
+    public double StatsIntervalSeconds { get; set; } = 5;
+
+    /// <summary>Bounds on per-stream overrides.</summary>
+    public double MinWindowSeconds { get; set; } = 0.25;
+
+    public double MaxWindowSeconds { get; set; } = 10;
+
+    public double MinHopSeconds { get; set; } = 0.1;
+
+    public double MaxSmoothingSeconds { get; set; } = 30;
+
+    public void Validate()
+    {
+        if (Port is < 0 or > 65535 || MetricsPort > 65535)
+        {
+            throw new ArgumentException("ports must be in 0–65535.");
+        }
+        if (string.IsNullOrEmpty(TlsCertificate) != string.IsNullOrEmpty(TlsKey))
+        {
+            throw new ArgumentException("TLS needs both a certificate and a key (PEM files).");
+        }
+        if (MaxConcurrentStreams < 1 || MaxMessageBytes < 1024 || MaxStreamSeconds <= 0)
+        {
+            throw new ArgumentException(
+                "max concurrent streams must be ≥ 1, max message size ≥ 1024 bytes, max stream length > 0."
+            );
+        }
+        if (StatsIntervalSeconds <= 0 || ShutdownGraceSeconds < 0)
+        {
+            throw new ArgumentException("stats interval must be > 0 and the shutdown grace ≥ 0.");
+        }
+        _ = ApiKeyAuthenticator.ParseHashes(ApiKeyHashes);
+    }
+}

@@ -77,6 +77,8 @@ public static class OnnxRuntime
         {
             return $"ONNX Runtime {Version} was built without {CudaProvider}";
         }
+        // The provider logs through the environment's logger while loading: the environment must exist first.
+        _ = Env;
         try
         {
             // Appending the provider is what loads libonnxruntime_providers_cuda and its CUDA dependencies.

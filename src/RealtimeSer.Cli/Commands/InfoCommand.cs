@@ -19,6 +19,9 @@ internal static class InfoCommand
                 {
                     Console.WriteLine($"onnxruntime: {OnnxRuntime.Version}");
                     Console.WriteLine($"providers:   {string.Join(", ", OnnxRuntime.AvailableProviders)}");
+                    Console.WriteLine(
+                        $"cuda:        {OnnxRuntime.CudaUnavailableReason?.Trim() ?? "available"}"
+                    );
                     Console.WriteLine($"vad model:   {ModelLocator.SileroVad()}");
                     return Task.FromResult(0);
                 })

@@ -40,12 +40,21 @@ internal sealed class ModelOptions
             {
                 IntraOpThreads = threads > 0 ? threads : Environment.ProcessorCount,
                 Provider = provider,
-                Log = line => Console.Error.WriteLine($"ser: {line}"),
             }
         );
         if (announce)
         {
-            Console.Error.WriteLine($"ser: {classifier.Describe()}");
+            // One short line; `ser info` gives the full reason when CUDA is not used.
+            Console.Error.WriteLine(
+                $"ser: model {manifest.Id} on {classifier.ExecutionProvider.ToString().ToUpperInvariant()} (ONNX Runtime {OnnxRuntime.Version}, "
+                    + $"{(threads > 0 ? threads : Environment.ProcessorCount)} threads)"
+                    + (
+                        classifier.ExecutionProvider == ExecutionProviderKind.Cpu
+                        && provider == ExecutionProviderKind.Auto
+                            ? "; CUDA not available (see `ser info`)"
+                            : ""
+                    )
+            );
         }
         return classifier;
     }

@@ -20,6 +20,8 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
 
     public ModelManifest Manifest { get; }
 
+    public ExecutionProviderKind ExecutionProvider => _session.ExecutionProvider;
+
     /// <summary>The execution provider in use and thread settings, for the start-up log line.</summary>
     public string Describe() => _session.Describe();
 

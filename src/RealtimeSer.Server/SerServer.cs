@@ -115,7 +115,11 @@ public sealed class SerServer : IAsyncDisposable
             _metricsApp = metrics.Build();
             _metricsApp.MapGet(
                 "/metrics",
-                () => Results.Text(_exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8")
+                () =>
+                    Results.Text(
+                        _exporter.Scrape() + new CapacityReporter(this).Scrape(),
+                        "text/plain; version=0.0.4; charset=utf-8"
+                    )
             );
         }
     }

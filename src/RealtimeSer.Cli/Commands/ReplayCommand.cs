@@ -4,6 +4,8 @@ using RealtimeSer.Cli.Replay;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Grpc;
+using RealtimeSer.Grpc.V1;
 
 namespace RealtimeSer.Cli.Commands;
 
@@ -55,6 +57,25 @@ internal static class ReplayCommand
             Description = "Largest batch per model run.",
             DefaultValueFactory = _ => 16,
         };
+        var shard = new Option<string?>("--shard")
+        {
+            Description =
+                "I/N: process only this worker's share (0-based I of N workers), by a stable hash of each output name; N workers cover every input exactly once.",
+        };
+        var list = new Option<bool>("--list")
+        {
+            Description =
+                "Print the inputs this run (this shard) would process, one output name per line, and stop.",
+        };
+        var server = new Option<string?>("--server")
+        {
+            Description =
+                "Replay through a running `ser serve` (or a load balancer in front of replicas) at this URL instead of in process.",
+        };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "With --server: sent as authorization: Bearer <key>.",
+        };
         var model = new ModelOptions();
 
         var command = new Command(
@@ -74,6 +95,10 @@ internal static class ReplayCommand
             window,
             hop,
             batch,
+            shard,
+            list,
+            server,
+            apiKey,
         };
         model.AddTo(command);
         command.SetAction(
@@ -81,10 +106,29 @@ internal static class ReplayCommand
                 CliErrors.RunAsync(async () =>
                 {
                     var problems = new List<string>();
-                    var all = InputExpander.Expand(parse.GetValue(inputs)!, problems);
+                    var part = parse.GetValue(shard) is { } text ? ReplayShard.Parse(text) : ReplayShard.All;
+                    var all = InputExpander
+                        .Expand(parse.GetValue(inputs)!, problems)
+                        .Where(part.Contains)
+                        .ToList();
                     foreach (var p in problems)
                     {
                         await Console.Error.WriteLineAsync($"replay: {p}");
+                    }
+                    if (parse.GetValue(list))
+                    {
+                        foreach (var input in all)
+                        {
+                            await Console.Out.WriteLineAsync(input.OutputName.Replace('\\', '/'));
+                        }
+                        return problems.Count == 0 ? 0 : CliErrors.Failure;
+                    }
+                    if (all.Count == 0 && part.Count > 1)
+                    {
+                        await Console.Error.WriteLineAsync(
+                            $"replay: shard {part} has no inputs; nothing to do"
+                        );
+                        return problems.Count == 0 ? 0 : CliErrors.Failure;
                     }
                     if (all.Count == 0)
                     {
@@ -104,58 +148,98 @@ internal static class ReplayCommand
                         parse.GetValue(finalsOnly)
                     );
                     Directory.CreateDirectory(settings.OutDir);
-
-                    using var classifier = model.Load(parse, announce: !parse.GetValue(quiet));
-                    using var vad = SileroVadModel.Load();
-                    var options = new EngineOptions
-                    {
-                        Overload = OverloadPolicy.Wait,
-                        WindowSeconds = parse.GetValue(window),
-                        HopSeconds = parse.GetValue(hop),
-                        MaxBatch = parse.GetValue(batch),
-                        QueueCapacity = 4 * parse.GetValue(batch),
-                        InterimResults = !parse.GetValue(finalsOnly),
-                    };
-                    await using var engine = new EmotionEngine(classifier, vad, options);
-
                     var resumeRun = parse.GetValue(resume);
                     var progress = new ReplayProgress(all.Count, KnownDuration(all), parse.GetValue(quiet));
-                    await progress.RunAsync(() =>
-                        Parallel.ForEachAsync(
-                            all,
-                            new ParallelOptions
-                            {
-                                MaxDegreeOfParallelism = Math.Max(1, parse.GetValue(jobs)),
-                                CancellationToken = ct,
-                            },
-                            async (input, token) =>
-                            {
-                                if (
-                                    resumeRun
-                                    && ReplayOutput.IsComplete(settings.OutDir, input, settings.Format)
-                                )
+                    var parallel = new ParallelOptions
+                    {
+                        MaxDegreeOfParallelism = Math.Max(1, parse.GetValue(jobs)),
+                        CancellationToken = ct,
+                    };
+                    Func<ReplayInput, CancellationToken, Task<ReplayStats>> run;
+                    using var grpc = parse.GetValue(server) is { } url ? new GrpcClient(new Uri(url)) : null;
+                    EmotionEngine? engine = null;
+                    IDisposable? loaded = null;
+                    if (grpc is not null)
+                    {
+                        if (parse.GetValue(apiKey) is { Length: > 0 } key)
+                        {
+                            grpc.Headers["authorization"] = "Bearer " + key;
+                        }
+                        var client = new EmotionRecognizerClient(grpc);
+                        var template = new RecognitionConfig { Model = parse.GetValue(model.Model) ?? "" };
+                        if (parse.GetValue(window) is { } w)
+                        {
+                            template.WindowSeconds = w;
+                        }
+                        if (parse.GetValue(hop) is { } h)
+                        {
+                            template.HopSeconds = h;
+                        }
+                        run = (input, token) =>
+                            RemoteReplayRunner.RunAsync(
+                                client,
+                                input,
+                                settings,
+                                template,
+                                progress.AddAudio,
+                                token
+                            );
+                    }
+                    else
+                    {
+                        var classifier = model.Load(parse, announce: !parse.GetValue(quiet));
+                        var vad = SileroVadModel.Load();
+                        loaded = new Owned(classifier, vad);
+                        var options = new EngineOptions
+                        {
+                            Overload = OverloadPolicy.Wait,
+                            WindowSeconds = parse.GetValue(window),
+                            HopSeconds = parse.GetValue(hop),
+                            MaxBatch = parse.GetValue(batch),
+                            QueueCapacity = 4 * parse.GetValue(batch),
+                            InterimResults = !parse.GetValue(finalsOnly),
+                        };
+                        engine = new EmotionEngine(classifier, vad, options);
+                        var shared = engine;
+                        run = (input, token) =>
+                            ReplayRunner.RunAsync(shared, input, settings, progress.AddAudio, token);
+                    }
+                    try
+                    {
+                        await progress.RunAsync(() =>
+                            Parallel.ForEachAsync(
+                                all,
+                                parallel,
+                                async (input, token) =>
                                 {
-                                    progress.FileSkipped(input);
-                                    return;
+                                    if (
+                                        resumeRun
+                                        && ReplayOutput.IsComplete(settings.OutDir, input, settings.Format)
+                                    )
+                                    {
+                                        progress.FileSkipped(input);
+                                        return;
+                                    }
+                                    try
+                                    {
+                                        progress.FileDone(input, await run(input, token));
+                                    }
+                                    catch (Exception e) when (e is not OperationCanceledException)
+                                    {
+                                        progress.FileFailed(input, e);
+                                    }
                                 }
-                                try
-                                {
-                                    var stats = await ReplayRunner.RunAsync(
-                                        engine,
-                                        input,
-                                        settings,
-                                        progress.AddAudio,
-                                        token
-                                    );
-                                    progress.FileDone(input, stats);
-                                }
-                                catch (Exception e) when (e is not OperationCanceledException)
-                                {
-                                    progress.FileFailed(input, e);
-                                }
-                            }
-                        )
-                    );
+                            )
+                        );
+                    }
+                    finally
+                    {
+                        if (engine is not null)
+                        {
+                            await engine.DisposeAsync();
+                        }
+                        loaded?.Dispose();
+                    }
                     if (!parse.GetValue(quiet))
                     {
                         await Console.Error.WriteLineAsync(
@@ -196,5 +280,15 @@ internal static class ReplayCommand
             }
         }
         return total;
+    }
+
+    /// <summary>The in-process model and VAD, disposed after the engine that uses them.</summary>
+    private sealed class Owned(IDisposable classifier, IDisposable vad) : IDisposable
+    {
+        public void Dispose()
+        {
+            classifier.Dispose();
+            vad.Dispose();
+        }
     }
 }

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using Google.Protobuf;
 using RealtimeSer.Audio;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
@@ -47,6 +46,16 @@ internal static class StreamCommand
         {
             Description = "Ask only for one final result per segment.",
         };
+        var reconnect = new Option<bool>("--reconnect")
+        {
+            Description =
+                "On UNAVAILABLE (replica stopped, no backend), reconnect with exponential backoff and jitter and go on from the current position; event times stay in the original stream's time.",
+        };
+        var attempts = new Option<int>("--reconnect-attempts")
+        {
+            Description = "With --reconnect: attempts in a row before giving up.",
+            DefaultValueFactory = _ => 5,
+        };
         var command = new Command(
             "stream",
             "Stream an audio file to `ser serve` and print emotion events as they arrive."
@@ -59,6 +68,8 @@ internal static class StreamCommand
             apiKey,
             model,
             noInterim,
+            reconnect,
+            attempts,
         };
         command.SetAction(
             (parse, ct) =>
@@ -87,6 +98,9 @@ internal static class StreamCommand
                         Model = parse.GetValue(model) ?? "",
                         InterimResults = !parse.GetValue(noInterim),
                     };
+                    var policy = parse.GetValue(reconnect)
+                        ? new ReconnectPolicy { MaxAttempts = Math.Max(0, parse.GetValue(attempts)) }
+                        : ReconnectPolicy.None;
                     try
                     {
                         return await RunAsync(
@@ -95,6 +109,7 @@ internal static class StreamCommand
                             reader,
                             parse.GetValue(json),
                             parse.GetValue(fast),
+                            policy,
                             ct
                         );
                     }
@@ -114,6 +129,7 @@ internal static class StreamCommand
         IAudioReader reader,
         bool json,
         bool fast,
+        ReconnectPolicy policy,
         CancellationToken ct
     )
     {
@@ -121,7 +137,19 @@ internal static class StreamCommand
         // When each chunk's last sample left us (stream seconds, Stopwatch timestamp), for latency.
         var sent = new List<(double Seconds, long At)>();
         var latencies = new List<double>();
-        await using var call = await client.StreamingRecognizeAsync(config, ct);
+        await using var call = await ReconnectingStream.StartAsync(
+            client,
+            config,
+            policy,
+            r =>
+                Console.Error.WriteLine(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"ser: stream lost ({r.Cause}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
+                    )
+                ),
+            ct
+        );
         var printing = Task.Run(() => PrintAsync(call, sent, latencies, json), ct);
 
         var frames = config.SampleRateHertz * ChunkMs / 1000;
@@ -147,11 +175,7 @@ internal static class StreamCommand
                 }
             }
             framesSent += n;
-            var audio = new StreamingRecognizeRequest
-            {
-                AudioContent = ByteString.CopyFrom(bytes, 0, n * channels * 2),
-            };
-            if (!await call.WriteAsync(audio))
+            if (!await call.WriteAsync(bytes.AsMemory(0, n * channels * 2)))
             {
                 break;
             }
@@ -160,14 +184,14 @@ internal static class StreamCommand
                 sent.Add((framesSent / (double)config.SampleRateHertz, Stopwatch.GetTimestamp()));
             }
         }
-        await call.CompleteRequestAsync();
+        await call.CompleteAsync();
         await printing;
         Report(latencies);
         return 0;
     }
 
     private static async Task PrintAsync(
-        GrpcDuplexCall<StreamingRecognizeResponse> call,
+        ReconnectingStream call,
         List<(double Seconds, long At)> sent,
         List<double> latencies,
         bool json

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DATA = os.environ.get("SER_DATA", "/work/shared/data")
+DATA = os.environ.get("SER_DATA", os.path.abspath(os.path.join(ROOT, "..", "shared", "data")))
 CACHE = os.path.join(ROOT, ".cache", "model-data")
 PCM = os.path.join(CACHE, "pcm")
 SR = 16000

@@ -58,6 +58,9 @@ def main():
                     help="the LR schedule runs on max(step fraction, time fraction): on a busy machine the run "
                          "ends after this many minutes instead of after all epochs")
     ap.add_argument("--out", default=os.path.join(crema.CACHE, "crema6"))
+    ap.add_argument("--init", help="continue from this checkpoint (a second, shorter cycle); its dev score "
+                                   "is the one to beat, so best.pt is the best over both runs")
+    ap.add_argument("--warmup", type=float, default=0.05)
     args = ap.parse_args()
 
     crema.setup_threads()
@@ -82,6 +85,19 @@ def main():
 
     model = crema.CremaNet()
     model.specaug = True
+    best = -1.0
+    if args.init:
+        ck = torch.load(args.init, map_location="cpu")
+        model.load_state_dict(ck["state_dict"])
+        acc, rec = evaluate(model, dv_f, dv_y)
+        acc_t, rec_t = evaluate(model, dv_t, dv_y)
+        best = (acc + acc_t) / 2
+        torch.save({"state_dict": model.state_dict(), "epoch": ck.get("epoch"), "dev_acc": acc, "dev_mulaw_acc": acc_t,
+                    "dev_macro_recall": rec, "dev_mulaw_macro_recall": rec_t, "init": args.init},
+                   os.path.join(args.out, "best.pt"))
+        say({"event": "init", "from": args.init, "epoch": ck.get("epoch"), "dev_acc": round(acc, 4),
+             "dev_mulaw_acc": round(acc_t, 4)})
+    ep0 = int(ck.get("epoch") or 0) if args.init else 0
     nparam = sum(p.numel() for p in model.parameters())
     steps_per_epoch = len(tr_w) // args.batch
     total = steps_per_epoch * args.epochs
@@ -92,13 +108,14 @@ def main():
         return max(step / total, (time.time() - t_train) / budget_s)
 
     def lr_at(p):  # linear warm-up 5 %, cosine decay to 2 % of the peak
-        if p < 0.05:
-            return args.lr * (0.1 + 0.9 * p / 0.05)
-        q = min(1.0, (p - 0.05) / 0.95)
+        w = args.warmup
+        if p < w:
+            return args.lr * (0.1 + 0.9 * p / w)
+        q = min(1.0, (p - w) / (1 - w))
         return args.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * q)))
     say({"event": "model", "params": nparam, "steps": total})
 
-    best, step = -1.0, 0
+    step = 0
     t_train = time.time()
     for ep in range(args.epochs):
         model.train()
@@ -128,15 +145,15 @@ def main():
         acc, rec = evaluate(model, dv_f, dv_y)
         acc_t, rec_t = evaluate(model, dv_t, dv_y)
         score = (acc + acc_t) / 2
-        say({"event": "epoch", "epoch": ep + 1, "train_loss": round(tl / max(tn, 1), 4), "train_acc": round(tc / max(tn, 1), 4),
+        say({"event": "epoch", "epoch": ep0 + ep + 1, "train_loss": round(tl / max(tn, 1), 4), "train_acc": round(tc / max(tn, 1), 4),
              "dev_acc": round(acc, 4), "dev_macro_recall": round(rec, 4), "dev_mulaw_acc": round(acc_t, 4),
              "dev_mulaw_macro_recall": round(rec_t, 4), "lr": round(opt.param_groups[0]["lr"], 6), "progress": round(progress(), 3)})
         if score > best:
             best = score
-            torch.save({"state_dict": model.state_dict(), "epoch": ep + 1, "dev_acc": acc, "dev_mulaw_acc": acc_t,
+            torch.save({"state_dict": model.state_dict(), "epoch": ep0 + ep + 1, "dev_acc": acc, "dev_mulaw_acc": acc_t,
                         "dev_macro_recall": rec, "dev_mulaw_macro_recall": rec_t},
                        os.path.join(args.out, "best.pt"))
-        torch.save({"state_dict": model.state_dict(), "epoch": ep + 1}, os.path.join(args.out, "last.pt"))
+        torch.save({"state_dict": model.state_dict(), "epoch": ep0 + ep + 1}, os.path.join(args.out, "last.pt"))
         if args.max_steps and step >= args.max_steps:
             break
         if progress() >= 1.0:

@@ -18,6 +18,9 @@ public sealed class ApiKeyAuthenticator
 
     public bool Enabled => _hashes.Length > 0;
 
+    /// <summary>How many keys are configured (per-key limits keep one entry each).</summary>
+    public int KeyCount => _hashes.Length;
+
     public static string Hash(string key) =>
         Prefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
@@ -42,12 +45,15 @@ public sealed class ApiKeyAuthenticator
             })
             .ToArray();
 
-    /// <summary>Throws UNAUTHENTICATED unless keys are off or the request carries a valid bearer key.</summary>
-    public void Authenticate(IHeaderDictionary headers)
+    /// <summary>
+    /// Throws UNAUTHENTICATED unless keys are off or the request carries a valid bearer key. Returns which
+    /// configured key matched (its index, the identity per-key limits count against), or -1 when keys are off.
+    /// </summary>
+    public int Authenticate(IHeaderDictionary headers)
     {
         if (!Enabled)
         {
-            return;
+            return -1;
         }
         var value = headers.Authorization.ToString();
         const string bearer = "Bearer ";
@@ -60,14 +66,17 @@ public sealed class ApiKeyAuthenticator
         }
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(value[bearer.Length..].Trim()), hash);
-        var match = false;
-        foreach (var known in _hashes)
+        var matched = -1;
+        for (var i = 0; i < _hashes.Length; i++)
         {
-            match |= CryptographicOperations.FixedTimeEquals(hash, known);
+            // Every key is compared in full; the index is picked without a data-dependent branch.
+            var equal = CryptographicOperations.FixedTimeEquals(hash, _hashes[i]) ? 1 : 0;
+            matched += (i + 1 - (matched + 1)) * equal;
         }
-        if (!match)
+        if (matched < 0)
         {
             throw new GrpcException(GrpcStatusCode.Unauthenticated, "Invalid API key.");
         }
+        return matched;
     }
 }

@@ -22,6 +22,7 @@ internal sealed class EmotionService(
     public const string RecognizePath = Service + "Recognize";
     public const string ListModelsPath = Service + "ListModels";
 
+    private readonly KeyLimits _keyLimits = new(options, auth.KeyCount);
     private long _streams;
     private long _nextId;
 
@@ -31,7 +32,13 @@ internal sealed class EmotionService(
     public async Task StreamingRecognizeAsync(GrpcServerCall call)
     {
         using var slot = Admit(call);
-        var first = await call.ReadAsync(StreamingRecognizeRequest.Parser);
+        using var idle = StreamIdleTimer.For(options);
+        var first = await idle.ReadAsync(
+            call.HttpContext.Request.BodyReader,
+            StreamingRecognizeRequest.Parser,
+            options.MaxMessageBytes,
+            call.CancellationToken
+        );
         if (first is null || first.RequestCase != StreamingRecognizeRequest.RequestOneofCase.Config)
         {
             throw Refused(
@@ -60,7 +67,7 @@ internal sealed class EmotionService(
         var status = "OK";
         try
         {
-            await RunStreamAsync(call, setup, stream);
+            await RunStreamAsync(call, setup, stream, idle);
         }
         catch (Exception e)
         {
@@ -80,7 +87,12 @@ internal sealed class EmotionService(
         }
     }
 
-    private async Task RunStreamAsync(GrpcServerCall call, StreamSetup setup, EngineStream stream)
+    private async Task RunStreamAsync(
+        GrpcServerCall call,
+        StreamSetup setup,
+        EngineStream stream,
+        StreamIdleTimer idle
+    )
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(
             call.CancellationToken,
@@ -99,7 +111,7 @@ internal sealed class EmotionService(
         {
             var body = call.HttpContext.Request.BodyReader;
             while (
-                await body.ReadMessageAsync(StreamingRecognizeRequest.Parser, options.MaxMessageBytes, token)
+                await idle.ReadAsync(body, StreamingRecognizeRequest.Parser, options.MaxMessageBytes, token)
                     is { } request
             )
             {
@@ -262,8 +274,14 @@ internal sealed class EmotionService(
     public async Task RecognizeAsync(GrpcServerCall call)
     {
         using var slot = Admit(call);
+        using var idle = StreamIdleTimer.For(options);
         var request =
-            await call.ReadAsync(RecognizeRequest.Parser)
+            await idle.ReadAsync(
+                call.HttpContext.Request.BodyReader,
+                RecognizeRequest.Parser,
+                options.MaxMessageBytes,
+                call.CancellationToken
+            )
             ?? throw new GrpcException(
                 GrpcStatusCode.InvalidArgument,
                 "Send one RecognizeRequest with config and audio_content."
@@ -344,7 +362,8 @@ internal sealed class EmotionService(
 
     public async Task ListModelsAsync(GrpcServerCall call)
     {
-        auth.Authenticate(call.RequestHeaders);
+        var key = auth.Authenticate(call.RequestHeaders);
+        _keyLimits.CheckRate(key);
         _ = await call.ReadAsync(ListModelsRequest.Parser);
         var response = new ListModelsResponse();
         foreach (var engine in models.Engines)
@@ -377,12 +396,16 @@ internal sealed class EmotionService(
         }
     }
 
-    /// <summary>Authentication, shutdown and the concurrent-stream limit, in that order; the slot frees on dispose.</summary>
+    /// <summary>
+    /// Authentication, shutdown, the key's call rate, the server's then the key's concurrent-stream limit, in
+    /// that order; the slot frees on dispose.
+    /// </summary>
     private Slot Admit(GrpcServerCall call)
     {
+        int key;
         try
         {
-            auth.Authenticate(call.RequestHeaders);
+            key = auth.Authenticate(call.RequestHeaders);
         }
         catch (GrpcException e)
         {
@@ -395,6 +418,14 @@ internal sealed class EmotionService(
                 new(GrpcStatusCode.Unavailable, "The server is shutting down; reconnect to another instance.")
             );
         }
+        try
+        {
+            _keyLimits.CheckRate(key);
+        }
+        catch (GrpcException e)
+        {
+            throw Refused(call, e.Status);
+        }
         if (Interlocked.Increment(ref _streams) > options.MaxConcurrentStreams)
         {
             Interlocked.Decrement(ref _streams);
@@ -406,7 +437,17 @@ internal sealed class EmotionService(
                 )
             );
         }
-        return new Slot(this);
+        bool perKey;
+        try
+        {
+            perKey = _keyLimits.TryEnterStream(key);
+        }
+        catch (GrpcException e)
+        {
+            Interlocked.Decrement(ref _streams);
+            throw Refused(call, e.Status);
+        }
+        return new Slot(this, perKey ? key : -1);
     }
 
     private GrpcException Refused(GrpcServerCall call, GrpcStatus status)
@@ -416,7 +457,7 @@ internal sealed class EmotionService(
         return new GrpcException(status);
     }
 
-    private sealed class Slot(EmotionService owner) : IDisposable
+    private sealed class Slot(EmotionService owner, int key) : IDisposable
     {
         private int _disposed;
 
@@ -425,6 +466,10 @@ internal sealed class EmotionService(
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 Interlocked.Decrement(ref owner._streams);
+                if (key >= 0)
+                {
+                    owner._keyLimits.ExitStream(key);
+                }
             }
         }
     }

@@ -32,6 +32,27 @@ public sealed class ServerOptions
 
     public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Concurrent streams (StreamingRecognize and Recognize) one API key may hold; 0 means only the
+    /// server-wide <see cref="MaxConcurrentStreams"/> applies. Needs <see cref="ApiKeyHashes"/>.
+    /// </summary>
+    public int MaxStreamsPerKey { get; set; }
+
+    /// <summary>
+    /// Calls per second one API key may start (token bucket, refilled continuously); 0 turns the limit off.
+    /// Needs <see cref="ApiKeyHashes"/>.
+    /// </summary>
+    public double RequestsPerSecondPerKey { get; set; }
+
+    /// <summary>Bucket size for <see cref="RequestsPerSecondPerKey"/>: calls a key may start at once after a pause.</summary>
+    public int RequestBurstPerKey { get; set; } = 20;
+
+    /// <summary>
+    /// A stream that delivers no complete request message for this long ends with DEADLINE_EXCEEDED, so
+    /// clients that vanish silently or trickle bytes (slow-loris) cannot hold a slot; 0 turns it off.
+    /// </summary>
+    public double StreamIdleTimeoutSeconds { get; set; } = 30;
+
     /// <summary>How long live streams may go on after shutdown begins.</summary>
     public double ShutdownGraceSeconds { get; set; } = 10;
 
@@ -66,6 +87,17 @@ public sealed class ServerOptions
         if (StatsIntervalSeconds <= 0 || ShutdownGraceSeconds < 0)
         {
             throw new ArgumentException("stats interval must be > 0 and the shutdown grace ≥ 0.");
+        }
+        if (
+            MaxStreamsPerKey < 0
+            || RequestsPerSecondPerKey < 0
+            || RequestBurstPerKey < 1
+            || StreamIdleTimeoutSeconds < 0
+        )
+        {
+            throw new ArgumentException(
+                "per-key stream and rate limits and the idle timeout must be ≥ 0 (0 = off), the burst ≥ 1."
+            );
         }
         _ = ApiKeyAuthenticator.ParseHashes(ApiKeyHashes);
     }

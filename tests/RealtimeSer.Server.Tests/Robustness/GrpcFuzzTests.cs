@@ -1,0 +1,327 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Google.Protobuf;
+using RealtimeSer.Grpc;
+using RealtimeSer.Grpc.V1;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Server.Tests.Robustness;
+
+/// <summary>
+/// Mutated request byte streams against the running server over real HTTP/2 on loopback: bad lengths,
+/// frames split anywhere and merged, compressed and invalid flags, oversize, truncation, garbage protobuf,
+/// garbage configs. Each call must end with exactly the status a reference reading of the bytes predicts,
+/// the server must keep serving (a health check after every batch), and nothing may leak (no admitted or
+/// engine stream left, the active-streams gauge back to 0). The bulk of the framing cases runs against the
+/// pure framing functions (RealtimeSer.Grpc.Tests, FramingFuzzTests); REALTIMESER_FUZZ_CASES scales both.
+/// </summary>
+[Collection(RobustnessCollection.Name)]
+public sealed class GrpcFuzzTests(ITestOutputHelper output)
+{
+    private const int MaxMessage = 8192;
+    private const double MaxStreamSeconds = 0.5;
+
+    [SkippableFact]
+    public async Task Mutated_request_streams_end_with_the_predicted_status_and_the_server_keeps_serving()
+    {
+        // A tenth of the opt-in case count goes through the server (10 000 of 100 000); 600 by default.
+        var cases = Math.Max(600, Frames.CasesFromEnvironment(6_000) / 10);
+        await using var server = await RobustServer.StartAsync(o =>
+        {
+            o.MaxMessageBytes = MaxMessage;
+            o.MaxStreamSeconds = MaxStreamSeconds;
+            o.MaxConcurrentStreams = 64;
+        });
+        using var raw = new RawGrpcClient(server.Server.Address);
+        var outcomes = new Dictionary<GrpcStatusCode, int>();
+        var mismatches = new List<string>();
+        var before = ResourceSample.Take();
+        var clock = Stopwatch.StartNew();
+        const int batch = 200;
+        for (var first = 0; first < cases; first += batch)
+        {
+            await Parallel.ForEachAsync(
+                Enumerable.Range(first, Math.Min(batch, cases - first)),
+                new ParallelOptions { MaxDegreeOfParallelism = 8 },
+                async (i, _) =>
+                {
+                    var random = new Random(unchecked(8_2024 * 1_000_003 + i));
+                    var body = MutatedStream(random);
+                    var expected = Predict(body, server.Server);
+                    using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                    var status = await raw.CallAsync(
+                        EmotionService.StreamingRecognizePath,
+                        Chunks(random, body),
+                        cancel.Token
+                    );
+                    lock (outcomes)
+                    {
+                        outcomes[status.Code] = outcomes.GetValueOrDefault(status.Code) + 1;
+                        if (status.Code != expected)
+                        {
+                            mismatches.Add($"case {i}: {status} but expected {expected}");
+                        }
+                    }
+                }
+            );
+            Assert.Equal(
+                global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving,
+                await server.CheckAsync()
+            );
+        }
+        var elapsed = clock.Elapsed;
+        await server.WaitForNoStreamsAsync();
+        var after = ResourceSample.Take();
+        output.WriteLine(
+            $"server fuzz: {cases} mutated request streams in {elapsed.TotalSeconds:F1} s over HTTP/2: "
+                + string.Join(", ", outcomes.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}"))
+                + $"; {mismatches.Count} mismatches; before {before}; after {after}"
+        );
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches.Take(20)));
+        Assert.Equal(0, server.Server.LiveStreams);
+        Assert.Equal(0, server.Engine.ActiveStreams);
+        Assert.True(outcomes.Count >= 5, "the mutator should reach OK and several error codes");
+    }
+
+    [SkippableFact]
+    public async Task Protocol_violations_outside_the_body_get_their_spec_status()
+    {
+        await using var server = await RobustServer.StartAsync();
+        using var raw = new RawGrpcClient(server.Server.Address);
+        var valid = new ReadOnlyMemory<byte>[]
+        {
+            Frames.Of(new StreamingRecognizeRequest { Config = Frames.MulawMono() }),
+        };
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var text = await raw.CallAsync(
+            EmotionService.StreamingRecognizePath,
+            valid,
+            cancel.Token,
+            "text/plain"
+        );
+        Assert.Equal("HTTP 415", text.Detail);
+
+        raw.Headers["grpc-encoding"] = "gzip";
+        Assert.Equal(
+            GrpcStatusCode.Unimplemented,
+            (await raw.CallAsync(EmotionService.StreamingRecognizePath, valid, cancel.Token)).Code
+        );
+        raw.Headers.Clear();
+        raw.Headers["grpc-timeout"] = "soon";
+        Assert.Equal(
+            GrpcStatusCode.Internal,
+            (await raw.CallAsync(EmotionService.StreamingRecognizePath, valid, cancel.Token)).Code
+        );
+        raw.Headers.Clear();
+        Assert.Equal(
+            GrpcStatusCode.Unimplemented,
+            (await raw.CallAsync("/realtime_ser.v1.EmotionRecognizer/Nope", valid, cancel.Token)).Code
+        );
+        // Garbage to the unary and health methods.
+        var garbage = new ReadOnlyMemory<byte>[] { new byte[] { 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF } };
+        Assert.Equal(
+            GrpcStatusCode.Internal,
+            (await raw.CallAsync(EmotionService.RecognizePath, garbage, cancel.Token)).Code
+        );
+        Assert.Equal(
+            GrpcStatusCode.Internal,
+            (await raw.CallAsync(HealthService.CheckPath, garbage, cancel.Token)).Code
+        );
+        Assert.Equal(
+            global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving,
+            await server.CheckAsync()
+        );
+        await server.WaitForNoStreamsAsync();
+    }
+
+    /// <summary>What the server must answer, from a plain reading of the bytes and the same config rules.</summary>
+    private static GrpcStatusCode Predict(byte[] body, SerServer server)
+    {
+        var at = 0;
+        var index = 0;
+        long audio = 0,
+            maxAudio = 0;
+        while (true)
+        {
+            if (at == body.Length)
+            {
+                return index == 0 ? GrpcStatusCode.InvalidArgument : GrpcStatusCode.OK;
+            }
+            if (body.Length - at < 5 || body[at] != 0)
+            {
+                return GrpcStatusCode.Internal;
+            }
+            var length = BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(at + 1));
+            if (length > MaxMessage)
+            {
+                return GrpcStatusCode.ResourceExhausted;
+            }
+            if (body.Length - at - 5 < length)
+            {
+                return GrpcStatusCode.Internal;
+            }
+            StreamingRecognizeRequest request;
+            try
+            {
+                request = StreamingRecognizeRequest.Parser.ParseFrom(body, at + 5, (int)length);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                return GrpcStatusCode.Internal;
+            }
+            if (index == 0)
+            {
+                if (request.RequestCase != StreamingRecognizeRequest.RequestOneofCase.Config)
+                {
+                    return GrpcStatusCode.InvalidArgument;
+                }
+                try
+                {
+                    var setup = StreamSetup.From(request.Config, server.Models, server.Options);
+                    maxAudio =
+                        (long)(server.Options.MaxStreamSeconds * setup.SampleRate)
+                        * setup.CreateDecoder().BytesPerFrame;
+                }
+                catch (GrpcException)
+                {
+                    return GrpcStatusCode.InvalidArgument;
+                }
+            }
+            else
+            {
+                if (request.RequestCase != StreamingRecognizeRequest.RequestOneofCase.AudioContent)
+                {
+                    return GrpcStatusCode.InvalidArgument;
+                }
+                audio += request.AudioContent.Length;
+                if (audio > maxAudio)
+                {
+                    return GrpcStatusCode.OutOfRange;
+                }
+            }
+            at += 5 + (int)length;
+            index++;
+        }
+    }
+
+    private static byte[] MutatedStream(Random random)
+    {
+        var frames = new List<byte[]>();
+        var config = Frames.MulawMono();
+        switch (random.Next(6))
+        {
+            case 0:
+                config.SampleRateHertz = random.Next(-10, 100_000);
+                break;
+            case 1:
+                config.AudioChannelCount = random.Next(-1, 4);
+                config.Encoding = (AudioEncoding)random.Next(6);
+                break;
+            case 2:
+                config.WindowSeconds = random.NextDouble() * 12 - 1;
+                config.HopSeconds = random.NextDouble() * 3 - 0.5;
+                config.SmoothingSeconds = random.Next(3) == 0 ? double.NaN : random.NextDouble() * 40 - 5;
+                break;
+            case 3:
+                config.Vad = new VadConfig
+                {
+                    StartThreshold = (float)(random.NextDouble() * 1.4 - 0.2),
+                    EndThreshold = (float)(random.NextDouble() * 1.4 - 0.2),
+                    MinSpeechMs = random.Next(-100, 5000),
+                    MinSilenceMs = random.Next(-100, 5000),
+                    SpeechPadMs = random.Next(-100, 1000),
+                };
+                break;
+            case 4:
+                config.Model = random.Next(2) == 0 ? "fake" : "no-such-model";
+                config.ChannelNames.Add("a");
+                if (random.Next(2) == 0)
+                {
+                    config.ChannelNames.Add("b");
+                }
+                break;
+            default:
+                break;
+        }
+        if (random.Next(12) != 0)
+        {
+            frames.Add(Frames.Of(new StreamingRecognizeRequest { Config = config }));
+        }
+        for (var n = random.Next(0, 4); n > 0; n--)
+        {
+            var audio = new byte[random.Next(0, 2500)];
+            random.NextBytes(audio);
+            frames.Add(
+                Frames.Of(
+                    random.Next(15) == 0
+                        ? new StreamingRecognizeRequest { Config = config }
+                        : new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(audio) }
+                )
+            );
+        }
+        for (var m = random.Next(3); m > 0; m--)
+        {
+            var at = frames.Count == 0 ? 0 : random.Next(frames.Count);
+            switch (random.Next(7))
+            {
+                case 0 when frames.Count > 0 && frames[at].Length >= 5:
+                    frames[at][0] = random.Next(2) == 0 ? (byte)1 : (byte)random.Next(2, 256);
+                    break;
+                case 1 when frames.Count > 0 && frames[at].Length >= 5:
+                    var declared = BinaryPrimitives.ReadUInt32BigEndian(frames[at].AsSpan(1));
+                    BinaryPrimitives.WriteUInt32BigEndian(
+                        frames[at].AsSpan(1),
+                        random.Next(3) == 0 ? uint.MaxValue : (uint)Math.Max(0, declared + random.Next(-4, 5))
+                    );
+                    break;
+                case 2 when frames.Count > 0:
+                    var garbage = new byte[random.Next(0, 40)];
+                    random.NextBytes(garbage);
+                    frames[at] = Frame(garbage);
+                    break;
+                case 3:
+                    frames.Insert(at, Frame(new byte[MaxMessage + 1 + random.Next(50)]));
+                    break;
+                case 4 when frames.Count > 0 && frames[at].Length > 0:
+                    var frame = frames[at];
+                    frame[random.Next(frame.Length)] ^= (byte)(1 << random.Next(8));
+                    break;
+                case 5:
+                    var junk = new byte[random.Next(1, 6)];
+                    random.NextBytes(junk);
+                    frames.Insert(at, junk);
+                    break;
+                default:
+                    break;
+            }
+        }
+        var bytes = frames.SelectMany(f => f).ToArray();
+        if (random.Next(8) == 0 && bytes.Length > 0)
+        {
+            bytes = bytes[..random.Next(bytes.Length)];
+        }
+        return bytes;
+    }
+
+    private static byte[] Frame(byte[] payload)
+    {
+        var frame = new byte[5 + payload.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
+    private static List<ReadOnlyMemory<byte>> Chunks(Random random, byte[] body)
+    {
+        var chunks = new List<ReadOnlyMemory<byte>>();
+        var tiny = body.Length < 200 && random.Next(3) == 0;
+        for (var at = 0; at < body.Length; )
+        {
+            var size = Math.Min(body.Length - at, tiny ? 1 : 1 + random.Next(random.Next(2) == 0 ? 9 : 4000));
+            chunks.Add(body.AsMemory(at, size));
+            at += size;
+        }
+        return chunks;
+    }
+}

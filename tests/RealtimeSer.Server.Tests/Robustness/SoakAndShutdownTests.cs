@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Globalization;
+using RealtimeSer.Grpc;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Server.Tests.Robustness;
+
+[Collection(RobustnessCollection.Name)]
+public sealed class SoakAndShutdownTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// A fast-forwarded soak: the call recording streamed again and again (four at a time, unpaced) until
+    /// REALTIMESER_SOAK_HOURS of audio (default 5 minutes) went through the server, sampling managed heap,
+    /// working set, handles and open files. After the first fifth (warm-up) they must stay flat.
+    /// </summary>
+    [SkippableFact]
+    public async Task Fast_forwarded_soak_keeps_memory_and_handles_flat()
+    {
+        var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
+        var hours = double.TryParse(
+            Environment.GetEnvironmentVariable("REALTIMESER_SOAK_HOURS"),
+            CultureInfo.InvariantCulture,
+            out var h
+        )
+            ? h
+            : 5.0 / 60;
+        var target = hours * 3600;
+        var clip = Streams.Slice(audio, 0, 30);
+        var clipSeconds = clip.Length / (double)Streams.MulawStereoBytesPerSecond;
+        await using var server = await RobustServer.StartAsync(o => o.StatsIntervalSeconds = 0.5);
+        var samples = new List<(double Audio, ResourceSample Sample)>();
+        var clock = Stopwatch.StartNew();
+        double done = 0;
+        long results = 0,
+            failures = 0;
+        var rounds = (int)Math.Ceiling(target / (4 * clipSeconds));
+        var every = Math.Max(1, rounds / 20);
+        for (var round = 0; round < rounds; round++)
+        {
+            var outcomes = await Task.WhenAll(
+                Enumerable
+                    .Range(0, 4)
+                    .Select(_ => Streams.RunAsync(server.Client, Streams.MulawStereo(), clip, paced: false))
+            );
+            failures += outcomes.Count(o => o.Status.Code != GrpcStatusCode.OK);
+            results += outcomes.Sum(o => o.Results.Count());
+            done += 4 * clipSeconds;
+            if (round % every == 0 || round == rounds - 1)
+            {
+                samples.Add((done, ResourceSample.Take()));
+            }
+        }
+        await server.WaitForNoStreamsAsync();
+        var warm = samples[Math.Min(samples.Count - 1, samples.Count / 5)].Sample;
+        var last = samples[^1].Sample;
+        var maxHeap = samples.Skip(samples.Count / 5).Max(s => s.Sample.HeapBytes);
+        var maxFds = samples.Skip(samples.Count / 5).Max(s => s.Sample.Fds);
+        output.WriteLine(
+            $"soak: {done / 60:F1} min of audio in {clock.Elapsed.TotalSeconds:F1} s ({done / clock.Elapsed.TotalSeconds:F0}× real time), "
+                + $"{rounds * 4} streams, {results} results, {failures} failed; after warm-up {warm}; end {last}; "
+                + $"max heap {maxHeap / 1048576.0:F1} MiB, max fds {maxFds}"
+        );
+        foreach (var (a, s) in samples)
+        {
+            output.WriteLine($"  at {a / 60, 6:F1} min of audio: {s}");
+        }
+        Assert.Equal(0, failures);
+        Assert.True(maxHeap - warm.HeapBytes < 24L << 20, "managed heap grew after warm-up");
+        Assert.True(maxFds - warm.Fds < 32, "open files grew after warm-up");
+        Assert.True(last.Handles - warm.Handles < 64, "handles grew after warm-up");
+        Assert.True(
+            last.WorkingSetBytes - warm.WorkingSetBytes < 128L << 20,
+            "working set grew after warm-up"
+        );
+    }
+
+    /// <summary>
+    /// Shutdown under load: health flips to NOT_SERVING, new streams are refused with UNAVAILABLE, a stream
+    /// that finishes within the grace period ends OK, the rest end with UNAVAILABLE when the grace runs out.
+    /// </summary>
+    [SkippableFact]
+    public async Task Graceful_shutdown_under_load_drains_within_the_grace_then_ends_the_rest_UNAVAILABLE()
+    {
+        var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
+        await using var server = await RobustServer.StartAsync(o => o.ShutdownGraceSeconds = 2.5);
+        var clock = Stopwatch.StartNew();
+        var longStreams = Enumerable
+            .Range(0, 8)
+            .Select(async i =>
+            {
+                var o = await Streams.RunAsync(
+                    server.Client,
+                    Streams.MulawStereo(),
+                    Streams.Slice(audio, 1 + i * 3, 12),
+                    paced: true
+                );
+                return (Outcome: o, At: clock.Elapsed);
+            })
+            .ToArray();
+        await Wait.UntilAsync(
+            () => server.Server.LiveStreams == 8,
+            TimeSpan.FromSeconds(10),
+            () => $"{server.Server.LiveStreams} live"
+        );
+        // One more stream that half-closes 1 s into the grace period.
+        var shortStream = Task.Run(async () =>
+        {
+            var o = await Streams.RunAsync(
+                server.Client,
+                Streams.MulawStereo(),
+                Streams.Slice(audio, 5, 1),
+                paced: true
+            );
+            return (Outcome: o, At: clock.Elapsed);
+        });
+        await Wait.UntilAsync(
+            () => server.Server.LiveStreams == 9,
+            TimeSpan.FromSeconds(10),
+            () => $"{server.Server.LiveStreams} live"
+        );
+        var stopAt = clock.Elapsed;
+        var stopping = server.Server.StopAsync();
+        await Wait.UntilAsync(
+            () => server.Server.Lifetime.IsStopping,
+            TimeSpan.FromSeconds(5),
+            () => "not stopping"
+        );
+        var late = await Streams.RunAsync(
+            server.Client,
+            Streams.MulawStereo(),
+            Streams.Slice(audio, 1, 1),
+            paced: false
+        );
+        var ended = await Task.WhenAll(longStreams);
+        var brief = await shortStream;
+        await stopping;
+        var stoppedAt = clock.Elapsed;
+        output.WriteLine(
+            $"shutdown began at {stopAt.TotalSeconds:F1} s with 9 live streams (grace 2.5 s): a new stream got {late.Status.Code}; "
+                + $"the stream that half-closed within the grace ended {brief.Outcome.Status.Code} at {brief.At.TotalSeconds:F1} s; "
+                + $"the 8 long ones ended {string.Join(",", ended.Select(e => e.Outcome.Status.Code).Distinct())} "
+                + $"between {ended.Min(e => e.At).TotalSeconds:F1} and {ended.Max(e => e.At).TotalSeconds:F1} s; server stopped at {stoppedAt.TotalSeconds:F1} s"
+        );
+        Assert.Equal(GrpcStatusCode.Unavailable, late.Status.Code);
+        Assert.Equal(GrpcStatusCode.OK, brief.Outcome.Status.Code);
+        Assert.NotNull(brief.Outcome.Responses.Last().StreamStats);
+        Assert.All(ended, e => Assert.Equal(GrpcStatusCode.Unavailable, e.Outcome.Status.Code));
+        Assert.All(
+            ended,
+            e => Assert.Contains("shutting down", e.Outcome.Status.Detail, StringComparison.Ordinal)
+        );
+        Assert.True(
+            ended.Max(e => e.At) - stopAt < TimeSpan.FromSeconds(2.5 + 2),
+            "streams outlived the grace period"
+        );
+        Assert.Equal(0, server.Server.LiveStreams);
+        Assert.Equal(0, server.Engine.ActiveStreams);
+    }
+}

@@ -137,7 +137,10 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         var dropped = runs.Sum(r => r.WindowsDropped);
         output.WriteLine($"dropped {dropped}, classified {runs.Sum(r => r.WindowsClassified)}");
         Assert.True(dropped > 0, "overload must drop windows in live mode");
-        Assert.All(runs, r => Assert.True(r.WindowsClassified > 0));
+        // Every stream's windows are accounted for (classified or counted as dropped); which streams lose
+        // theirs depends on timing.
+        Assert.All(runs, r => Assert.True(r.WindowsClassified + r.WindowsDropped > 0));
+        Assert.True(runs.Sum(r => r.WindowsClassified) > 0, "some windows must still be classified");
         // What survives is still right, and each final says how many of its windows were lost.
         var finals = runs.SelectMany(r => r.events).OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
         Assert.All(finals, f => Assert.Equal("label2", f.Label));

@@ -4,6 +4,7 @@ using RealtimeSer.Cli.Bench;
 using RealtimeSer.Core;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Grpc;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -258,6 +259,15 @@ internal static class BenchModelCommands
         };
         var maxStreams = new Option<int>("--max-streams") { DefaultValueFactory = _ => 512 };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var server = new Option<string?>("--server")
+        {
+            Description =
+                "Measure a running `ser serve` (URL) instead of an in-process engine: the same paced streams over gRPC; latency includes the network.",
+        };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "With --server: sent as authorization: Bearer <key>.",
+        };
         var output = OutOption();
         var model = new ModelOptions();
         var command = new Command(
@@ -272,6 +282,8 @@ internal static class BenchModelCommands
             objective,
             maxStreams,
             batch,
+            server,
+            apiKey,
             output,
         };
         model.AddTo(command);
@@ -279,11 +291,45 @@ internal static class BenchModelCommands
             (parse, ct) =>
                 CliErrors.RunAsync(async () =>
                 {
-                    using var classifier = model.Load(parse);
-                    using var vad = SileroVadModel.Load();
+                    var serverUrl = parse.GetValue(server);
                     var audio = await PipelineBench.LoadAsync(Recordings(parse.GetValue(recordings))[0], ct);
                     var duration = TimeSpan.FromSeconds(parse.GetValue(seconds));
                     var slo = parse.GetValue(objective);
+                    using var grpc = serverUrl is null ? null : new GrpcClient(new Uri(serverUrl));
+                    if (grpc is not null && parse.GetValue(apiKey) is { Length: > 0 } key)
+                    {
+                        grpc.Headers["authorization"] = "Bearer " + key;
+                    }
+                    var remote = grpc is null ? null : new EmotionRecognizerClient(grpc);
+                    var remoteModel = parse.GetValue(model.Model) ?? "";
+                    double? remoteHop = null;
+                    if (remote is not null)
+                    {
+                        if (audio.Channels is not (1 or 2))
+                        {
+                            throw new ArgumentException(
+                                $"the server takes 1 or 2 channels; this recording has {audio.Channels}."
+                            );
+                        }
+                        try
+                        {
+                            var models = await remote.ListModelsAsync(ct);
+                            remoteHop = models
+                                .Models.FirstOrDefault(m =>
+                                    remoteModel.Length == 0 ? m.IsDefault : m.Id == remoteModel
+                                )
+                                ?.RecommendedHopSeconds;
+                        }
+                        catch (Exception e) when (e is GrpcException or HttpRequestException)
+                        {
+                            await Console.Error.WriteLineAsync(
+                                $"ser: error: cannot use the server at {serverUrl}: {(e is GrpcException g ? g.Status.ToString() : e.Message)}"
+                            );
+                            return CliErrors.Failure;
+                        }
+                    }
+                    using var classifier = remote is null ? model.Load(parse) : null;
+                    using var vad = remote is null ? SileroVadModel.Load() : null;
                     var options = new EngineOptions
                     {
                         MaxBatch = parse.GetValue(batch),
@@ -296,16 +342,18 @@ internal static class BenchModelCommands
                         Console.Error.WriteLine(
                             $"bench live: {n} streams for {duration.TotalSeconds:0} s..."
                         );
-                        var p = await LiveBench.RunAsync(
-                            classifier,
-                            vad,
-                            audio,
-                            n,
-                            duration,
-                            options,
-                            slo,
-                            ct
-                        );
+                        var p = remote is not null
+                            ? await RemoteLiveBench.RunAsync(remote, remoteModel, audio, n, duration, slo, ct)
+                            : await LiveBench.RunAsync(
+                                classifier!,
+                                vad!,
+                                audio,
+                                n,
+                                duration,
+                                options,
+                                slo,
+                                ct
+                            );
                         Console.Error.WriteLine(
                             $"bench live: {n} streams: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, CPU {p.CpuPercent:0}%"
                                 + (p.MeetsObjective ? "" : "  (misses the objective)")
@@ -347,7 +395,12 @@ internal static class BenchModelCommands
                         {
                             var at80 = await Measure(Math.Max(1, (int)(good * 0.8)));
                             var hopMs =
-                                (options.HopSeconds ?? classifier.Manifest.RecommendedHopSeconds) * 1000;
+                                (
+                                    options.HopSeconds
+                                    ?? remoteHop
+                                    ?? classifier?.Manifest.RecommendedHopSeconds
+                                    ?? 0
+                                ) * 1000;
                             var bound = hopMs + at80.InferenceP95Ms + 50;
                             Console.Error.WriteLine(
                                 $"bench live: capacity {good} streams; at 80 % ({at80.Streams}) p95 {at80.P95Ms:0} ms vs hop + batch inference + 50 ms = {bound:0} ms: "
@@ -372,8 +425,8 @@ internal static class BenchModelCommands
                                 "inference p95 ms",
                                 "mean batch",
                                 "dropped",
-                                "CPU %",
-                                "peak MB",
+                                remote is null ? "CPU %" : "client CPU %",
+                                remote is null ? "peak MB" : "client peak MB",
                                 $"p95 ≤ {slo:0} ms, no drops",
                             ],
                             points
@@ -404,13 +457,23 @@ internal static class BenchModelCommands
                     BenchReport.WriteJson(
                         dir,
                         "bench-live",
-                        new
-                        {
-                            machine = Machine(),
-                            objective_p95_ms = slo,
-                            capacity,
-                            points,
-                        }
+                        remote is null
+                            ? new
+                            {
+                                machine = Machine(),
+                                objective_p95_ms = slo,
+                                capacity,
+                                points,
+                            }
+                            : (object)
+                                new
+                                {
+                                    machine = Machine(),
+                                    server = serverUrl,
+                                    objective_p95_ms = slo,
+                                    capacity,
+                                    points,
+                                }
                     );
                     BenchReport.WriteMarkdown(dir, "bench-live", markdown);
                     var ordered = points.OrderBy(p => p.Streams).ToList();

@@ -3,6 +3,8 @@ using RealtimeSer.Audio.Capture;
 using RealtimeSer.Cli.Listen;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Grpc;
+using RealtimeSer.Grpc.V1;
 
 namespace RealtimeSer.Cli.Commands;
 
@@ -23,7 +25,17 @@ internal static class ListenCommand
         var seconds = new Option<double?>("--seconds") { Description = "Stop after this many seconds." };
         var server = new Option<string?>("--server")
         {
-            Description = "Send audio to a RealtimeSer server (URL).",
+            Description =
+                "Send the microphone to a running `ser serve` (URL: http:// for cleartext HTTP/2, https:// for TLS) instead of the in-process engine.",
+        };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "With --server: sent as authorization: Bearer <key>.",
+        };
+        var reconnect = new Option<bool>("--reconnect")
+        {
+            Description =
+                "With --server: on UNAVAILABLE, reconnect with backoff and go on from the current position.",
         };
         var rate = new Option<int?>("--rate")
         {
@@ -46,6 +58,8 @@ internal static class ListenCommand
             json,
             seconds,
             server,
+            apiKey,
+            reconnect,
             rate,
             blockMs,
             window,
@@ -56,13 +70,6 @@ internal static class ListenCommand
             (parse, ct) =>
                 CliErrors.RunAsync(async () =>
                 {
-                    if (parse.GetValue(server) is not null)
-                    {
-                        await Console.Error.WriteLineAsync(
-                            "ser: error: listen --server is not yet supported in this build; use `ser stream` to send audio to a server"
-                        );
-                        return CliErrors.Failure;
-                    }
                     if (parse.GetValue(seconds) is <= 0)
                     {
                         throw new ArgumentException("--seconds must be positive");
@@ -75,6 +82,10 @@ internal static class ListenCommand
                         parse.GetValue(json) ? ListenOutput.Json
                         : Console.IsOutputRedirected ? ListenOutput.Text
                         : ListenOutput.View;
+                    if (parse.GetValue(server) is { } url)
+                    {
+                        return await RunRemoteAsync(parse, new Uri(url), output, ct);
+                    }
                     try
                     {
                         using var host = PortAudioHost.Open();
@@ -104,11 +115,7 @@ internal static class ListenCommand
                                 $"ser: listening on {input.Index}: {input.Name} ({input.HostApi}) at {capture.SampleRate} Hz; Ctrl+C stops"
                             );
                         }
-                        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                        if (parse.GetValue(seconds) is { } s)
-                        {
-                            limit.CancelAfter(TimeSpan.FromSeconds(s));
-                        }
+                        using var limit = Limit(parse, ct);
                         return await new ListenRunner(engine, capture, output).RunAsync(limit.Token);
                     }
                     catch (PortAudioException e)
@@ -119,5 +126,104 @@ internal static class ListenCommand
                 })
         );
         return command;
+
+        async Task<int> RunRemoteAsync(
+            ParseResult parse,
+            Uri address,
+            ListenOutput output,
+            CancellationToken ct
+        )
+        {
+            using var grpc = new GrpcClient(address);
+            if (parse.GetValue(apiKey) is { Length: > 0 } key)
+            {
+                grpc.Headers["authorization"] = "Bearer " + key;
+            }
+            var client = new EmotionRecognizerClient(grpc);
+            var modelId = parse.GetValue(model.Model) ?? "";
+            IReadOnlyList<string> labels = [];
+            try
+            {
+                // Asks for the labels (the view shows them before the first result) and finds an unreachable
+                // server or a bad key before the microphone opens.
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                var models = await client.ListModelsAsync(timeout.Token);
+                var info = models.Models.FirstOrDefault(m =>
+                    modelId.Length == 0 ? m.IsDefault : m.Id == modelId
+                );
+                labels = info?.Labels.ToList() ?? [];
+            }
+            catch (Exception e)
+                when (e is GrpcException or HttpRequestException or OperationCanceledException
+                    && !ct.IsCancellationRequested
+                )
+            {
+                var why = e is GrpcException g ? g.Status.ToString() : e.Message;
+                if (!parse.GetValue(reconnect))
+                {
+                    await Console.Error.WriteLineAsync(
+                        $"ser: error: cannot use the server at {address}: {why}"
+                    );
+                    return CliErrors.Failure;
+                }
+                // With --reconnect the server may come back; the stream itself retries.
+                await Console.Error.WriteLineAsync($"ser: server at {address} not answering yet ({why})");
+            }
+            var config = new RecognitionConfig { Model = modelId, InterimResults = true };
+            if (parse.GetValue(window) is { } w)
+            {
+                config.WindowSeconds = w;
+            }
+            if (parse.GetValue(hop) is { } h)
+            {
+                config.HopSeconds = h;
+            }
+            var policy = parse.GetValue(reconnect) ? new ReconnectPolicy() : ReconnectPolicy.None;
+            try
+            {
+                using var host = PortAudioHost.Open();
+                var input = host.FindInput(parse.GetValue(device));
+                var sampleRate = parse.GetValue(rate) ?? input.DefaultSampleRate;
+                using var capture = host.OpenCapture(
+                    input,
+                    channels: 1,
+                    sampleRate,
+                    framesPerBlock: (int)Math.Round(sampleRate * parse.GetValue(blockMs) / 1000.0)
+                );
+                if (output != ListenOutput.View)
+                {
+                    await Console.Error.WriteLineAsync(
+                        $"ser: listening on {input.Index}: {input.Name} ({input.HostApi}) at {capture.SampleRate} Hz, sending to {address}; Ctrl+C stops"
+                    );
+                }
+                using var limit = Limit(parse, ct);
+                var backend = new RemoteListenBackend(client, config, policy, labels);
+                return await new ListenRunner(backend, capture, output)
+                {
+                    Target = address.ToString(),
+                }.RunAsync(limit.Token);
+            }
+            catch (PortAudioException e)
+            {
+                await Console.Error.WriteLineAsync($"ser: error: {e.Message}");
+                return CliErrors.Failure;
+            }
+            catch (GrpcException e)
+            {
+                await Console.Error.WriteLineAsync($"ser: error: server answered {e.Status}");
+                return CliErrors.Failure;
+            }
+        }
+
+        CancellationTokenSource Limit(ParseResult parse, CancellationToken ct)
+        {
+            var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (parse.GetValue(seconds) is { } s)
+            {
+                limit.CancelAfter(TimeSpan.FromSeconds(s));
+            }
+            return limit;
+        }
     }
 }

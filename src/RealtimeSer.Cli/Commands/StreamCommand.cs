@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using RealtimeSer.Audio;
+using RealtimeSer.Cli.Remote;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
@@ -135,7 +135,7 @@ internal static class StreamCommand
     {
         var channels = config.AudioChannelCount;
         // When each chunk's last sample left us (stream seconds, Stopwatch timestamp), for latency.
-        var sent = new List<(double Seconds, long At)>();
+        var sent = new StreamTimeline();
         var latencies = new List<double>();
         await using var call = await ReconnectingStream.StartAsync(
             client,
@@ -160,11 +160,7 @@ internal static class StreamCommand
         int n;
         while ((n = await reader.ReadAsync(samples, ct)) > 0)
         {
-            for (var i = 0; i < n * channels; i++)
-            {
-                var s = (short)Math.Clamp(MathF.Round(samples[i] * 32767f), short.MinValue, short.MaxValue);
-                BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(2 * i), s);
-            }
+            RemoteEvents.ToLinear16(samples.AsSpan(0, n * channels), bytes);
             if (!fast)
             {
                 var due = framesSent / (double)config.SampleRateHertz;
@@ -179,10 +175,7 @@ internal static class StreamCommand
             {
                 break;
             }
-            lock (sent)
-            {
-                sent.Add((framesSent / (double)config.SampleRateHertz, Stopwatch.GetTimestamp()));
-            }
+            sent.Add(framesSent / (double)config.SampleRateHertz, Stopwatch.GetTimestamp());
         }
         await call.CompleteAsync();
         await printing;
@@ -192,7 +185,7 @@ internal static class StreamCommand
 
     private static async Task PrintAsync(
         ReconnectingStream call,
-        List<(double Seconds, long At)> sent,
+        StreamTimeline sent,
         List<double> latencies,
         bool json
     )
@@ -204,7 +197,7 @@ internal static class StreamCommand
             {
                 case StreamingRecognizeResponse.ResponseOneofCase.Result:
                     var e = ToEvent(response.Result);
-                    if (SentAt(sent, e.EndSeconds) is { } at)
+                    if (sent.Find(e.EndSeconds) is { } at)
                     {
                         latencies.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
                     }
@@ -234,51 +227,13 @@ internal static class StreamCommand
     }
 
     /// <summary>An engine event with the same fields, so --json writes exactly the EventJson schema.</summary>
-    internal static EmotionEvent ToEvent(EmotionResult r) =>
-        new(
-            "grpc",
-            r.Channel,
-            r.Segment,
-            r.StartSeconds,
-            r.EndSeconds,
-            r.Label,
-            r.Scores.Select(s => s.Label).ToArray(),
-            r.Scores.Select(s => s.Score).ToArray(),
-            r.IsFinal,
-            new EventLatency(
-                r.Latency?.QueueMs ?? 0,
-                r.Latency?.InferenceMs ?? 0,
-                r.Latency?.BatchSize ?? 0,
-                r.Latency?.EndToEndMs ?? 0
-            )
-        )
-        {
-            ChannelName = r.ChannelName.Length > 0 ? r.ChannelName : null,
-            Windows = r.Windows,
-            WindowsDropped = r.WindowsDropped,
-        };
+    internal static EmotionEvent ToEvent(EmotionResult r) => RemoteEvents.ToEvent(r);
 
     private static string Human(EmotionEvent e) =>
         string.Create(
             CultureInfo.InvariantCulture,
             $"ch{e.Channel}{(e.ChannelName is null ? "" : " " + e.ChannelName)} seg {e.Segment} [{e.StartSeconds:F2}–{e.EndSeconds:F2}] {(e.IsFinal ? "FINAL  " : "interim")} {e.Label} {e.Scores.DefaultIfEmpty(0).Max():F2} (server e2e {e.Latency.EndToEndMs:F0} ms)"
         );
-
-    private static long? SentAt(List<(double Seconds, long At)> sent, double endSeconds)
-    {
-        lock (sent)
-        {
-            // The first chunk that carried the window's last sample.
-            foreach (var (seconds, at) in sent)
-            {
-                if (seconds + 1e-6 >= endSeconds)
-                {
-                    return at;
-                }
-            }
-        }
-        return null;
-    }
 
     private static void Report(List<double> latencies)
     {

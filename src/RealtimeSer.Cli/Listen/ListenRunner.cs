@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using RealtimeSer.Audio.Capture;
-using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
 using Spectre.Console;
@@ -21,37 +20,58 @@ internal enum ListenOutput
 }
 
 /// <summary>
-/// One listening session: microphone → engine stream → view or JSON lines, until cancelled (Ctrl+C or
-/// <c>--seconds</c>); then capture stops, the stream is completed so the last segment gets its final, and
-/// a summary is printed.
+/// One listening session: microphone → engine stream (or server) → view or JSON lines, until cancelled
+/// (Ctrl+C or <c>--seconds</c>); then capture stops, the stream is completed so the last segment gets its
+/// final, and a summary is printed.
 /// </summary>
-internal sealed class ListenRunner(EmotionEngine engine, CaptureStream capture, ListenOutput output)
+internal sealed class ListenRunner(IListenBackend backend, CaptureStream capture, ListenOutput output)
 {
     private readonly SessionStats _stats = new();
+
+    public ListenRunner(EmotionEngine engine, CaptureStream capture, ListenOutput output)
+        : this(new EngineListenBackend(engine), capture, output) { }
+
+    /// <summary>Shown after the device name: where the audio goes (a server address), or null.</summary>
+    public string? Target { get; init; }
 
     public async Task<int> RunAsync(CancellationToken stop)
     {
         var started = Stopwatch.GetTimestamp();
         await using var source = new MicrophoneSource(capture);
-        await using var stream = engine.OpenStream(
-            "mic",
-            new StreamFormat(source.SampleRate, source.Channels, ChannelMode.Mix)
-        );
-        var consumer = Task.Run(() => ConsumeAsync(stream));
+        await using var stream = backend;
+        await backend.OpenAsync(source.SampleRate, source.Channels, stop);
+        // A failed event stream (server gone) ends the session instead of capturing into nowhere.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var consumer = Task.Run(async () =>
+        {
+            try
+            {
+                await ConsumeAsync();
+            }
+            catch
+            {
+                await failed.CancelAsync();
+                throw;
+            }
+        });
         source.Start();
 
-        Task pump = PumpAsync(source, stream, stop);
+        Task pump = PumpAsync(source, backend, failed.Token);
         if (output == ListenOutput.View)
         {
-            await ShowAsync(stream, source, started, pump);
+            await ShowAsync(source, started, pump);
         }
         await pump;
         await consumer;
-        PrintSummary(stream, source, Stopwatch.GetElapsedTime(started));
+        PrintSummary(source, Stopwatch.GetElapsedTime(started));
         return 0;
     }
 
-    private static async Task PumpAsync(MicrophoneSource source, EngineStream stream, CancellationToken stop)
+    private static async Task PumpAsync(
+        MicrophoneSource source,
+        IListenBackend stream,
+        CancellationToken stop
+    )
     {
         var buffer = new float[Math.Max(1, source.SampleRate / 10) * source.Channels];
         try
@@ -63,11 +83,16 @@ internal sealed class ListenRunner(EmotionEngine engine, CaptureStream capture, 
                 {
                     break;
                 }
-                await stream.WriteAsync(
-                    buffer.AsMemory(0, block.Frames * source.Channels),
-                    block.CapturedAt,
-                    stop
-                );
+                if (
+                    !await stream.WriteAsync(
+                        buffer.AsMemory(0, block.Frames * source.Channels),
+                        block.CapturedAt,
+                        stop
+                    )
+                )
+                {
+                    break;
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -80,14 +105,10 @@ internal sealed class ListenRunner(EmotionEngine engine, CaptureStream capture, 
         await stream.CompleteAsync(drain.Token);
     }
 
-    private async Task ConsumeAsync(EngineStream stream)
+    private async Task ConsumeAsync()
     {
-        await foreach (var e in stream.Events.ReadAllAsync())
+        await foreach (var emotion in backend.ReadEventsAsync())
         {
-            if (e is not EmotionEvent emotion)
-            {
-                continue;
-            }
             _stats.Add(emotion);
             if (output == ListenOutput.Json)
             {
@@ -106,25 +127,26 @@ internal sealed class ListenRunner(EmotionEngine engine, CaptureStream capture, 
         }
     }
 
-    private async Task ShowAsync(EngineStream stream, MicrophoneSource source, long started, Task pump)
+    private async Task ShowAsync(MicrophoneSource source, long started, Task pump)
     {
-        var labels = engine.Classifier.Manifest.Labels;
+        var device = Target is null ? capture.Device.Name : $"{capture.Device.Name} → {Target}";
         ListenSnapshot Snapshot(string? status = null)
         {
-            var (inSpeech, probability) = stream.VadState(0);
+            var (inSpeech, probability) = backend.VadState;
+            var current = _stats.Current;
             return new ListenSnapshot(
-                capture.Device.Name,
+                device,
                 capture.SampleRate,
                 Stopwatch.GetElapsedTime(started),
                 inSpeech,
                 probability,
-                _stats.Current,
-                labels,
+                current,
+                current?.Labels ?? backend.Labels,
                 _stats.LastFinals(20),
                 _stats.Segments,
                 _stats.LatencyPercentile(50),
                 _stats.LatencyPercentile(95),
-                stream.WindowsDropped,
+                backend.WindowsDropped,
                 source.DroppedBlocks,
                 source.Overflows,
                 status
@@ -149,15 +171,15 @@ internal sealed class ListenRunner(EmotionEngine engine, CaptureStream capture, 
             });
     }
 
-    private void PrintSummary(EngineStream stream, MicrophoneSource source, TimeSpan elapsed)
+    private void PrintSummary(MicrophoneSource source, TimeSpan elapsed)
     {
         var shares = _stats.LabelShares();
         var lines = new List<string>
         {
             string.Create(
                 CultureInfo.InvariantCulture,
-                $"listen: {elapsed.TotalSeconds:0.0} s, {stream.SecondsReceived:0.0} s of audio from {capture.Device.Name} at {capture.SampleRate} Hz; "
-                    + $"{_stats.Segments} segments, {stream.WindowsClassified} windows"
+                $"listen: {elapsed.TotalSeconds:0.0} s, {backend.SecondsReceived:0.0} s of audio from {capture.Device.Name} at {capture.SampleRate} Hz{(Target is null ? "" : " to " + Target)}; "
+                    + $"{_stats.Segments} segments, {backend.WindowsClassified} windows"
             ),
             "listen: labels: "
                 + (
@@ -178,7 +200,7 @@ internal sealed class ListenRunner(EmotionEngine engine, CaptureStream capture, 
                 $"listen: latency capture→event p50 {_stats.LatencyPercentile(50):0} ms, p95 {_stats.LatencyPercentile(95):0} ms "
                     + $"over {_stats.LatencyCount} events"
             ),
-            $"listen: drops: {stream.WindowsDropped} windows, {stream.SegmentsLost} segments lost, "
+            $"listen: drops: {backend.WindowsDropped} windows, {backend.SegmentsLost} segments lost, "
                 + $"{source.DroppedBlocks} capture blocks, {source.Overflows} device overflows",
         };
         // Stdout carries only events in JSON mode, so the summary goes to stderr there.

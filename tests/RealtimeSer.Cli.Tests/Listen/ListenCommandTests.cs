@@ -77,13 +77,59 @@ public class ListenCommandTests
         Assert.Contains("no input device named 'no-such-microphone'", stderr);
     }
 
-    [Fact]
-    public async Task Server_option_says_it_is_not_supported_yet()
+    /// <summary>
+    /// <c>ser listen --server</c>: the microphone goes to a running server over gRPC and its responses feed
+    /// the same JSON lines and session summary as the in-process engine.
+    /// </summary>
+    [SkippableFact]
+    public async Task Listen_server_streams_the_microphone_to_a_server()
     {
-        var (exit, _, stderr) = await CliRunner.RunAsync("listen", "--server", "http://localhost:5000");
+        VirtualMicrophone.RequirePortAudio();
+        VirtualMicrophone.RequireSox();
+        VirtualMicrophone.RequireModel();
+        var clips = Clips.Take(2).Select(CliRunner.RequireShared).ToList();
+        await using var server = await Remote.RemoteServer.StartAsync();
+        using var mic = VirtualMicrophone.FromClips(clips, gap: 1.0, tail: 6.0);
+        var seconds = mic.Seconds - 4; // stop inside the trailing silence, before the device runs dry
+
+        var (exit, stdout, stderr) = await mic.RunSerAsync(
+            TimeSpan.FromSeconds(seconds + 90),
+            "listen",
+            "--json",
+            "--seconds",
+            seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--server",
+            server.Url
+        );
+
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var finals = Finals(lines);
+        var report = $"finals: {Describe(finals)}\nstderr: {stderr}";
+        Assert.True(finals.Count >= clips.Count - 1, report);
+        Assert.InRange(finals.Count, clips.Count - 1, clips.Count + 1);
+        // Interim results were asked for, so there are more lines than finals.
+        Assert.True(lines.Length > finals.Count, report);
+        // Client-side capture→event latency: positive and bounded.
+        Assert.All(finals, f => Assert.InRange(f.EndToEndMs, 0.1, 5000));
+        Assert.Contains("latency capture→event p50", stderr);
+        Assert.Contains($"to {server.Url}", stderr);
+        Assert.Contains($"{finals.Count} segments", stderr);
+    }
+
+    [Fact]
+    public async Task Listen_server_unreachable_is_a_clear_error()
+    {
+        var (exit, stdout, stderr) = await CliRunner.RunAsync(
+            "listen",
+            "--server",
+            "http://127.0.0.1:1",
+            "--seconds",
+            "1"
+        );
         Assert.Equal(1, exit);
-        Assert.Contains("not yet supported", stderr);
-        Assert.Contains("ser stream", stderr);
+        Assert.Empty(stdout);
+        Assert.Contains("cannot use the server at http://127.0.0.1:1", stderr);
     }
 
     /// <summary>

@@ -1,0 +1,94 @@
+using System.Text.Json;
+
+namespace RealtimeSer.Cli.Tests.Remote;
+
+/// <summary><c>ser bench live --server</c>: the live benchmark against a running server.</summary>
+public class RemoteBenchLiveTests
+{
+    [SkippableFact]
+    public async Task Bench_live_against_a_server_measures_every_stream()
+    {
+        var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
+        await using var server = await RemoteServer.StartAsync();
+        var outDir = Path.Combine(Path.GetTempPath(), $"ser-bench-remote-{Guid.NewGuid():N}");
+        try
+        {
+            var (exit, stdout, stderr) = await CliRunner.RunAsync(
+                "bench",
+                "live",
+                recording,
+                "--server",
+                server.Url,
+                "--streams",
+                "2",
+                "--seconds",
+                "4",
+                "--out",
+                outDir
+            );
+
+            Assert.True(exit == 0, stderr + stdout);
+            using var result = JsonDocument.Parse(
+                await File.ReadAllTextAsync(Path.Combine(outDir, "bench-live.json"))
+            );
+            Assert.Equal(server.Url, result.RootElement.GetProperty("server").GetString());
+            var point = Assert.Single(result.RootElement.GetProperty("points").EnumerateArray());
+            Assert.Equal(2, point.GetProperty("streams").GetInt32());
+            Assert.True(point.GetProperty("events").GetInt32() > 0, stderr);
+            Assert.True(point.GetProperty("p50_ms").GetDouble() > 0, stderr);
+            Assert.Contains("client CPU %", stdout);
+        }
+        finally
+        {
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Bench_live_with_an_unreachable_server_is_a_clear_error()
+    {
+        var recording = Path.Combine(Path.GetTempPath(), $"ser-bench-silence-{Guid.NewGuid():N}.wav");
+        WriteSilence(recording, seconds: 1);
+        try
+        {
+            var (exit, _, stderr) = await CliRunner.RunAsync(
+                "bench",
+                "live",
+                recording,
+                "--server",
+                "http://127.0.0.1:1",
+                "--seconds",
+                "1"
+            );
+            Assert.Equal(1, exit);
+            Assert.Contains("cannot use the server at", stderr);
+        }
+        finally
+        {
+            File.Delete(recording);
+        }
+    }
+
+    private static void WriteSilence(string path, double seconds)
+    {
+        const int rate = 16000;
+        var dataBytes = (int)(rate * seconds) * 2;
+        using var w = new BinaryWriter(File.Create(path));
+        w.Write("RIFF"u8);
+        w.Write(36 + dataBytes);
+        w.Write("WAVEfmt "u8);
+        w.Write(16);
+        w.Write((short)1);
+        w.Write((short)1);
+        w.Write(rate);
+        w.Write(rate * 2);
+        w.Write((short)2);
+        w.Write((short)16);
+        w.Write("data"u8);
+        w.Write(dataBytes);
+        w.Write(new byte[dataBytes]);
+    }
+}

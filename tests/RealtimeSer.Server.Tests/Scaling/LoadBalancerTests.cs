@@ -302,4 +302,59 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
             await StopAllAsync(replicas);
         }
     }
+
+    [SkippableFact]
+    public async Task The_live_benchmark_runs_through_nginx_and_its_streams_spread_over_the_replicas()
+    {
+        NginxFixture.RequireNginx();
+        TestPaths.RequireCallFixture();
+        var replicas = await StartReplicasAsync(3);
+        var results = Directory.CreateTempSubdirectory("ser-bench-nginx-").FullName;
+        try
+        {
+            await using var nginx = await NginxFixture.StartAsync(replicas.Select(r => r.Server.Port));
+            var bench = RealtimeSer.Cli.Program.Main([
+                "bench",
+                "live",
+                "--server",
+                nginx.Address.ToString(),
+                "--streams",
+                "6",
+                "--seconds",
+                "8",
+                "--out",
+                results,
+            ]);
+            // Sample each replica's live streams while the benchmark runs (streams start within its first second).
+            var peak = new int[replicas.Length];
+            for (var t = 0; t < 30 && !bench.IsCompleted; t++)
+            {
+                await Task.Delay(200);
+                for (var r = 0; r < replicas.Length; r++)
+                {
+                    peak[r] = Math.Max(peak[r], (int)replicas[r].Server.LiveStreams);
+                }
+            }
+            Assert.Equal(0, await bench);
+
+            using var json = System.Text.Json.JsonDocument.Parse(
+                await File.ReadAllTextAsync(Path.Combine(results, "bench-live.json"))
+            );
+            var point = json.RootElement.GetProperty("points")[0];
+            output.WriteLine(
+                $"bench live through nginx: peak streams per replica {string.Join(", ", peak)}; "
+                    + $"p50 {point.GetProperty("p50_ms").GetDouble():0} ms, p95 {point.GetProperty("p95_ms").GetDouble():0} ms, "
+                    + $"events {point.GetProperty("events").GetInt32()}, dropped {point.GetProperty("windows_dropped").GetInt64()}"
+            );
+            Assert.Equal(6, point.GetProperty("streams").GetInt32());
+            Assert.True(point.GetProperty("events").GetInt32() > 0);
+            Assert.Equal(0, point.GetProperty("windows_dropped").GetInt64());
+            Assert.All(peak, p => Assert.InRange(p, 1, 4));
+        }
+        finally
+        {
+            await StopAllAsync(replicas);
+            Directory.Delete(results, recursive: true);
+        }
+    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using RealtimeSer.Core.Vad;
 
 namespace RealtimeSer.Core.Pipeline;
@@ -191,7 +190,7 @@ internal sealed class ChannelWindower
         long sequence
     )
     {
-        var samples = ArrayPool<float>.Shared.Rent(length);
+        var samples = EnginePool.Floats.Rent(length);
         var destination = samples.AsSpan(0, length);
         var oldest = Math.Max(0, _written - _ring.Length);
         var from = start;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Threading.Channels;
 using RealtimeSer.Core.Inference;
@@ -161,8 +160,8 @@ public sealed class EmotionEngine : IAsyncDisposable
     private void RunBatch(WindowJob[] jobs)
     {
         var length = jobs[0].Length;
-        var input = ArrayPool<float>.Shared.Rent(jobs.Length * length);
-        var scores = ArrayPool<float>.Shared.Rent(jobs.Length * _labels);
+        var input = EnginePool.Floats.Rent(jobs.Length * length);
+        var scores = EnginePool.Floats.Rent(jobs.Length * _labels);
         try
         {
             for (var i = 0; i < jobs.Length; i++)
@@ -213,8 +212,8 @@ public sealed class EmotionEngine : IAsyncDisposable
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(input);
-            ArrayPool<float>.Shared.Return(scores);
+            EnginePool.Floats.Return(input);
+            EnginePool.Floats.Return(scores);
             _runSlots.Release();
         }
     }

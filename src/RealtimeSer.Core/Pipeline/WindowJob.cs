@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace RealtimeSer.Core.Pipeline;
 
 /// <summary>
@@ -21,5 +19,5 @@ internal sealed class WindowJob
 
     public long EnqueuedAt { get; set; }
 
-    public void ReturnSamples() => ArrayPool<float>.Shared.Return(Samples);
+    public void ReturnSamples() => EnginePool.Floats.Return(Samples);
 }

@@ -113,7 +113,36 @@ internal static class LiveBench
                     )
             );
         }
-        var wall = clock.Elapsed;
+        return LiveBench.Summarize(
+            streams,
+            duration,
+            latencies,
+            inference,
+            batches,
+            dropped,
+            process,
+            cpuBefore,
+            clock.Elapsed,
+            peak,
+            objectiveP95Ms
+        );
+    }
+
+    /// <summary>One point of the live benchmark from what its streams measured (shared by in-process and remote runs).</summary>
+    internal static LivePoint Summarize(
+        int streams,
+        TimeSpan duration,
+        List<double> latencies,
+        List<double> inference,
+        List<int> batches,
+        long dropped,
+        Process process,
+        TimeSpan cpuBefore,
+        TimeSpan wall,
+        double peak,
+        double objectiveP95Ms
+    )
+    {
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpuBefore) / wall / Environment.ProcessorCount * 100;
         var p95 = Stats.Percentile(latencies, 95);

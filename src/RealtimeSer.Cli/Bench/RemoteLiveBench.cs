@@ -66,24 +66,18 @@ internal static class RemoteLiveBench
                     )
                 )
         );
-        var wall = clock.Elapsed;
-        process.Refresh();
-        var cpu = (process.TotalProcessorTime - cpuBefore) / wall / Environment.ProcessorCount * 100;
-        var p95 = Stats.Percentile(latencies, 95);
-        return new LivePoint(
+        return LiveBench.Summarize(
             streams,
-            duration.TotalSeconds,
-            latencies.Count,
-            Stats.Percentile(latencies, 50),
-            p95,
-            Stats.Percentile(latencies, 99),
-            latencies.Count == 0 ? double.NaN : latencies.Max(),
-            Stats.Percentile(inference, 95),
-            batches.Count == 0 ? 0 : batches.Average(),
+            duration,
+            latencies,
+            inference,
+            batches,
             dropped,
-            cpu,
-            Math.Max(peak, Environment.WorkingSet / 1e6),
-            dropped == 0 && latencies.Count > 0 && p95 <= objectiveP95Ms
+            process,
+            cpuBefore,
+            clock.Elapsed,
+            peak,
+            objectiveP95Ms
         );
     }
 

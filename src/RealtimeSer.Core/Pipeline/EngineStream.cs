@@ -23,6 +23,7 @@ public sealed class EngineStream : IAsyncDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _pending;
     private int _completing;
+    private int _allSubmitted;
     private int _closed;
     private long _windows;
     private long _dropped;
@@ -120,6 +121,9 @@ public sealed class EngineStream : IAsyncDisposable
             _windowers[c].Flush(now, _states[c], _jobs, _speech);
         }
         await SubmitAsync(cancellationToken);
+        // Only now may "no window pending" mean drained: earlier, the last windows were not yet counted, and
+        // a result arriving in between would have closed the events before the final segment's event.
+        Volatile.Write(ref _allSubmitted, 1);
         if (Interlocked.Read(ref _pending) == 0)
         {
             _drained.TrySetResult();
@@ -167,7 +171,7 @@ public sealed class EngineStream : IAsyncDisposable
         {
             Interlocked.Increment(ref _windows);
         }
-        if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _completing) != 0)
+        if (Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _allSubmitted) != 0)
         {
             _drained.TrySetResult();
         }

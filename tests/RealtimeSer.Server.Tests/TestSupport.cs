@@ -4,6 +4,7 @@ using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Fakes;
 
 namespace RealtimeSer.Server.Tests;
 
@@ -76,7 +77,7 @@ internal sealed class TestServer : IAsyncDisposable
     {
         var vad = TestPaths.LoadVad();
         var engine = new EmotionEngine(
-            new TestClassifier(),
+            new FakeClassifier(),
             vad,
             new EngineOptions { Overload = OverloadPolicy.DropOldest }
         );

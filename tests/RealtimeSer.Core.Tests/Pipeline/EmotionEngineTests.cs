@@ -2,6 +2,7 @@ using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Tests.Support;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Tests.Fakes;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Core.Tests.Pipeline;

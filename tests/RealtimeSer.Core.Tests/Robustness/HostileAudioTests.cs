@@ -3,6 +3,7 @@ using RealtimeSer.Core.Models;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Tests.Support;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Tests.Fakes;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Core.Tests.Robustness;

@@ -1,4 +1,5 @@
 using RealtimeSer.Audio;
+using RealtimeSer.Tests.Fakes;
 
 namespace RealtimeSer.Core.Tests.Support;
 

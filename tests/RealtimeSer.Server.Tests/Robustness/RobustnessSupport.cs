@@ -9,6 +9,7 @@ using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Fakes;
 
 namespace RealtimeSer.Server.Tests.Robustness;
 
@@ -25,7 +26,7 @@ public sealed class RobustnessCollection
 /// <summary>The fake model with an artificial cost per batch, so "capacity" is small and deterministic.</summary>
 internal sealed class SlowClassifier(TimeSpan perBatch) : IEmotionClassifier
 {
-    private readonly TestClassifier _inner = new();
+    private readonly FakeClassifier _inner = new();
     private long _batches;
     private long _windows;
 
@@ -78,7 +79,7 @@ internal sealed class RobustServer : IAsyncDisposable
     {
         var vad = TestPaths.LoadVad();
         var engine = new EmotionEngine(
-            classifier ?? new TestClassifier(),
+            classifier ?? new FakeClassifier(),
             vad,
             engineOptions ?? new EngineOptions { Overload = OverloadPolicy.DropOldest }
         );

@@ -1,31 +1,53 @@
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Models;
 
-namespace RealtimeSer.Server.Tests;
+namespace RealtimeSer.Tests.Fakes;
 
-/// <summary>A stand-in model (copied from the Core tests' fake): the window's DC offset, in steps of 0.05, is the label.</summary>
-internal sealed class TestClassifier(int labels = 4) : IEmotionClassifier
+/// <summary>
+/// A classifier whose answer is hidden in the audio: the window's DC offset, in steps of 0.05, is the label
+/// index. Lets engine and server tests check that every result reaches the right stream, channel and segment.
+/// </summary>
+internal sealed class FakeClassifier(int labels = 4, TimeSpan? delay = null, Func<int, bool>? failWhen = null)
+    : IEmotionClassifier
 {
     public const float Step = 0.05f;
+    private int _runs;
 
     public ModelManifest Manifest { get; } =
         new()
         {
             Id = "fake",
-            ModelPath = typeof(TestClassifier).Assembly.Location,
+            ModelPath = typeof(FakeClassifier).Assembly.Location,
             Labels = Enumerable.Range(0, labels).Select(i => $"label{i}").ToList(),
             MinWindowSeconds = 0.5,
             RecommendedWindowSeconds = 1.0,
             RecommendedHopSeconds = 0.5,
         };
 
+    public int Runs => Volatile.Read(ref _runs);
+
+    public List<int> BatchSizes { get; } = [];
+
     public ValueTask ClassifyAsync(
         Memory<float> windows,
         int count,
         Memory<float> probabilities,
-        CancellationToken cancellationToken = default
+        CancellationToken ct = default
     )
     {
+        var run = Interlocked.Increment(ref _runs);
+        if (failWhen?.Invoke(run) == true)
+        {
+            throw new InvalidOperationException("fake model failure");
+        }
+        if (delay is { } d)
+        {
+            Thread.Sleep(d);
+        }
+        lock (BatchSizes)
+        {
+            BatchSizes.Add(count);
+        }
         var n = Manifest.Labels.Count;
         var length = windows.Length / count;
         for (var i = 0; i < count; i++)

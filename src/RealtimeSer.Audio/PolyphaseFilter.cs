@@ -7,18 +7,36 @@ namespace RealtimeSer.Audio;
 /// zero-padded to a multiple of the widest SIMD vector so the hot loop is one contiguous dot product.
 /// Tables are shared between resamplers of the same ratio: a server with many streams builds each only once.
 /// </summary>
+/// <remarks>
+/// A table has one row per phase. Common ratios need few (44.1 kHz→16 kHz: 160), but an odd rate such as
+/// 44 101 Hz reduces to 16 000/44 101 and would need 16 000 rows (megabytes, and tens of milliseconds to
+/// design); a client may ask for any rate, so rows are capped at <see cref="MaxPhases"/> and such ratios use
+/// the nearest row at or below the exact fractional position, an error under 1/<see cref="MaxPhases"/> of an
+/// input sample (about −65 dB for a 6 kHz tone, far less for speech). The shared cache is bounded in bytes,
+/// so a stream of distinct odd rates cannot grow it without limit; tables past the budget belong to their
+/// resamplers and go with them.
+/// </remarks>
 internal sealed class PolyphaseFilter
 {
+    /// <summary>Most rows a table holds; ratios with a larger L are approximated to this many phases.</summary>
+    public const int MaxPhases = 1024;
+
+    /// <summary>Most table bytes kept for reuse (the common rates need about 40 KB each).</summary>
+    public const long CacheBudgetBytes = 16L << 20;
+
+    private static long s_cachedBytes;
+
     // Wide enough for any Vector<float> width in use (AVX-512 included) with two accumulators.
     private const int TapAlignment = 32;
 
     private static readonly ConcurrentDictionary<(int, int, ResamplerQuality), PolyphaseFilter> s_cache =
         new();
 
-    private PolyphaseFilter(int up, int down, int halfLength, int tapsPerPhase, float[] table)
+    private PolyphaseFilter(int up, int down, int phases, int halfLength, int tapsPerPhase, float[] table)
     {
         Up = up;
         Down = down;
+        Phases = phases;
         HalfLength = halfLength;
         TapsPerPhase = tapsPerPhase;
         Table = table;
@@ -30,23 +48,55 @@ internal sealed class PolyphaseFilter
     /// <summary>Decimation factor M of the reduced ratio L/M.</summary>
     public int Down { get; }
 
-    /// <summary>Half the prototype length, in samples at the upsampled rate (the prototype's centre index).</summary>
+    /// <summary>Rows in the table: <see cref="Up"/>, or <see cref="MaxPhases"/> when L is larger.</summary>
+    public int Phases { get; }
+
+    /// <summary>Whether every output uses its exact phase (no row approximation).</summary>
+    public bool IsExact => Phases == Up;
+
+    /// <summary>Table bytes held for reuse now.</summary>
+    internal static long CachedBytes => Interlocked.Read(ref s_cachedBytes);
+
+    /// <summary>Half the prototype length, in samples at the table's rate (input rate × <see cref="Phases"/>).</summary>
     public int HalfLength { get; }
 
     /// <summary>Row length (taps per phase, padded).</summary>
     public int TapsPerPhase { get; }
 
-    /// <summary><c>Up</c> rows of <c>TapsPerPhase</c> coefficients.</summary>
+    /// <summary><c>Phases</c> rows of <c>TapsPerPhase</c> coefficients.</summary>
     public float[] Table { get; }
 
-    public static PolyphaseFilter Get(int inputRate, int outputRate, ResamplerQuality quality) =>
-        s_cache.GetOrAdd((inputRate, outputRate, quality), static k => Design(k.Item1, k.Item2, k.Item3));
+    /// <summary>The row for exact phase <paramref name="phase"/> (0 ≤ phase &lt; <see cref="Up"/>).</summary>
+    public int RowOf(int phase) => IsExact ? phase : (int)((long)phase * Phases / Up);
+
+    public static PolyphaseFilter Get(int inputRate, int outputRate, ResamplerQuality quality)
+    {
+        var key = (inputRate, outputRate, quality);
+        if (s_cache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+        var filter = Design(inputRate, outputRate, quality);
+        long bytes = filter.Table.Length * sizeof(float);
+        if (Interlocked.Add(ref s_cachedBytes, bytes) > CacheBudgetBytes)
+        {
+            Interlocked.Add(ref s_cachedBytes, -bytes);
+            return filter;
+        }
+        var shared = s_cache.GetOrAdd(key, filter);
+        if (!ReferenceEquals(shared, filter))
+        {
+            Interlocked.Add(ref s_cachedBytes, -bytes); // another thread cached the same ratio first
+        }
+        return shared;
+    }
 
     private static PolyphaseFilter Design(int inputRate, int outputRate, ResamplerQuality quality)
     {
         int g = Gcd(inputRate, outputRate);
-        int up = outputRate / g;
         int down = inputRate / g;
+        int exactUp = outputRate / g;
+        int up = Math.Min(exactUp, MaxPhases);
 
         // Cutoff (−6 dB point) and transition width as fractions of the lower Nyquist. High puts the stopband edge
         // at ~0.99 Nyquist so nothing aliases back into the band, and is flat to ~0.93 like sox's "rate -v".
@@ -96,7 +146,7 @@ internal sealed class PolyphaseFilter
             }
         }
 
-        return new PolyphaseFilter(up, down, halfLength, padded, table);
+        return new PolyphaseFilter(exactUp, down, up, halfLength, padded, table);
     }
 
     private static double BesselI0(double x)

@@ -63,13 +63,15 @@ public sealed class Resampler
     /// The filter's group delay, which this resampler compensates (outputs are not shifted). It is still the
     /// algorithmic latency: output for stream time t can be produced only once input up to t + DelaySeconds arrived.
     /// </summary>
-    public double DelaySeconds => _filter is null ? 0 : (double)_filter.HalfLength / ((long)InputRate * _up);
+    public double DelaySeconds =>
+        _filter is null ? 0 : (double)_filter.HalfLength / ((long)InputRate * _filter.Phases);
 
     /// <summary>Taps per polyphase row (the cost of one output sample, in multiply-adds).</summary>
     public int TapsPerPhase => _taps;
 
     /// <summary>Upper bound on what <see cref="Flush"/> writes.</summary>
-    public int MaxFlushOutput => _filter is null ? 0 : (int)((_filter.HalfLength + 1L) / _down) + 2;
+    public int MaxFlushOutput =>
+        _filter is null ? 0 : (int)((_filter.HalfLength + 1L) * _up / ((long)_filter.Phases * _down)) + 2;
 
     /// <summary>Upper bound of output samples one <see cref="Process"/> call writes for that many inputs.</summary>
     public int MaxOutputFor(int inputCount)
@@ -159,22 +161,27 @@ public sealed class Resampler
         Array.Clear(_buffer);
         _count = _taps - 1;
         _base = -(_taps - 1);
-        _nextIndex = _filter.HalfLength / _up;
-        _phase = _filter.HalfLength % _up;
+        // The delay is HalfLength table-rate samples: whole input samples plus a fraction in units of 1/L.
+        _nextIndex = _filter.HalfLength / _filter.Phases;
+        _phase = (int)((long)(_filter.HalfLength % _filter.Phases) * _up / _filter.Phases);
         _totalIn = 0;
         _produced = 0;
     }
 
     private int Drain(Span<float> output, long limit)
     {
-        ReadOnlySpan<float> table = _filter!.Table;
+        var filter = _filter!;
+        ReadOnlySpan<float> table = filter.Table;
         int taps = _taps;
         int written = 0;
         long end = _base + _count;
         while (_nextIndex < end && written < limit)
         {
             int start = (int)(_nextIndex - taps + 1 - _base);
-            output[written++] = Dot(table.Slice(_phase * taps, taps), _buffer.AsSpan(start, taps));
+            output[written++] = Dot(
+                table.Slice(filter.RowOf(_phase) * taps, taps),
+                _buffer.AsSpan(start, taps)
+            );
             _phase += _down;
             _nextIndex += _phase / _up;
             _phase %= _up;

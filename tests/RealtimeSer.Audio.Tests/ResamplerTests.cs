@@ -135,6 +135,44 @@ public class ResamplerTests(ITestOutputHelper output)
         Assert.True(again <= oneShot.Length);
     }
 
+    [Theory]
+    [InlineData(44101, 16000, 1000)]
+    [InlineData(44101, 16000, 6000)]
+    [InlineData(99991, 16000, 3000)]
+    [InlineData(16000, 44101, 2500)]
+    public void Odd_rates_use_a_bounded_table_and_stay_accurate(int inRate, int outRate, double frequency)
+    {
+        // These reduce to L of 16 000 or more; an exact table would hold megabytes per ratio.
+        var filter = PolyphaseFilter.Get(inRate, outRate, ResamplerQuality.High);
+        Assert.False(filter.IsExact);
+        Assert.Equal(PolyphaseFilter.MaxPhases, filter.Phases);
+        Assert.Equal(filter.Phases * filter.TapsPerPhase, filter.Table.Length);
+
+        float[] y = SignalMath.Resample(SignalMath.Sine(frequency, inRate, 0.5), inRate, outRate);
+        Assert.Equal((int)Math.Ceiling(inRate * 0.5 * outRate / inRate), y.Length);
+        float[] direct = SignalMath.Sine(frequency, outRate, 0.5);
+        (double snr, int lag) = SignalMath.Snr(direct, y, maxLag: 4, edge: outRate / 10);
+        output.WriteLine($"{inRate}→{outRate} {frequency} Hz vs direct synthesis: {snr:0.0} dB at lag {lag}");
+        Assert.Equal(0, lag);
+        Assert.True(snr > 60, $"SNR {snr:0.0} dB");
+    }
+
+    [Fact]
+    public void Many_distinct_rates_do_not_grow_the_shared_table_cache_without_bound()
+    {
+        long designed = 0;
+        int rate = 30011;
+        for (; designed < 3 * PolyphaseFilter.CacheBudgetBytes; rate++)
+        {
+            designed += PolyphaseFilter.Get(rate, 16000, ResamplerQuality.High).Table.Length * sizeof(float);
+        }
+        Assert.InRange(PolyphaseFilter.CachedBytes, 1, PolyphaseFilter.CacheBudgetBytes);
+        // Past the budget a resampler designs its own table and still works.
+        float[] y = SignalMath.Resample(SignalMath.Sine(1000, rate, 0.5), rate, 16000);
+        double amplitude = SignalMath.ToneAmplitude(y, 1000, 16000, 1600, y.Length - 1600);
+        Assert.InRange(20 * Math.Log10(amplitude / 0.5), -0.1, 0.1);
+    }
+
     [Fact]
     public void Too_small_output_is_an_argument_error()
     {

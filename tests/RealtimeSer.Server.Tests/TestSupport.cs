@@ -1,9 +1,12 @@
-using Google.Protobuf;
+using Grpc.Health.V1;
+using Microsoft.Extensions.Logging;
 using RealtimeSer.Core;
+using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Server.Tests.Robustness;
 using RealtimeSer.Tests.Fakes;
 
 namespace RealtimeSer.Server.Tests;
@@ -56,30 +59,39 @@ internal static class TestPaths
     }
 }
 
-/// <summary>A server on a free loopback port with the fake model and the real Silero VAD.</summary>
+/// <summary>
+/// A server on a free loopback port with the real Silero VAD and, unless a test passes others, the fake model
+/// and drop-oldest engine options.
+/// </summary>
 internal sealed class TestServer : IAsyncDisposable
 {
     private readonly SileroVadModel _vad;
 
-    private TestServer(SileroVadModel vad, EmotionEngine engine, SerServer server)
+    private TestServer(SileroVadModel vad, EmotionEngine engine, SerServer server, GrpcClient client)
     {
         _vad = vad;
         Engine = engine;
         Server = server;
-        Client = new GrpcClient(server.Address);
+        Client = client;
     }
 
     public EmotionEngine Engine { get; }
     public SerServer Server { get; }
     public GrpcClient Client { get; }
 
-    public static async Task<TestServer> StartAsync(Action<ServerOptions>? configure = null)
+    public static async Task<TestServer> StartAsync(
+        Action<ServerOptions>? configure = null,
+        IEmotionClassifier? classifier = null,
+        EngineOptions? engineOptions = null,
+        Action<ILoggingBuilder>? logging = null,
+        HttpMessageHandler? handler = null
+    )
     {
         var vad = TestPaths.LoadVad();
         var engine = new EmotionEngine(
-            new FakeClassifier(),
+            classifier ?? new FakeClassifier(),
             vad,
-            new EngineOptions { Overload = OverloadPolicy.DropOldest }
+            engineOptions ?? new EngineOptions { Overload = OverloadPolicy.DropOldest }
         );
         var options = new ServerOptions
         {
@@ -90,9 +102,9 @@ internal sealed class TestServer : IAsyncDisposable
             StatsIntervalSeconds = 1,
         };
         configure?.Invoke(options);
-        var server = SerServer.Create(new ModelRegistry(engine), options, _ => { });
+        var server = SerServer.Create(new ModelRegistry(engine), options, logging ?? (_ => { }));
         await server.StartAsync();
-        return new TestServer(vad, engine, server);
+        return new TestServer(vad, engine, server, new GrpcClient(server.Address, handler));
     }
 
     public static RecognitionConfig MulawStereo() =>
@@ -114,57 +126,29 @@ internal sealed class TestServer : IAsyncDisposable
         CancellationToken cancellationToken = default
     )
     {
-        await using var call = Client.StartDuplex(
-            EmotionService.StreamingRecognizePath,
-            StreamingRecognizeResponse.Parser,
-            cancellationToken: cancellationToken
-        );
-        var responses = new List<StreamingRecognizeResponse>();
-        var reading = Task.Run(
-            async () =>
-            {
-                try
-                {
-                    while (await call.ReadAsync() is { } r)
-                    {
-                        responses.Add(r);
-                    }
-                    return GrpcStatus.Ok;
-                }
-                catch (GrpcException e)
-                {
-                    return e.Status;
-                }
-            },
-            cancellationToken
-        );
-        await call.WriteAsync(new StreamingRecognizeRequest { Config = config });
-        var started = DateTime.UtcNow;
-        for (var offset = 0; offset < audio.Length; offset += bytesPer100Ms)
-        {
-            var n = Math.Min(bytesPer100Ms, audio.Length - offset);
-            if (
-                !await call.WriteAsync(
-                    new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(audio, offset, n) }
-                )
-            )
-            {
-                break;
-            }
-            if (paced)
-            {
-                var due = started + TimeSpan.FromMilliseconds((offset + n) / (double)bytesPer100Ms * 100);
-                var wait = due - DateTime.UtcNow;
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait, cancellationToken);
-                }
-            }
-        }
-        await call.CompleteRequestAsync();
-        var status = await reading;
-        return (responses, status);
+        var outcome = await Streams.RunAsync(Client, config, audio, paced, bytesPer100Ms, cancellationToken);
+        return (outcome.Responses, outcome.Status);
     }
+
+    public async Task<HealthCheckResponse.Types.ServingStatus> CheckAsync()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var response = await Client.UnaryAsync(
+            HealthService.CheckPath,
+            new HealthCheckRequest(),
+            HealthCheckResponse.Parser,
+            cancellationToken: cancel.Token
+        );
+        return response.Status;
+    }
+
+    /// <summary>Waits until no stream is admitted on the server nor open on the engine.</summary>
+    public Task WaitForNoStreamsAsync(TimeSpan? within = null) =>
+        Wait.UntilAsync(
+            () => Server.LiveStreams == 0 && Engine.ActiveStreams == 0,
+            within ?? TimeSpan.FromSeconds(15),
+            () => $"{Server.LiveStreams} admitted, {Engine.ActiveStreams} engine streams still open"
+        );
 
     public async ValueTask DisposeAsync()
     {

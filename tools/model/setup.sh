@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the model tools need (Python from Debian only; no pip, no PyPI).
+# Installs the Debian packages the model tools need (Python from Debian only; no pip, no PyPI; ffmpeg
+# decodes the Opus corpus).
 # Idempotent: does nothing when everything is already installed.
 set -euo pipefail
 PKGS=(python3-torch python3-onnx python3-numpy python3-scipy python3-soundfile
-      libopenblas0-pthread libtcmalloc-minimal4)
+      libopenblas0-pthread libtcmalloc-minimal4 ffmpeg)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

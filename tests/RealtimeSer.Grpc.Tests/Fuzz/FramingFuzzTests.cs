@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using Google.Protobuf;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Grpc.Tests.Fuzz;
@@ -169,72 +170,13 @@ public sealed class FramingFuzzTests(ITestOutputHelper output)
                     }
                     : new StreamingRecognizeRequest
                     {
-                        AudioContent = ByteString.CopyFrom(RandomBytes(random, random.Next(0, 3000))),
+                        AudioContent = ByteString.CopyFrom(
+                            FrameMutator.RandomBytes(random, random.Next(0, 3000))
+                        ),
                     };
-            frames.Add(Frame(message.ToByteArray()));
+            frames.Add(FrameMutator.Frame(message.ToByteArray()));
         }
-        var mutations = random.Next(4);
-        for (var m = 0; m < mutations; m++)
-        {
-            var at = frames.Count == 0 ? 0 : random.Next(frames.Count);
-            switch (random.Next(9))
-            {
-                case 0 when frames.Count > 0 && frames[at].Length >= 5: // compressed or invalid flag
-                    frames[at][0] = random.Next(2) == 0 ? (byte)1 : (byte)random.Next(2, 256);
-                    break;
-                case 1 when frames.Count > 0 && frames[at].Length >= 5: // length off by a little
-                    var declared = BinaryPrimitives.ReadUInt32BigEndian(frames[at].AsSpan(1));
-                    BinaryPrimitives.WriteUInt32BigEndian(
-                        frames[at].AsSpan(1),
-                        (uint)Math.Max(0, declared + random.Next(-5, 6))
-                    );
-                    break;
-                case 2 when frames.Count > 0 && frames[at].Length >= 5: // absurd length
-                    BinaryPrimitives.WriteUInt32BigEndian(
-                        frames[at].AsSpan(1),
-                        random.Next(3) switch
-                        {
-                            0 => uint.MaxValue,
-                            1 => (uint)MaxMessage + 1,
-                            _ => (uint)random.Next(),
-                        }
-                    );
-                    break;
-                case 3 when frames.Count > 0: // garbage protobuf, correctly framed
-                    frames[at] = Frame(RandomBytes(random, random.Next(0, 64)));
-                    break;
-                case 4: // an oversize frame with its whole payload
-                    frames.Insert(at, Frame(new byte[MaxMessage + 1 + random.Next(100)]));
-                    break;
-                case 5: // garbage between frames
-                    frames.Insert(at, RandomBytes(random, random.Next(1, 9)));
-                    break;
-                case 6 when frames.Count > 0 && frames[at].Length > 0: // flip a bit anywhere in a frame
-                    var frame = frames[at];
-                    frame[random.Next(frame.Length)] ^= (byte)(1 << random.Next(8));
-                    break;
-                case 7: // empty message
-                    frames.Insert(at, Frame([]));
-                    break;
-                default:
-                    break;
-            }
-        }
-        var bytes = frames.SelectMany(f => f).ToArray();
-        if (random.Next(6) == 0 && bytes.Length > 0)
-        {
-            // The stream ends inside a frame.
-            bytes = bytes[..random.Next(bytes.Length)];
-        }
-        return bytes;
-    }
-
-    private static byte[] Frame(byte[] payload)
-    {
-        var frame = new byte[5 + payload.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
-        payload.CopyTo(frame, 5);
-        return frame;
+        return FrameMutator.Mutate(random, frames, MaxMessage, maxMutations: 3, truncateOneIn: 6);
     }
 
     private static int[] Chunks(Random random, int length)
@@ -259,13 +201,6 @@ public sealed class FramingFuzzTests(ITestOutputHelper output)
             left -= size;
         }
         return [.. chunks];
-    }
-
-    private static byte[] RandomBytes(Random random, int length)
-    {
-        var bytes = new byte[length];
-        random.NextBytes(bytes);
-        return bytes;
     }
 
     /// <summary>Returns the bytes in the given chunk sizes, one chunk per read, like a network stream.</summary>

@@ -37,7 +37,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
             demand;
         {
             var slow = new SlowClassifier(PerBatch);
-            await using var server = await RobustServer.StartAsync(classifier: slow, engineOptions: Engine());
+            await using var server = await TestServer.StartAsync(classifier: slow, engineOptions: Engine());
             var clock = Stopwatch.StartNew();
             var saturating = await Task.WhenAll(
                 Enumerable
@@ -68,7 +68,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
         // 2a. Admission policy: the stream limit is the capacity; the rest are refused, admitted ones keep latency.
         {
             var slow = new SlowClassifier(PerBatch);
-            await using var server = await RobustServer.StartAsync(
+            await using var server = await TestServer.StartAsync(
                 o => o.MaxConcurrentStreams = capacityStreams,
                 slow,
                 Engine()
@@ -110,7 +110,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
         // 2b. Drop policy: everyone is admitted, the engine drops the oldest windows and counts them.
         {
             var slow = new SlowClassifier(PerBatch);
-            await using var server = await RobustServer.StartAsync(
+            await using var server = await TestServer.StartAsync(
                 o => o.MaxConcurrentStreams = 1000,
                 slow,
                 Engine()

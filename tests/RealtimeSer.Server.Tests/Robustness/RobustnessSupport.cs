@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime;
 using Google.Protobuf;
 using Grpc.Health.V1;
 using RealtimeSer.Core.Inference;
@@ -10,6 +11,7 @@ using RealtimeSer.Core.Vad;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using RealtimeSer.Tests.Fakes;
+using RealtimeSer.Tests.Shared;
 
 namespace RealtimeSer.Server.Tests.Robustness;
 
@@ -52,81 +54,6 @@ internal sealed class SlowClassifier(TimeSpan perBatch) : IEmotionClassifier
     public void Dispose() { }
 }
 
-/// <summary>A loopback server over any classifier and engine options (the plain <c>TestServer</c> fixes both).</summary>
-internal sealed class RobustServer : IAsyncDisposable
-{
-    private readonly SileroVadModel _vad;
-
-    private RobustServer(SileroVadModel vad, EmotionEngine engine, SerServer server, GrpcClient client)
-    {
-        _vad = vad;
-        Engine = engine;
-        Server = server;
-        Client = client;
-    }
-
-    public EmotionEngine Engine { get; }
-    public SerServer Server { get; }
-    public GrpcClient Client { get; }
-
-    public static async Task<RobustServer> StartAsync(
-        Action<ServerOptions>? configure = null,
-        IEmotionClassifier? classifier = null,
-        EngineOptions? engineOptions = null,
-        Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null,
-        HttpMessageHandler? handler = null
-    )
-    {
-        var vad = TestPaths.LoadVad();
-        var engine = new EmotionEngine(
-            classifier ?? new FakeClassifier(),
-            vad,
-            engineOptions ?? new EngineOptions { Overload = OverloadPolicy.DropOldest }
-        );
-        var options = new ServerOptions
-        {
-            Port = 0,
-            MetricsPort = -1,
-            Host = "127.0.0.1",
-            ShutdownGraceSeconds = 1,
-            StatsIntervalSeconds = 1,
-        };
-        configure?.Invoke(options);
-        var server = SerServer.Create(new ModelRegistry(engine), options, logging ?? (_ => { }));
-        await server.StartAsync();
-        return new RobustServer(vad, engine, server, new GrpcClient(server.Address, handler));
-    }
-
-    public async Task<HealthCheckResponse.Types.ServingStatus> CheckAsync()
-    {
-        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var response = await Client.UnaryAsync(
-            HealthService.CheckPath,
-            new HealthCheckRequest(),
-            HealthCheckResponse.Parser,
-            cancellationToken: cancel.Token
-        );
-        return response.Status;
-    }
-
-    /// <summary>Waits until no stream is admitted on the server nor open on the engine.</summary>
-    public Task WaitForNoStreamsAsync(TimeSpan? within = null) =>
-        Wait.UntilAsync(
-            () => Server.LiveStreams == 0 && Engine.ActiveStreams == 0,
-            within ?? TimeSpan.FromSeconds(15),
-            () => $"{Server.LiveStreams} admitted, {Engine.ActiveStreams} engine streams still open"
-        );
-
-    public async ValueTask DisposeAsync()
-    {
-        Client.Dispose();
-        await Server.StopAsync();
-        await Server.DisposeAsync();
-        await Engine.DisposeAsync();
-        _vad.Dispose();
-    }
-}
-
 internal static class Wait
 {
     public static async Task UntilAsync(Func<bool> condition, TimeSpan within, Func<string> describe)
@@ -150,6 +77,8 @@ internal readonly record struct ResourceSample(long HeapBytes, long WorkingSetBy
     {
         if (collect)
         {
+            // Compact the large object heap too: otherwise its free gaps count as heap and hide what is live.
+            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect();
             GC.WaitForPendingFinalizers();
         }
@@ -285,14 +214,7 @@ internal sealed class RawGrpcClient : IDisposable
 
 internal static class Frames
 {
-    public static byte[] Of(IMessage message)
-    {
-        var payload = message.ToByteArray();
-        var frame = new byte[5 + payload.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
-        payload.CopyTo(frame, 5);
-        return frame;
-    }
+    public static byte[] Of(IMessage message) => FrameMutator.Frame(message.ToByteArray());
 
     public static RecognitionConfig MulawMono() =>
         new()

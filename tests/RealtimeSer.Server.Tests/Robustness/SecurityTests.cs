@@ -44,7 +44,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
                     c is not null && c.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint,
             },
         };
-        await using var server = await RobustServer.StartAsync(
+        await using var server = await TestServer.StartAsync(
             o =>
             {
                 o.TlsCertificate = certPath;
@@ -75,7 +75,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
     [SkippableFact]
     public async Task Each_API_key_has_its_own_concurrent_stream_limit()
     {
-        await using var server = await RobustServer.StartAsync(o =>
+        await using var server = await TestServer.StartAsync(o =>
         {
             o.ApiKeyHashes = [ApiKeyAuthenticator.Hash("key-one"), ApiKeyAuthenticator.Hash("key-two")];
             o.MaxStreamsPerKey = 2;
@@ -121,7 +121,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
     [SkippableFact]
     public async Task Each_API_key_has_a_token_bucket_rate_limit()
     {
-        await using var server = await RobustServer.StartAsync(o =>
+        await using var server = await TestServer.StartAsync(o =>
         {
             o.ApiKeyHashes = [ApiKeyAuthenticator.Hash("key-one"), ApiKeyAuthenticator.Hash("key-two")];
             o.RequestsPerSecondPerKey = 4;
@@ -166,7 +166,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
         const string secret = "sk-live-7f3a9c1e5b2d4068";
         var logs = new CapturingLoggerProvider();
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
-        await using var server = await RobustServer.StartAsync(
+        await using var server = await TestServer.StartAsync(
             o => o.ApiKeyHashes = [ApiKeyAuthenticator.Hash(secret)],
             logging: b =>
             {

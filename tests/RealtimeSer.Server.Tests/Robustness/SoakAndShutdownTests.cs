@@ -27,7 +27,7 @@ public sealed class SoakAndShutdownTests(ITestOutputHelper output)
         var target = hours * 3600;
         var clip = Streams.Slice(audio, 0, 30);
         var clipSeconds = clip.Length / (double)Streams.MulawStereoBytesPerSecond;
-        await using var server = await RobustServer.StartAsync(o => o.StatsIntervalSeconds = 0.5);
+        await using var server = await TestServer.StartAsync(o => o.StatsIntervalSeconds = 0.5);
         var samples = new List<(double Audio, ResourceSample Sample)>();
         var clock = Stopwatch.StartNew();
         double done = 0;
@@ -82,7 +82,7 @@ public sealed class SoakAndShutdownTests(ITestOutputHelper output)
     public async Task Graceful_shutdown_under_load_drains_within_the_grace_then_ends_the_rest_UNAVAILABLE()
     {
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
-        await using var server = await RobustServer.StartAsync(o => o.ShutdownGraceSeconds = 2.5);
+        await using var server = await TestServer.StartAsync(o => o.ShutdownGraceSeconds = 2.5);
         var clock = Stopwatch.StartNew();
         var longStreams = Enumerable
             .Range(0, 8)

@@ -18,7 +18,7 @@ public sealed class VanishingClientTests(ITestOutputHelper output)
     public async Task A_thousand_clients_that_vanish_leave_no_stream_and_no_memory_behind()
     {
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
-        await using var server = await RobustServer.StartAsync(o => o.MaxConcurrentStreams = 1000);
+        await using var server = await TestServer.StartAsync(o => o.MaxConcurrentStreams = 1000);
         // Warm up (JIT, pools, the connection) before the baseline.
         for (var i = 0; i < 20; i++)
         {
@@ -72,7 +72,7 @@ public sealed class VanishingClientTests(ITestOutputHelper output)
     }
 
     /// <summary>One client that opens a stream, sends 0.1–0.5 s of audio and vanishes one of four ways.</summary>
-    private static async Task<int> VanishAsync(RobustServer server, byte[] audio, int i, int salt)
+    private static async Task<int> VanishAsync(TestServer server, byte[] audio, int i, int salt)
     {
         var random = new Random(i * 2 + salt);
         var kind = random.Next(4);
@@ -163,7 +163,7 @@ public sealed class VanishingClientTests(ITestOutputHelper output)
     {
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
         // 2 s rather than 1: the honest stream below must not be cut off when the shared CI cores stall its client.
-        await using var server = await RobustServer.StartAsync(o => o.StreamIdleTimeoutSeconds = 2);
+        await using var server = await TestServer.StartAsync(o => o.StreamIdleTimeoutSeconds = 2);
         using var raw = new RawGrpcClient(server.Server.Address);
         var config = Frames.Of(new Grpc.V1.StreamingRecognizeRequest { Config = Streams.MulawStereo() });
         var audioFrame = Frames.Of(

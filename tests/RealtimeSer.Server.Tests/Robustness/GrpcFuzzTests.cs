@@ -37,6 +37,7 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
         using var raw = new RawGrpcClient(server.Server.Address);
         var outcomes = new Dictionary<GrpcStatusCode, int>();
         var mismatches = new List<string>();
+        var calmed = 0;
         var before = ResourceSample.Take();
         var clock = Stopwatch.StartNew();
         const int batch = 200;
@@ -59,7 +60,11 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
                     lock (outcomes)
                     {
                         outcomes[status.Code] = outcomes.GetValueOrDefault(status.Code) + 1;
-                        if (status.Code != expected)
+                        if (IsKestrelCalmDown(status))
+                        {
+                            calmed++;
+                        }
+                        else if (status.Code != expected)
                         {
                             mismatches.Add($"case {i}: {status} but expected {expected}");
                         }
@@ -77,9 +82,11 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
         output.WriteLine(
             $"server fuzz: {cases} mutated request streams in {elapsed.TotalSeconds:F1} s over HTTP/2: "
                 + string.Join(", ", outcomes.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}"))
-                + $"; {mismatches.Count} mismatches; before {before}; after {after}"
+                + $"; {mismatches.Count} mismatches; {calmed} refused by Kestrel's reset-flood guard; "
+                + $"before {before}; after {after}"
         );
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches.Take(20)));
+        Assert.True(calmed <= cases / 100, $"{calmed} of {cases} calls refused with ENHANCE_YOUR_CALM");
         Assert.Equal(0, server.Server.LiveStreams);
         Assert.Equal(0, server.Engine.ActiveStreams);
         Assert.True(outcomes.Count >= 5, "the mutator should reach OK and several error codes");
@@ -142,6 +149,17 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
         );
         await server.WaitForNoStreamsAsync();
     }
+
+    /// <summary>
+    /// Kestrel's HTTP/2 guard (CVE-2023-44487): when a connection holds more than twice its stream limit of
+    /// streams the server has answered but whose request bodies the client is still sending, further streams
+    /// are reset with ENHANCE_YOUR_CALM. The fuzzer, eight error-ending calls at a time on one connection,
+    /// trips it in rare bursts (46 of 100 000 calls in one run, none in the next); that is the transport
+    /// refusing an abusive client, not a wrong status, and is allowed up to 1 % of calls.
+    /// </summary>
+    private static bool IsKestrelCalmDown(GrpcStatus status) =>
+        status.Code == GrpcStatusCode.Unavailable
+        && status.Detail.Contains("ENHANCE_YOUR_CALM", StringComparison.Ordinal);
 
     /// <summary>What the server must answer, from a plain reading of the bytes and the same config rules.</summary>
     private static GrpcStatusCode Predict(byte[] body, SerServer server)

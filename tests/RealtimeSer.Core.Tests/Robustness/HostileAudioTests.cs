@@ -140,9 +140,10 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
-    public async Task Long_silence_is_cheap_and_produces_nothing()
+    public async Task An_hour_of_silence_produces_nothing()
     {
-        // Ten minutes here; the two-hour soak is an opt-in benchmark (docs/reliability.md).
+        // An hour of 8 kHz silence (about 20 s of Silero VAD on 2 cores); the two-hour soak through the server
+        // is an opt-in benchmark (docs/reliability.md).
         using var classifier = Classifier();
         await using var engine = new EmotionEngine(
             classifier,
@@ -151,13 +152,13 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
         );
         await using var stream = engine.OpenStream("silence", new StreamFormat(8000, 1));
         var block = new float[8000];
-        for (var s = 0; s < 600; s++)
+        for (var s = 0; s < 3600; s++)
         {
             await stream.WriteAsync(block);
         }
         await stream.CompleteAsync();
         var events = await stream.Events.ReadAllAsync().ToListAsync();
         Assert.Empty(events);
-        Assert.Equal(600 * 16000, stream.SamplesReceived);
+        Assert.Equal(3600L * 16000, stream.SamplesReceived);
     }
 }

@@ -72,7 +72,7 @@ public class RemoteBenchLiveTests
         }
     }
 
-    private static void WriteSilence(string path, double seconds)
+    internal static void WriteSilence(string path, double seconds)
     {
         const int rate = 16000;
         var dataBytes = (int)(rate * seconds) * 2;

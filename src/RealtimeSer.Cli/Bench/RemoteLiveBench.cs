@@ -13,7 +13,7 @@ namespace RealtimeSer.Cli.Bench;
 /// </summary>
 internal static class RemoteLiveBench
 {
-    public static async Task<LivePoint> RunAsync(
+    public static Task<LivePoint> RunAsync(
         EmotionRecognizerClient client,
         string model,
         (float[] Interleaved, int Rate, int Channels) audio,
@@ -21,70 +21,17 @@ internal static class RemoteLiveBench
         TimeSpan duration,
         double objectiveP95Ms,
         CancellationToken ct
-    )
-    {
-        var latencies = new List<double>();
-        var inference = new List<double>();
-        var batches = new List<int>();
-        long dropped = 0;
-        var process = Process.GetCurrentProcess();
-        var cpuBefore = process.TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
-        double peak = Environment.WorkingSet / 1e6;
-        var random = new Random(streams);
-        var offsets = Enumerable
-            .Range(0, streams)
-            .Select(_ => random.Next(audio.Interleaved.Length / audio.Channels))
-            .ToArray();
-        var delays = Enumerable.Range(0, streams).Select(_ => random.NextDouble()).ToArray();
-        await Task.WhenAll(
-            Enumerable
-                .Range(0, streams)
-                .Select(s =>
-                    Task.Run(
-                        async () =>
-                        {
-                            await Task.Delay(TimeSpan.FromSeconds(delays[s]), ct);
-                            var (mine, streamDropped) = await RunStreamAsync(
-                                client,
-                                model,
-                                audio,
-                                offsets[s],
-                                duration,
-                                ct
-                            );
-                            lock (latencies)
-                            {
-                                latencies.AddRange(mine.Select(e => e.Latency));
-                                inference.AddRange(mine.Select(e => e.Inference));
-                                batches.AddRange(mine.Select(e => e.Batch));
-                                dropped += streamDropped;
-                                peak = Math.Max(peak, Environment.WorkingSet / 1e6);
-                            }
-                        },
-                        ct
-                    )
-                )
-        );
-        return LiveBench.Summarize(
+    ) =>
+        LiveHarness.RunAsync(
             streams,
+            audio.Interleaved.Length / audio.Channels,
             duration,
-            latencies,
-            inference,
-            batches,
-            dropped,
-            process,
-            cpuBefore,
-            clock.Elapsed,
-            peak,
-            objectiveP95Ms
+            objectiveP95Ms,
+            (_, startFrame) => RunStreamAsync(client, model, audio, startFrame, duration, ct),
+            ct
         );
-    }
 
-    private static async Task<(
-        List<(double Latency, double Inference, int Batch)> Events,
-        long Dropped
-    )> RunStreamAsync(
+    private static async Task<(IReadOnlyList<LiveSample> Samples, long Dropped)> RunStreamAsync(
         EmotionRecognizerClient client,
         string model,
         (float[] Interleaved, int Rate, int Channels) audio,
@@ -106,7 +53,7 @@ internal static class RemoteLiveBench
         var reader = Task.Run(
             async () =>
             {
-                var mine = new List<(double, double, int)>();
+                var mine = new List<LiveSample>();
                 long streamDropped = 0;
                 while (await call.ReadAsync() is { } response)
                 {
@@ -118,7 +65,7 @@ internal static class RemoteLiveBench
                             if (timeline.Find(r.EndSeconds) is { } sentAt)
                             {
                                 mine.Add(
-                                    (
+                                    new LiveSample(
                                         Stopwatch.GetElapsedTime(sentAt, received).TotalMilliseconds,
                                         r.Latency?.InferenceMs ?? 0,
                                         r.Latency?.BatchSize ?? 0
@@ -132,54 +79,28 @@ internal static class RemoteLiveBench
                             break;
                     }
                 }
-                return (mine, streamDropped);
+                return ((IReadOnlyList<LiveSample>)mine, streamDropped);
             },
             ct
         );
-        var blockFrames = audio.Rate / 50; // 20 ms
-        var frames = audio.Interleaved.Length / audio.Channels;
-        var block = new float[blockFrames * audio.Channels];
-        var bytes = new byte[block.Length * 2];
-        var started = Stopwatch.GetTimestamp();
-        var position = startFrame;
-        long framesSent = 0;
-        for (var k = 0; ; k++)
-        {
-            var due = TimeSpan.FromMilliseconds(20.0 * (k + 1));
-            if (due > duration)
+        var bytes = new byte[audio.Rate * LiveHarness.BlockMs / 1000 * audio.Channels * 2];
+        await LiveHarness.PaceAsync(
+            audio,
+            startFrame,
+            duration,
+            async (block, framesSent) =>
             {
-                break;
-            }
-            for (var i = 0; i < blockFrames; i++)
-            {
-                var source = (position + i) % frames;
-                for (var c = 0; c < audio.Channels; c++)
-                {
-                    block[i * audio.Channels + c] = audio.Interleaved[source * audio.Channels + c];
-                }
-            }
-            position = (position + blockFrames) % frames;
-            RemoteEvents.ToLinear16(block, bytes);
-            // A block is "captured" when its 20 ms have elapsed; send it then, never earlier.
-            var wait = due - Stopwatch.GetElapsedTime(started);
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, ct);
-            }
-            framesSent += blockFrames;
-            timeline.Add(framesSent / (double)audio.Rate, Stopwatch.GetTimestamp());
-            if (
-                !await call.WriteAsync(
+                RemoteEvents.ToLinear16(block, bytes);
+                timeline.Add(framesSent / (double)audio.Rate, Stopwatch.GetTimestamp());
+                return await call.WriteAsync(
                     new StreamingRecognizeRequest
                     {
                         AudioContent = Google.Protobuf.ByteString.CopyFrom(bytes),
                     }
-                )
-            )
-            {
-                break;
-            }
-        }
+                );
+            },
+            ct
+        );
         await call.CompleteRequestAsync();
         return await reader;
     }

@@ -47,6 +47,49 @@ public class RemoteBenchLiveTests
         }
     }
 
+    [SkippableFact]
+    public async Task Bench_live_in_process_measures_every_stream()
+    {
+        var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
+        Skip.If(
+            RealtimeSer.Core.Models.ModelCatalog.List().Count == 0,
+            "no emotion model installed (the default is models/crema6)"
+        );
+        var outDir = Path.Combine(Path.GetTempPath(), $"ser-bench-live-{Guid.NewGuid():N}");
+        try
+        {
+            var (exit, stdout, stderr) = await CliRunner.RunAsync(
+                "bench",
+                "live",
+                recording,
+                "--streams",
+                "3",
+                "--seconds",
+                "4",
+                "--out",
+                outDir
+            );
+
+            Assert.True(exit == 0, stderr + stdout);
+            using var result = JsonDocument.Parse(
+                await File.ReadAllTextAsync(Path.Combine(outDir, "bench-live.json"))
+            );
+            var point = Assert.Single(result.RootElement.GetProperty("points").EnumerateArray());
+            Assert.Equal(3, point.GetProperty("streams").GetInt32());
+            Assert.True(point.GetProperty("events").GetInt32() > 0, stderr);
+            Assert.True(point.GetProperty("p50_ms").GetDouble() > 0, stderr);
+            Assert.True(point.GetProperty("p95_ms").GetDouble() >= point.GetProperty("p50_ms").GetDouble());
+            Assert.True(point.GetProperty("mean_batch").GetDouble() >= 1, stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public async Task Bench_live_with_an_unreachable_server_is_a_clear_error()
     {

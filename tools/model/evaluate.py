@@ -42,7 +42,7 @@ def short(m):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model-dir", required=True)
-    ap.add_argument("--checkpoint", default=os.path.join(crema.CACHE, "crema6_ft", "best.pt"))
+    ap.add_argument("--checkpoint", default=os.path.join(crema.CACHE, "crema6", "best.pt"))
     a = ap.parse_args()
     crema.setup_threads()
     model, ck = export.load_model(a.checkpoint)

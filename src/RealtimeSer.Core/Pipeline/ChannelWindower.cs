@@ -6,8 +6,9 @@ namespace RealtimeSer.Core.Pipeline;
 /// One channel's VAD gate and windower: keeps a ring of recent 16 kHz audio, runs the VAD over it and cuts
 /// each speech segment into windows of W samples every H samples, plus a tail window ending at the
 /// segment's end. Speech shorter than a window is judged by one full window centred on it: the models are
-/// trained on whole utterances with room sound on both sides, and on the fixture call a centred window
-/// agreed with the truth on 61 % of turns where one reaching back from the segment end agreed on 50 %.
+/// trained on whole utterances with room sound on both sides, and on the fixture call (earlier model) a
+/// centred window agreed with the truth on 61 % of turns where one reaching back from the segment end
+/// agreed on 50 %.
 /// Such a window waits for up to half a window of audio after the segment; every window of a stream then
 /// has the same length, which also lets them batch together.
 /// </summary>

@@ -209,6 +209,8 @@ internal static class BenchModelCommands
                             "pipeline windows/s",
                             "raw windows/s",
                             "efficiency",
+                            "VAD frames/s (raw)",
+                            "efficiency vs all ONNX work",
                             "memory MB baseline / peak / end",
                         ],
                         [
@@ -222,6 +224,8 @@ internal static class BenchModelCommands
                                 BenchReport.F(result.PipelineWindowsPerSecond, "0"),
                                 BenchReport.F(result.RawWindowsPerSecond, "0"),
                                 BenchReport.F(result.Efficiency, "0.00"),
+                                BenchReport.F(result.RawVadFramesPerSecond, "0"),
+                                BenchReport.F(result.EfficiencyVsOnnxWork, "0.00"),
                                 $"{result.BaselineWorkingSetMb:0} / {result.PeakWorkingSetMb:0} / {result.FinalWorkingSetMb:0}",
                             ],
                         ]

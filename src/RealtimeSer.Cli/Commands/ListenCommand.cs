@@ -102,19 +102,7 @@ internal static class ListenCommand
                             MaxBatch = 8,
                         };
                         await using var engine = new EmotionEngine(classifier, vad, options);
-                        var sampleRate = parse.GetValue(rate) ?? input.DefaultSampleRate;
-                        using var capture = host.OpenCapture(
-                            input,
-                            channels: 1,
-                            sampleRate,
-                            framesPerBlock: (int)Math.Round(sampleRate * parse.GetValue(blockMs) / 1000.0)
-                        );
-                        if (output != ListenOutput.View)
-                        {
-                            await Console.Error.WriteLineAsync(
-                                $"ser: listening on {input.Index}: {input.Name} ({input.HostApi}) at {capture.SampleRate} Hz; Ctrl+C stops"
-                            );
-                        }
+                        using var capture = await OpenCaptureAsync(parse, host, input, output, target: null);
                         using var limit = Limit(parse, ct);
                         return await new ListenRunner(engine, capture, output).RunAsync(limit.Token);
                     }
@@ -184,19 +172,7 @@ internal static class ListenCommand
             {
                 using var host = PortAudioHost.Open();
                 var input = host.FindInput(parse.GetValue(device));
-                var sampleRate = parse.GetValue(rate) ?? input.DefaultSampleRate;
-                using var capture = host.OpenCapture(
-                    input,
-                    channels: 1,
-                    sampleRate,
-                    framesPerBlock: (int)Math.Round(sampleRate * parse.GetValue(blockMs) / 1000.0)
-                );
-                if (output != ListenOutput.View)
-                {
-                    await Console.Error.WriteLineAsync(
-                        $"ser: listening on {input.Index}: {input.Name} ({input.HostApi}) at {capture.SampleRate} Hz, sending to {address}; Ctrl+C stops"
-                    );
-                }
+                using var capture = await OpenCaptureAsync(parse, host, input, output, address.ToString());
                 using var limit = Limit(parse, ct);
                 var backend = new RemoteListenBackend(client, config, policy, labels);
                 return await new ListenRunner(backend, capture, output)
@@ -213,6 +189,41 @@ internal static class ListenCommand
             {
                 await Console.Error.WriteLineAsync($"ser: error: server answered {e.Status}");
                 return CliErrors.Failure;
+            }
+        }
+
+        // Mono capture at --rate (default: the device's) in --block-ms blocks, announced unless the live view
+        // owns the terminal.
+        async Task<CaptureStream> OpenCaptureAsync(
+            ParseResult parse,
+            PortAudioHost host,
+            AudioDevice input,
+            ListenOutput output,
+            string? target
+        )
+        {
+            var sampleRate = parse.GetValue(rate) ?? input.DefaultSampleRate;
+            var capture = host.OpenCapture(
+                input,
+                channels: 1,
+                sampleRate,
+                framesPerBlock: (int)Math.Round(sampleRate * parse.GetValue(blockMs) / 1000.0)
+            );
+            try
+            {
+                if (output != ListenOutput.View)
+                {
+                    var sending = target is null ? "" : $", sending to {target}";
+                    await Console.Error.WriteLineAsync(
+                        $"ser: listening on {input.Index}: {input.Name} ({input.HostApi}) at {capture.SampleRate} Hz{sending}; Ctrl+C stops"
+                    );
+                }
+                return capture;
+            }
+            catch
+            {
+                capture.Dispose();
+                throw;
             }
         }
 

@@ -114,6 +114,7 @@ public class ListenCommandTests
         Assert.All(finals, f => Assert.InRange(f.EndToEndMs, 0.1, 5000));
         Assert.Contains("latency capture→event p50", stderr);
         Assert.Contains($"to {server.Url}", stderr);
+        Assert.Contains($"Hz, sending to {server.Url}; Ctrl+C stops", stderr);
         Assert.Contains($"{finals.Count} segments", stderr);
     }
 
@@ -162,6 +163,8 @@ public class ListenCommandTests
         );
         var live = Finals(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("latency capture→event p50", stderr);
+        Assert.Contains("ser: listening on ", stderr);
+        Assert.DoesNotContain("sending to", stderr);
 
         var outDir = Path.Combine(mic.Directory, "replay");
         var (replayExit, _, replayErr) = await mic.RunSerAsync(

@@ -44,6 +44,8 @@ public sealed class HostileAudioOverGrpcTests(ITestOutputHelper output)
         {
             throw new SkipException($"the default model is not installed: {e.Message}");
         }
+        // Declared before the server, so it is disposed after the server's engine is done with it.
+        using var model = classifier;
         var speech = await AudioLoader.ReadMono16kAsync(clip);
         var audio = Damage(kind, speech, seconds: 12);
 
@@ -87,7 +89,6 @@ public sealed class HostileAudioOverGrpcTests(ITestOutputHelper output)
             }
         );
         await server.WaitForNoStreamsAsync();
-        classifier.Dispose();
     }
 
     private static byte[] Damage(string kind, float[] speech, int seconds)

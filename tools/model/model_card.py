@@ -117,7 +117,9 @@ speaker-independent CREMA-D figures: small CNNs from scratch ≈ 55–60 %, fine
   over a 57-minute budget, seed 1234, on a 2-core CPU (C# builds and tests ran beside it at nice 19, training
   at normal priority: about a minute per epoch). The schedule follows wall-clock
   progress, so the run stops on its time budget, not an epoch count (a rerun on a slower or busier machine
-  sees fewer epochs). The epoch kept is the one with the best mean of Opus and μ-law dev accuracy.
+  sees fewer epochs). An exponential moving average of the weights (decay 0.998 per step, about three
+  epochs) is kept beside them; from 40 % of the cycle on, each epoch the better of the two on dev is the
+  candidate. The checkpoint kept is the one with the best mean of Opus and μ-law dev accuracy.
   One command: `tools/model/train.sh`.
 
 | epoch | minutes | train loss | dev acc % | dev μ-law acc % |

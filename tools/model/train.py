@@ -4,6 +4,7 @@ selects the epoch by dev accuracy, and saves the checkpoint.  Reproducible: fixe
     nice -n 19 tools/model/train.sh            # the real run (see README.md)
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -61,6 +62,9 @@ def main():
     ap.add_argument("--init", help="continue from this checkpoint (a second, shorter cycle); its dev score "
                                    "is the one to beat, so best.pt is the best over both runs")
     ap.add_argument("--warmup", type=float, default=0.05)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="also keep an exponential moving average of the weights (decay per step, e.g. 0.998); "
+                         "each epoch the better of the two on dev is the candidate for best.pt")
     args = ap.parse_args()
 
     crema.setup_threads()
@@ -114,6 +118,19 @@ def main():
         q = min(1.0, (p - w) / (1 - w))
         return args.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * q)))
     say({"event": "model", "params": nparam, "steps": total})
+    ema = None
+    if args.ema > 0:
+        ema = copy.deepcopy(model)
+        for p in ema.parameters():
+            p.requires_grad_(False)
+
+    def update_ema():
+        with torch.no_grad():
+            for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+                if e.dtype.is_floating_point:
+                    e.mul_(args.ema).add_(m, alpha=1 - args.ema)
+                else:
+                    e.copy_(m)
 
     step = 0
     t_train = time.time()
@@ -136,22 +153,36 @@ def main():
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
+            if ema is not None:
+                update_ema()
             step += 1
             tl += loss.item() * len(idx)
             tc += int((logits.argmax(1) == y).sum())
             tn += len(idx)
             if args.max_steps and step >= args.max_steps:
                 break
-        acc, rec = evaluate(model, dv_f, dv_y)
-        acc_t, rec_t = evaluate(model, dv_t, dv_y)
-        score = (acc + acc_t) / 2
-        say({"event": "epoch", "epoch": ep0 + ep + 1, "train_loss": round(tl / max(tn, 1), 4), "train_acc": round(tc / max(tn, 1), 4),
-             "dev_acc": round(acc, 4), "dev_macro_recall": round(rec, 4), "dev_mulaw_acc": round(acc_t, 4),
-             "dev_mulaw_macro_recall": round(rec_t, 4), "lr": round(opt.param_groups[0]["lr"], 6), "progress": round(progress(), 3)})
+        # The average only pays late in the cycle; evaluating it earlier would only cost training time.
+        late = ema is not None and progress() >= 0.4
+        candidates = [("weights", model)] + ([("ema", ema)] if late else [])
+        results = []
+        for name, net in candidates:
+            acc, rec = evaluate(net, dv_f, dv_y)
+            acc_t, rec_t = evaluate(net, dv_t, dv_y)
+            results.append(((acc + acc_t) / 2, name, net, acc, rec, acc_t, rec_t))
+        score, name, net, acc, rec, acc_t, rec_t = max(results, key=lambda r: r[0])
+        rec_out = {"event": "epoch", "epoch": ep0 + ep + 1, "train_loss": round(tl / max(tn, 1), 4),
+                   "train_acc": round(tc / max(tn, 1), 4), "dev_acc": round(acc, 4), "dev_macro_recall": round(rec, 4),
+                   "dev_mulaw_acc": round(acc_t, 4), "dev_mulaw_macro_recall": round(rec_t, 4),
+                   "lr": round(opt.param_groups[0]["lr"], 6), "progress": round(progress(), 3)}
+        if late:
+            rec_out["selected"] = name
+            rec_out["dev_score_weights"] = round(results[0][0], 4)
+            rec_out["dev_score_ema"] = round(results[1][0], 4)
+        say(rec_out)
         if score > best:
             best = score
-            torch.save({"state_dict": model.state_dict(), "epoch": ep0 + ep + 1, "dev_acc": acc, "dev_mulaw_acc": acc_t,
-                        "dev_macro_recall": rec, "dev_mulaw_macro_recall": rec_t},
+            torch.save({"state_dict": net.state_dict(), "epoch": ep0 + ep + 1, "dev_acc": acc, "dev_mulaw_acc": acc_t,
+                        "dev_macro_recall": rec, "dev_mulaw_macro_recall": rec_t, "weights": name},
                        os.path.join(args.out, "best.pt"))
         torch.save({"state_dict": model.state_dict(), "epoch": ep0 + ep + 1}, os.path.join(args.out, "last.pt"))
         if args.max_steps and step >= args.max_steps:

@@ -15,7 +15,7 @@ OUT=$ROOT/models/crema6
 "$HERE/decode_cache.sh"
 TC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 [ -e "$TC" ] && export LD_PRELOAD=$TC
-$PY "$HERE/train.py" --time-budget-min 57 --epochs 200 --lr 2e-3 --seed 1234 --out "$CK/crema6"
+$PY "$HERE/train.py" --time-budget-min 57 --epochs 200 --lr 2e-3 --ema 0.998 --seed 1234 --out "$CK/crema6"
 mkdir -p "$OUT"
 cp "$CK/crema6/train_log.jsonl" "$OUT/train_log.jsonl"
 # the PyTorch checkpoint beside the ONNX file: tools/bench/torch_baseline.py runs the same model in eager mode

@@ -1,7 +1,7 @@
 """Trains the default CREMA-D emotion model (six labels) from scratch on the train speakers,
 selects the epoch by dev accuracy, and saves the checkpoint.  Reproducible: fixed seed, fixed epochs.
 
-    nice -n 19 tools/model/train.sh            # the real run (see README.md)
+    tools/model/train.sh            # the real run, on an otherwise idle machine (see README.md)
 """
 import argparse
 import copy
@@ -64,7 +64,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.05)
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights (decay per step, e.g. 0.998); "
-                         "each epoch the better of the two on dev is the candidate for best.pt")
+                         "from 40 % of the cycle on, each epoch the better of the two on dev is the candidate for best.pt")
     args = ap.parse_args()
 
     crema.setup_threads()

@@ -17,16 +17,17 @@ internal static class TestPaths
         ModelLocator.RepositoryRoots().FirstOrDefault()
         ?? throw new InvalidOperationException("Tests must run from a RealtimeSer checkout.");
 
-    public static string CallFixture =>
-        Path.GetFullPath(
-            Path.Combine(RepoRoot, "..", "shared", "data", "fixtures", "calls", "call01_mulaw8k.wav")
-        );
+    public static string SharedData => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
 
-    public static string RequireCallFixture()
+    /// <summary>A file under ../shared/data; skips the test when that folder is not on this machine.</summary>
+    public static string RequireShared(string relative)
     {
-        Skip.IfNot(File.Exists(CallFixture), $"needs {CallFixture} (../shared/data is not on this machine)");
-        return CallFixture;
+        var path = Path.Combine(SharedData, relative);
+        Skip.IfNot(File.Exists(path), $"needs {path} (../shared/data is not on this machine)");
+        return path;
     }
+
+    public static string RequireCallFixture() => RequireShared("fixtures/calls/call01_mulaw8k.wav");
 
     public static SileroVadModel LoadVad()
     {

@@ -10,41 +10,15 @@ public class RemoteBenchLiveTests
     {
         var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
         await using var server = await RemoteServer.StartAsync();
-        var outDir = Path.Combine(Path.GetTempPath(), $"ser-bench-remote-{Guid.NewGuid():N}");
-        try
-        {
-            var (exit, stdout, stderr) = await CliRunner.RunAsync(
-                "bench",
-                "live",
-                recording,
-                "--server",
-                server.Url,
-                "--streams",
-                "2",
-                "--seconds",
-                "4",
-                "--out",
-                outDir
-            );
 
-            Assert.True(exit == 0, stderr + stdout);
-            using var result = JsonDocument.Parse(
-                await File.ReadAllTextAsync(Path.Combine(outDir, "bench-live.json"))
-            );
-            Assert.Equal(server.Url, result.RootElement.GetProperty("server").GetString());
-            var point = Assert.Single(result.RootElement.GetProperty("points").EnumerateArray());
-            Assert.Equal(2, point.GetProperty("streams").GetInt32());
-            Assert.True(point.GetProperty("events").GetInt32() > 0, stderr);
-            Assert.True(point.GetProperty("p50_ms").GetDouble() > 0, stderr);
-            Assert.Contains("client CPU %", stdout);
-        }
-        finally
-        {
-            if (Directory.Exists(outDir))
-            {
-                Directory.Delete(outDir, recursive: true);
-            }
-        }
+        var (result, stdout, stderr) = await RunBenchLiveAsync(recording, 2, "--server", server.Url);
+
+        Assert.Equal(server.Url, result.GetProperty("server").GetString());
+        var point = Assert.Single(result.GetProperty("points").EnumerateArray());
+        Assert.Equal(2, point.GetProperty("streams").GetInt32());
+        Assert.True(point.GetProperty("events").GetInt32() > 0, stderr);
+        Assert.True(point.GetProperty("p50_ms").GetDouble() > 0, stderr);
+        Assert.Contains("client CPU %", stdout);
     }
 
     [SkippableFact]
@@ -55,31 +29,44 @@ public class RemoteBenchLiveTests
             RealtimeSer.Core.Models.ModelCatalog.List().Count == 0,
             "no emotion model installed (the default is models/crema6)"
         );
+
+        var (result, _, stderr) = await RunBenchLiveAsync(recording, 3);
+
+        var point = Assert.Single(result.GetProperty("points").EnumerateArray());
+        Assert.Equal(3, point.GetProperty("streams").GetInt32());
+        Assert.True(point.GetProperty("events").GetInt32() > 0, stderr);
+        Assert.True(point.GetProperty("p50_ms").GetDouble() > 0, stderr);
+        Assert.True(point.GetProperty("p95_ms").GetDouble() >= point.GetProperty("p50_ms").GetDouble());
+        Assert.True(point.GetProperty("mean_batch").GetDouble() >= 1, stderr);
+    }
+
+    /// <summary>Runs one 4-second point of <c>ser bench live</c> and returns its JSON result.</summary>
+    private static async Task<(JsonElement Result, string Stdout, string Stderr)> RunBenchLiveAsync(
+        string recording,
+        int streams,
+        params string[] extra
+    )
+    {
         var outDir = Path.Combine(Path.GetTempPath(), $"ser-bench-live-{Guid.NewGuid():N}");
         try
         {
-            var (exit, stdout, stderr) = await CliRunner.RunAsync(
+            var (exit, stdout, stderr) = await CliRunner.RunAsync([
                 "bench",
                 "live",
                 recording,
+                .. extra,
                 "--streams",
-                "3",
+                streams.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--seconds",
                 "4",
                 "--out",
-                outDir
-            );
-
+                outDir,
+            ]);
             Assert.True(exit == 0, stderr + stdout);
             using var result = JsonDocument.Parse(
                 await File.ReadAllTextAsync(Path.Combine(outDir, "bench-live.json"))
             );
-            var point = Assert.Single(result.RootElement.GetProperty("points").EnumerateArray());
-            Assert.Equal(3, point.GetProperty("streams").GetInt32());
-            Assert.True(point.GetProperty("events").GetInt32() > 0, stderr);
-            Assert.True(point.GetProperty("p50_ms").GetDouble() > 0, stderr);
-            Assert.True(point.GetProperty("p95_ms").GetDouble() >= point.GetProperty("p50_ms").GetDouble());
-            Assert.True(point.GetProperty("mean_batch").GetDouble() >= 1, stderr);
+            return (result.RootElement.Clone(), stdout, stderr);
         }
         finally
         {

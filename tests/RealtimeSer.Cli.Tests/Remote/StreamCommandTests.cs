@@ -8,19 +8,8 @@ public class StreamCommandTests
     [SkippableFact]
     public async Task Streaming_the_stereo_call_prints_ordered_json_events_for_both_channels()
     {
-        var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
-        await using var server = await RemoteServer.StartAsync();
+        var (stdout, stderr) = await StreamCallAsync();
 
-        var (exit, stdout, stderr) = await CliRunner.RunAsync(
-            "stream",
-            recording,
-            "--server",
-            server.Url,
-            "--fast",
-            "--json"
-        );
-
-        Assert.True(exit == 0, stderr + stdout);
         var events = stdout
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => JsonDocument.Parse(line).RootElement)
@@ -57,20 +46,8 @@ public class StreamCommandTests
     [SkippableFact]
     public async Task Finals_only_asks_the_server_for_no_interim_results()
     {
-        var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
-        await using var server = await RemoteServer.StartAsync();
+        var (stdout, _) = await StreamCallAsync("--finals-only");
 
-        var (exit, stdout, stderr) = await CliRunner.RunAsync(
-            "stream",
-            recording,
-            "--server",
-            server.Url,
-            "--fast",
-            "--json",
-            "--finals-only"
-        );
-
-        Assert.True(exit == 0, stderr + stdout);
         var finals = stdout
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("final").GetBoolean())
@@ -102,5 +79,23 @@ public class StreamCommandTests
         {
             File.Delete(recording);
         }
+    }
+
+    /// <summary>Streams the stereo fixture call to a fresh in-process server, unpaced, as JSON lines.</summary>
+    private static async Task<(string Stdout, string Stderr)> StreamCallAsync(params string[] extra)
+    {
+        var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
+        await using var server = await RemoteServer.StartAsync();
+        var (exit, stdout, stderr) = await CliRunner.RunAsync([
+            "stream",
+            recording,
+            "--server",
+            server.Url,
+            "--fast",
+            "--json",
+            .. extra,
+        ]);
+        Assert.True(exit == 0, stderr + stdout);
+        return (stdout, stderr);
     }
 }

@@ -19,7 +19,8 @@ LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad"]
 
 
 def setup_threads():
-    torch.set_num_threads(os.cpu_count() or 1)
+    """All cores, or SER_THREADS (e.g. 1 for an evaluation beside a training run)."""
+    torch.set_num_threads(int(os.environ.get("SER_THREADS", "0")) or os.cpu_count() or 1)
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -35,11 +36,12 @@ def speaker_split():
 def load_split(split):
     """Returns (names, list of int16 arrays, int labels) for one split, from the decoded cache."""
     spk = speaker_split()
-    names = sorted(n[:-4] for n in os.listdir(PCM) if n.endswith(".s16"))
+    pcm = os.path.join(PCM, "crema-d")
+    names = sorted(n[:-4] for n in os.listdir(pcm) if n.endswith(".s16"))
     names = [n for n in names if spk.get(n.split("_")[0]) == split]
     waves, labels = [], []
     for n in names:
-        waves.append(np.fromfile(os.path.join(PCM, n + ".s16"), dtype="<i2"))
+        waves.append(np.fromfile(os.path.join(pcm, n + ".s16"), dtype="<i2"))
         labels.append(CODES.index(n.split("_")[2]))
     return names, waves, np.array(labels, dtype=np.int64)
 
@@ -187,9 +189,12 @@ class CremaNet(nn.Module):
     mean+std pooling over time -> linear logits."""
 
     def __init__(self, n_labels=6, n_mels=64, chans=(16, 32, 64, 128), d=128, layers=2, heads=4,
-                 ff=256, dropout=0.15):
+                 ff=256, dropout=0.15, band_norm=False):
         super().__init__()
         self.frontend = LogMel(n_mels=n_mels)
+        # band_norm: each window's log-mel bands lose their own mean over time (the long-term spectrum that a
+        # microphone, room or codec imposes) and the window is scaled to unit variance, before the learned norm.
+        self.band_norm = band_norm
         self.in_norm = nn.BatchNorm1d(n_mels)
         pools = [(2, 2), (2, 2), (2, 2), (2, 1)]
         blocks, cin = [], 1
@@ -206,7 +211,11 @@ class CremaNet(nn.Module):
         self.specaug = False
 
     def forward(self, input_values):
-        m = self.in_norm(self.frontend(input_values))  # [B, M, T]
+        m = self.frontend(input_values)  # [B, M, T]
+        if self.band_norm:
+            m = m - m.mean(dim=2, keepdim=True)
+            m = m / torch.sqrt(m.pow(2).mean(dim=(1, 2), keepdim=True) + 1e-5)
+        m = self.in_norm(m)
         if self.training and self.specaug:
             m = spec_augment(m)
         x = self.blocks(m.unsqueeze(1))  # [B, C, M/16, T/8]

@@ -1,8 +1,17 @@
-"""Evaluates the exported CREMA-D model's PyTorch twin (same computation as model.onnx) on whole clips:
-dev and test speakers, Opus audio and the same audio through 8 kHz G.711 mu-law, plus the 60 original-PCM
-fixture clips.  Writes models/<id>/metrics.json and the summary into manifest.json "metrics".
+"""Evaluates an emotion model's PyTorch twin (the same computation as its model.onnx) on whole clips, each
+figure also after 8 kHz G.711 mu-law.
 
-    /usr/bin/python3 tools/model/evaluate.py --model-dir models/crema6 [--checkpoint ...best.pt]
+In-corpus (writes models/<id>/metrics.json and the manifest's "metrics"):
+    python3 tools/model/evaluate.py --model-dir models/multi6 --checkpoint models/multi6/model.pt
+  every training corpus's test speakers, dev speakers, and the 60 original-PCM fixture clips.
+
+Leave-one-corpus-out (adds one entry to RESULTS, a JSON file keyed by tag):
+    python3 tools/model/evaluate.py --loco crema-d --checkpoint .cache/model-data/loco-crema-d/best.pt \\
+        --results models/multi6/loco.json --tag multi6-recipe
+  every clip of the held-out corpus, which the checkpoint must never have seen.
+
+Scores are over the labels the evaluated corpus has (argmax over all six outputs), so a label a corpus lacks
+cannot be "recalled" but can still be predicted (and shows in "predicted").
 """
 import argparse
 import glob
@@ -15,8 +24,12 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import calibrate  # noqa: E402
+import corpora  # noqa: E402
 import crema  # noqa: E402
 import export  # noqa: E402
+
+LABELS = crema.LABELS
 
 
 def read_wav(path):
@@ -30,45 +43,131 @@ def fixture_clips():
     return files, [read_wav(f) for f in files], np.array([crema.label_of_name(f) for f in files])
 
 
-def run(model, waves, y):
-    logits = crema.predict(model, waves)
-    return crema.metrics(y, logits.argmax(1))
+def score(logits, y):
+    """Accuracy, macro recall and F1 over the labels present in y; per-class recall; how often each of the six
+    outputs was said; confusion matrix; calibration error."""
+    pred = logits.argmax(1)
+    present = [i for i in range(len(LABELS)) if (y == i).any()]
+    rec = {LABELS[i]: float(np.mean(pred[y == i] == i)) for i in present}
+    prec = {LABELS[i]: float(np.mean(y[pred == i] == i)) if (pred == i).any() else 0.0 for i in present}
+    f1 = {k: 2 * prec[k] * rec[k] / max(prec[k] + rec[k], 1e-9) for k in rec}
+    cm = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    for a, b in zip(y, pred):
+        cm[a, b] += 1
+    return {
+        "n": int(len(y)),
+        "accuracy": float(np.mean(pred == y)),
+        "macro_recall": float(np.mean(list(rec.values()))),
+        "macro_f1": float(np.mean(list(f1.values()))),
+        "recall": rec,
+        "predicted": {LABELS[i]: int((pred == i).sum()) for i in range(len(LABELS))},
+        "ece": calibrate.ece(logits, y),
+        "confusion": {"rows_true_cols_pred": LABELS, "matrix": cm.tolist()},
+    }
+
+
+def both(model, waves, y):
+    f = [w.astype(np.float32) / 32768.0 if w.dtype == np.int16 else w for w in waves]
+    return {"opus": score(crema.predict(model, f), y),
+            "mulaw8k": score(crema.predict(model, [crema.telephone(x) for x in f]), y)}
 
 
 def short(m):
     return {k: round(m[k], 4) for k in ("accuracy", "macro_recall", "macro_f1")} | {"n": m["n"]}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model-dir", required=True)
-    ap.add_argument("--checkpoint", default=os.path.join(crema.CACHE, "crema6", "best.pt"))
-    a = ap.parse_args()
-    crema.setup_threads()
+def line(name, r):
+    o, t = r["opus"], r["mulaw8k"]
+    low = min(o["recall"].values())
+    return (f"{name:10s} n={o['n']:5d} acc {100 * o['accuracy']:5.1f} mrec {100 * o['macro_recall']:5.1f} "
+            f"| mulaw acc {100 * t['accuracy']:5.1f} mrec {100 * t['macro_recall']:5.1f} | min recall {100 * low:5.1f}")
+
+
+def in_corpus(a):
     model, ck = export.load_model(a.checkpoint)
-    res = {}
-    for split in ("dev", "test"):
-        _, w, y = crema.load_split(split)
-        f = [x.astype(np.float32) / 32768.0 for x in w]
-        res[f"{split}_opus"] = run(model, f, y)
-        res[f"{split}_opus_mulaw8k"] = run(model, [crema.telephone(x) for x in f], y)
-        print(split, short(res[f"{split}_opus"]), short(res[f"{split}_opus_mulaw8k"]), flush=True)
-    files, fw, fy = fixture_clips()
-    res["fixtures_pcm"] = run(model, fw, fy)
-    res["fixtures_pcm_mulaw8k"] = run(model, [crema.telephone(x) for x in fw], fy)
-    print("fixtures", short(res["fixtures_pcm"]), short(res["fixtures_pcm_mulaw8k"]))
+    names = ck.get("corpora", ["crema-d"])
+    res = {"test": {}, "dev": {}}
+    for split in ("test", "dev"):
+        for c in names:
+            _, w, y = corpora.load([c], (split,))
+            res[split][c] = both(model, w, y)
+            print(split, line(c, res[split][c]), flush=True)
+    _, fw, fy = fixture_clips()
+    res["fixtures_pcm"] = both(model, fw, fy)
+    print(line("fixtures", res["fixtures_pcm"]))
+    out = {"format": "multi-corpus", "checkpoint_epoch": ck.get("epoch"), "temperature": ck.get("temperature"),
+           "calibration_dev": ck.get("calibration"),
+           "note": "whole clips; mulaw8k = resample to 8 kHz, G.711 mu-law encode/decode, resample to 16 kHz "
+                   "(tools/model/crema.py telephone()); scores over the labels each corpus has",
+           "results": res}
     with open(os.path.join(a.model_dir, "metrics.json"), "w") as fh:
-        json.dump({"checkpoint_epoch": ck.get("epoch"), "note": "whole clips; mulaw8k = resample to 8 kHz, "
-                   "G.711 mu-law encode/decode, resample to 16 kHz (tools/model/crema.py telephone())",
-                   "results": res}, fh, indent=2)
+        json.dump(out, fh, indent=1)
         fh.write("\n")
     mp = os.path.join(a.model_dir, "manifest.json")
     with open(mp) as fh:
         man = json.load(fh)
-    man["metrics"] = {k: short(v) for k, v in res.items()}
+    summary = {}
+    for c, r in res["test"].items():
+        summary[f"test_{c}"] = short(r["opus"])
+        summary[f"test_{c}_mulaw8k"] = short(r["mulaw8k"])
+    summary["fixtures_pcm"] = short(res["fixtures_pcm"]["opus"])
+    man["metrics"] = summary
+    if os.path.exists(a.results or ""):
+        with open(a.results) as fh:
+            loco = json.load(fh)
+        own = [v for v in loco.values() if v.get("recipe_of") == man["id"]]
+        if own:
+            man["metrics"]["loco_mean_macro_recall"] = round(float(np.mean([v["opus"]["macro_recall"] for v in own])), 4)
+            man["metrics"]["loco_mean_macro_recall_mulaw8k"] = round(
+                float(np.mean([v["mulaw8k"]["macro_recall"] for v in own])), 4)
+            man["metrics"]["loco_corpora"] = sorted(v["held_out"] for v in own)
     with open(mp, "w") as fh:
         json.dump(man, fh, indent=2)
         fh.write("\n")
+
+
+def loco(a):
+    model, ck = export.load_model(a.checkpoint)
+    seen = ck.get("corpora", ["crema-d"])
+    if a.loco in seen:
+        sys.exit(f"{a.checkpoint} was trained on {a.loco}: a leave-one-corpus-out figure needs a model that never saw it")
+    _, w, y = corpora.load([a.loco], "all")
+    r = both(model, w, y)
+    print(line(a.loco, r), flush=True)
+    r = {"held_out": a.loco, "trained_on": seen, "checkpoint": os.path.relpath(a.checkpoint, crema.ROOT),
+         "epoch": ck.get("epoch"), "budget_min": (ck.get("recipe") or {}).get("time_budget_min"),
+         "recipe": ck.get("recipe"), "recipe_of": a.recipe_of, "note": a.note} | r
+    res = {}
+    if os.path.exists(a.results):
+        with open(a.results) as fh:
+            res = json.load(fh)
+    res[f"{a.tag}/{a.loco}"] = r
+    with open(a.results, "w") as fh:
+        json.dump(res, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--model-dir", help="in-corpus mode: where metrics.json and manifest.json are")
+    ap.add_argument("--loco", help="leave-one-corpus-out mode: the held-out corpus")
+    ap.add_argument("--results", help="LOCO results JSON (written in --loco mode, summarised into the manifest "
+                                      "in --model-dir mode)")
+    ap.add_argument("--tag", default="run", help="LOCO mode: the experiment's name")
+    ap.add_argument("--recipe-of", default="", help="LOCO mode: the model id whose recipe this run measures")
+    ap.add_argument("--note", default="")
+    a = ap.parse_args()
+    corpora.require_data()
+    crema.setup_threads()
+    if a.loco:
+        if not a.results:
+            sys.exit("--loco needs --results FILE")
+        loco(a)
+    elif a.model_dir:
+        in_corpus(a)
+    else:
+        sys.exit("give --model-dir (in-corpus) or --loco CORPUS --results FILE")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""Renders models/<id>/MODEL_CARD.md from metrics.json, manifest.json and train_log.jsonl.
+"""Renders models/<id>/MODEL_CARD.md from metrics.json, manifest.json and train_log.jsonl (multi-corpus
+models: model_card_multi.py, which also reads loco.json).
 
     /usr/bin/python3 tools/model/model_card.py --model-dir models/crema6
 """
 import argparse
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SETS = [("test_opus", "Test speakers (15 actors, 1230 clips), Opus 32 kbit/s decoded to 16 kHz"),
         ("test_opus_mulaw8k", "Same test clips through 8 kHz G.711 μ-law"),
@@ -43,6 +47,10 @@ def main():
         met = json.load(f)
     with open(os.path.join(d, "manifest.json")) as f:
         man = json.load(f)
+    if met.get("format") == "multi-corpus":
+        import model_card_multi
+        model_card_multi.render(d, met, man)
+        return
     log = []
     lp = os.path.join(d, "train_log.jsonl")
     if os.path.exists(lp):

@@ -1,7 +1,13 @@
-"""Trains the default CREMA-D emotion model (six labels) from scratch on the train speakers,
-selects the epoch by dev accuracy, and saves the checkpoint.  Reproducible: fixed seed, fixed epochs.
+"""Trains a six-label emotion model from scratch on several corpora at once, balanced by corpus and label,
+with channel augmentation, and selects the checkpoint on the dev speakers of the training corpora.
 
-    tools/model/train.sh            # the real run, on an otherwise idle machine (see README.md)
+    tools/model/train.sh                                   # the default model, end to end
+    python3 train.py --out DIR --exclude crema-d ...       # a leave-one-corpus-out run (never sees crema-d)
+    python3 train.py --out DIR --resume                    # continue a stopped run from its last epoch
+
+Time-bounded: the learning-rate schedule runs on max(step fraction, training-time fraction of
+--time-budget-min), and the training time already spent is kept in the checkpoint, so a run that is stopped
+and resumed ends where one uninterrupted run would.  Test speakers are never read here.
 """
 import argparse
 import copy
@@ -15,10 +21,34 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import augment  # noqa: E402
+import corpora  # noqa: E402
 import crema  # noqa: E402
 
 
-def augment_batch(waves, idx, rng, seg):
+def sampling_weights(clips, label_power=0.5):
+    """Per-clip sampling probability: each corpus gets a share proportional to the square root of its size
+    (small corpora are seen more often than their size says, but not so often that their few speakers are
+    memorised), split equally over the labels it has; then labels that few corpora have (disgust) are lifted
+    by (1/their share)^label_power."""
+    by_corpus = {}
+    for i, c in enumerate(clips):
+        by_corpus.setdefault(c.corpus, {}).setdefault(c.label, []).append(i)
+    w = np.zeros(len(clips))
+    share = {c: np.sqrt(sum(len(v) for v in labs.values())) for c, labs in by_corpus.items()}
+    tot = sum(share.values())
+    for c, labs in by_corpus.items():
+        for lab, idx in labs.items():
+            w[idx] = share[c] / tot / len(labs) / len(idx)
+    mass = {lab: 0.0 for lab in crema.LABELS}
+    for i, c in enumerate(clips):
+        mass[c.label] += w[i]
+    for i, c in enumerate(clips):
+        w[i] *= (1.0 / max(mass[c.label], 1e-9)) ** label_power
+    return w / w.sum()
+
+
+def make_batch(waves, idx, rng, seg, pool, aug_p):
     out = np.zeros((len(idx), seg), dtype=np.float32)
     for j, i in enumerate(idx):
         w = waves[i].astype(np.float32) / 32768.0
@@ -30,48 +60,71 @@ def augment_batch(waves, idx, rng, seg):
         x = w[off:off + src]
         if src != seg:
             x = np.interp(np.linspace(0, src - 1, seg), np.arange(src), x).astype(np.float32)
-        x = np.clip(x * rng.uniform(0.3, 3.0), -1.0, 1.0)
-        if rng.random() < 0.5:
-            p = np.mean(x ** 2) + 1e-10
-            snr = rng.uniform(10, 40)
-            x = x + rng.standard_normal(seg).astype(np.float32) * np.sqrt(p / 10 ** (snr / 10))
-        if rng.random() < 0.3:
-            x = crema.telephone(np.clip(x, -1, 1), rng)
-        out[j] = x
+        out[j] = augment.augment(x, rng, pool, aug_p)
     return out
 
 
-def evaluate(model, waves, y):
-    logits = crema.predict_fast(model, waves)
-    pred = logits.argmax(1)
-    m = crema.metrics(y, pred)
-    return m["accuracy"], m["macro_recall"]
+class DevSet:
+    """Dev speakers of each training corpus, as recorded and after 8 kHz mu-law."""
+
+    def __init__(self, names, cap=400):
+        self.sets = {}
+        for c in names:
+            _, w, y = corpora.load([c], ("dev",))
+            if len(w) == 0:
+                continue
+            if len(w) > cap:  # every k-th clip: keeps the label mix, bounds the cost of an evaluation
+                keep = np.linspace(0, len(w) - 1, cap).round().astype(int)
+                w, y = [w[i] for i in keep], y[keep]
+            f = [x.astype(np.float32) / 32768.0 for x in w]
+            self.sets[c] = (f, [crema.telephone(x) for x in f], y)
+
+    def evaluate(self, model):
+        """Score = mean over corpora of the macro recall (over the labels each corpus has), Opus and mu-law."""
+        per = {}
+        for c, (f, t, y) in self.sets.items():
+            labs = sorted(set(y.tolist()))
+            r = []
+            for waves in (f, t):
+                pred = crema.predict_fast(model, waves).argmax(1)
+                rec = [float(np.mean(pred[y == lab] == lab)) for lab in labs]
+                r.append(float(np.mean(rec)))
+            per[c] = r
+        score = float(np.mean([np.mean(v) for v in per.values()]))
+        return score, per
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=30)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--corpora", default=",".join(corpora.EMOTION_CORPORA))
+    ap.add_argument("--exclude", default="", help="corpora left out entirely (leave-one-corpus-out)")
+    ap.add_argument("--epochs", type=int, default=400, help="upper bound; the time budget usually ends the run")
+    ap.add_argument("--epoch-samples", type=int, default=6000, help="training clips between dev evaluations")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
     ap.add_argument("--max-steps", type=int, default=0, help="smoke test: stop after N steps")
-    ap.add_argument("--time-budget-min", type=float, default=42.0,
-                    help="the LR schedule runs on max(step fraction, time fraction): on a busy machine the run "
-                         "ends after this many minutes instead of after all epochs")
-    ap.add_argument("--out", default=os.path.join(crema.CACHE, "crema6"))
-    ap.add_argument("--init", help="continue from this checkpoint (a second, shorter cycle); its dev score "
-                                   "is the one to beat, so best.pt is the best over both runs")
+    ap.add_argument("--time-budget-min", type=float, default=60.0)
     ap.add_argument("--warmup", type=float, default=0.05)
-    ap.add_argument("--ema", type=float, default=0.0,
-                    help="also keep an exponential moving average of the weights (decay per step, e.g. 0.998); "
-                         "from 40 % of the cycle on, each epoch the better of the two on dev is the candidate for best.pt")
+    ap.add_argument("--ema", type=float, default=0.998)
+    ap.add_argument("--band-norm", type=int, default=1, help="1: per-window log-mel band normalisation")
+    ap.add_argument("--aug-p", type=float, default=1.0, help="scales every channel augmentation probability")
+    ap.add_argument("--label-power", type=float, default=0.5)
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     args = ap.parse_args()
 
-    crema.setup_threads()
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    corpora.require_data()
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    names = [c for c in args.corpora.split(",") if c and c not in args.exclude.split(",")]
     os.makedirs(args.out, exist_ok=True)
-    log = open(os.path.join(args.out, "train_log.jsonl"), "w")
+    last_path = os.path.join(args.out, "last.pt")
+    resume = torch.load(last_path, map_location="cpu") if args.resume and os.path.exists(last_path) else None
+    if args.resume and resume is None:
+        print(f"no {last_path} to resume from; starting from scratch", flush=True)
+    log = open(os.path.join(args.out, "train_log.jsonl"), "a" if resume else "w")
+    t0 = time.time()
 
     def say(rec):
         rec["t_min"] = round((time.time() - t0) / 60, 2)
@@ -80,49 +133,48 @@ def main():
         log.write(line + "\n")
         log.flush()
 
-    t0 = time.time()
-    _, tr_w, tr_y = crema.load_split("train")
-    _, dv_w, dv_y = crema.load_split("dev")
-    dv_f = [w.astype(np.float32) / 32768.0 for w in dv_w]
-    dv_t = [crema.telephone(w) for w in dv_f]
-    say({"event": "data", "train": len(tr_w), "dev": len(dv_w), "args": vars(args)})
-
-    model = crema.CremaNet()
+    tr_c, tr_w, tr_y = corpora.load(names, ("train",))
+    dev = DevSet(names)
+    weights = sampling_weights(tr_c, args.label_power)
+    counts = {}
+    for c in tr_c:
+        counts[c.corpus] = counts.get(c.corpus, 0) + 1
+    config = {"band_norm": bool(args.band_norm)}
+    model = crema.CremaNet(**config)
     model.specaug = True
-    best = -1.0
-    if args.init:
-        ck = torch.load(args.init, map_location="cpu")
-        model.load_state_dict(ck["state_dict"])
-        acc, rec = evaluate(model, dv_f, dv_y)
-        acc_t, rec_t = evaluate(model, dv_t, dv_y)
-        best = (acc + acc_t) / 2
-        torch.save({"state_dict": model.state_dict(), "epoch": ck.get("epoch"), "dev_acc": acc, "dev_mulaw_acc": acc_t,
-                    "dev_macro_recall": rec, "dev_mulaw_macro_recall": rec_t, "init": args.init},
-                   os.path.join(args.out, "best.pt"))
-        say({"event": "init", "from": args.init, "epoch": ck.get("epoch"), "dev_acc": round(acc, 4),
-             "dev_mulaw_acc": round(acc_t, 4)})
-    ep0 = int(ck.get("epoch") or 0) if args.init else 0
     nparam = sum(p.numel() for p in model.parameters())
-    steps_per_epoch = len(tr_w) // args.batch
+    steps_per_epoch = args.epoch_samples // args.batch
     total = steps_per_epoch * args.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.02)
-    budget_s = args.time_budget_min * 60
-
-    def progress():
-        return max(step / total, (time.time() - t_train) / budget_s)
-
-    def lr_at(p):  # linear warm-up 5 %, cosine decay to 2 % of the peak
-        w = args.warmup
-        if p < w:
-            return args.lr * (0.1 + 0.9 * p / w)
-        q = min(1.0, (p - w) / (1 - w))
-        return args.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * q)))
-    say({"event": "model", "params": nparam, "steps": total})
-    ema = None
-    if args.ema > 0:
-        ema = copy.deepcopy(model)
+    ema = copy.deepcopy(model) if args.ema > 0 else None
+    if ema is not None:
         for p in ema.parameters():
             p.requires_grad_(False)
+    rng = np.random.default_rng(args.seed)
+    torch.manual_seed(args.seed)
+    step, ep0, spent, best = 0, 0, 0.0, -1.0
+    if resume:
+        model.load_state_dict(resume["state_dict"])
+        opt.load_state_dict(resume["optimizer"])
+        if ema is not None and resume.get("ema") is not None:
+            ema.load_state_dict(resume["ema"])
+        rng.bit_generator.state = resume["rng"]
+        torch.set_rng_state(resume["torch_rng"])
+        step, ep0, spent, best = resume["step"], resume["epoch"], resume["train_seconds"], resume["best"]
+        say({"event": "resume", "epoch": ep0, "step": step, "train_min": round(spent / 60, 2), "best": best})
+    else:
+        say({"event": "data", "corpora": names, "train_clips": counts, "dev_clips": {c: len(v[2]) for c, v in dev.sets.items()},
+             "args": vars(args), "params": nparam, "config": config})
+    budget_s = args.time_budget_min * 60
+
+    def progress(seg_start):
+        return max(step / total, (spent + time.time() - seg_start) / budget_s)
+
+    def lr_at(p):  # linear warm-up, cosine decay to 2 % of the peak
+        if p < args.warmup:
+            return args.lr * (0.1 + 0.9 * p / args.warmup)
+        q = min(1.0, (p - args.warmup) / (1 - args.warmup))
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * q)))
 
     def update_ema():
         with torch.no_grad():
@@ -132,20 +184,20 @@ def main():
                 else:
                     e.copy_(m)
 
-    step = 0
-    t_train = time.time()
-    for ep in range(args.epochs):
+    meta = {"config": config, "corpora": names, "excluded": [c for c in args.exclude.split(",") if c],
+            "train_clips": counts, "recipe": {k: v for k, v in vars(args).items() if k not in ("out", "resume")}}
+    for ep in range(ep0, args.epochs):
+        seg_start = time.time()
         model.train()
-        perm = rng.permutation(len(tr_w))
         tl, tc, tn = 0.0, 0, 0
-        for b in range(steps_per_epoch):
-            idx = perm[b * args.batch:(b + 1) * args.batch]
-            if progress() >= 1.0:
+        for _ in range(steps_per_epoch):
+            if progress(seg_start) >= 1.0:
                 break
             for g in opt.param_groups:
-                g["lr"] = lr_at(progress())
+                g["lr"] = lr_at(progress(seg_start))
+            idx = rng.choice(len(tr_w), size=args.batch, p=weights)
             seg = int(rng.uniform(1.2, 2.6) * crema.SR)
-            x = torch.from_numpy(augment_batch(tr_w, idx, rng, seg))
+            x = torch.from_numpy(make_batch(tr_w, idx, rng, seg, tr_w, args.aug_p))
             y = torch.from_numpy(tr_y[idx])
             logits = model(x)
             loss = F.cross_entropy(logits, y, label_smoothing=0.1)
@@ -161,33 +213,29 @@ def main():
             tn += len(idx)
             if args.max_steps and step >= args.max_steps:
                 break
-        # The average only pays late in the cycle; evaluating it earlier would only cost training time.
-        late = ema is not None and progress() >= 0.4
-        candidates = [("weights", model)] + ([("ema", ema)] if late else [])
-        results = []
-        for name, net in candidates:
-            acc, rec = evaluate(net, dv_f, dv_y)
-            acc_t, rec_t = evaluate(net, dv_t, dv_y)
-            results.append(((acc + acc_t) / 2, name, net, acc, rec, acc_t, rec_t))
-        score, name, net, acc, rec, acc_t, rec_t = max(results, key=lambda r: r[0])
-        rec_out = {"event": "epoch", "epoch": ep0 + ep + 1, "train_loss": round(tl / max(tn, 1), 4),
-                   "train_acc": round(tc / max(tn, 1), 4), "dev_acc": round(acc, 4), "dev_macro_recall": round(rec, 4),
-                   "dev_mulaw_acc": round(acc_t, 4), "dev_mulaw_macro_recall": round(rec_t, 4),
-                   "lr": round(opt.param_groups[0]["lr"], 6), "progress": round(progress(), 3)}
-        if late:
-            rec_out["selected"] = name
-            rec_out["dev_score_weights"] = round(results[0][0], 4)
-            rec_out["dev_score_ema"] = round(results[1][0], 4)
-        say(rec_out)
+        spent += time.time() - seg_start
+        p = max(step / total, spent / budget_s)
+        # The weight average only pays late in the cycle; from 40 % on it is the candidate (evaluating both
+        # would double the cost of every evaluation on two cores).
+        late = ema is not None and p >= 0.4
+        name, net = ("ema", ema) if late else ("weights", model)
+        score, per = dev.evaluate(net)
+        rec = {"event": "epoch", "epoch": ep + 1, "train_loss": round(tl / max(tn, 1), 4),
+               "train_acc": round(tc / max(tn, 1), 4), "dev_score": round(score, 4),
+               "dev_macro_recall": {c: [round(v, 3) for v in r] for c, r in per.items()},
+               "lr": round(opt.param_groups[0]["lr"], 6), "progress": round(p, 3), "train_min": round(spent / 60, 2)}
+        rec["candidate"] = name
+        say(rec)
         if score > best:
             best = score
-            torch.save({"state_dict": net.state_dict(), "epoch": ep0 + ep + 1, "dev_acc": acc, "dev_mulaw_acc": acc_t,
-                        "dev_macro_recall": rec, "dev_mulaw_macro_recall": rec_t, "weights": name},
-                       os.path.join(args.out, "best.pt"))
-        torch.save({"state_dict": model.state_dict(), "epoch": ep0 + ep + 1}, os.path.join(args.out, "last.pt"))
-        if args.max_steps and step >= args.max_steps:
-            break
-        if progress() >= 1.0:
+            torch.save({"state_dict": net.state_dict(), "epoch": ep + 1, "dev_score": score, "dev_macro_recall": per,
+                        "weights": name, **meta}, os.path.join(args.out, "best.pt"))
+        torch.save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None, "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(), "step": step, "epoch": ep + 1, "train_seconds": spent,
+                    "best": best, **meta}, last_path + ".tmp")
+        os.replace(last_path + ".tmp", last_path)
+        if (args.max_steps and step >= args.max_steps) or p >= 1.0:
             break
     say({"event": "done", "best_score": best})
 

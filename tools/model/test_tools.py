@@ -1,0 +1,152 @@
+"""unittest for the multi-corpus training tools: codecs, augmentation, sampling balance, splits, calibration.
+    /usr/bin/python3 -m unittest tools/model/test_tools.py -v        (a few seconds; the splits test needs the data)
+"""
+import os
+import sys
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import augment  # noqa: E402
+import calibrate  # noqa: E402
+import corpora  # noqa: E402
+import crema  # noqa: E402
+import export  # noqa: E402
+import train  # noqa: E402
+
+
+class Codecs(unittest.TestCase):
+    def test_alaw_matches_g711_reference_codes(self):
+        # G.711 A-law codes of these linear values (ITU-T G.711 tables; also what Python's audioop gave).
+        x = np.array([0, 100, -100, 1000, -1000, 30000, -30000])
+        self.assertEqual(augment.alaw_encode(x).tolist(), [213, 211, 83, 250, 122, 168, 40])
+        self.assertEqual(augment.alaw_decode(augment.alaw_encode(x)).tolist(),
+                         [8, 104, -104, 1008, -1008, 30208, -30208])
+
+    def test_alaw_round_trip_error_is_within_one_segment_step(self):
+        x = np.arange(-32768, 32768, 3)
+        err = np.abs(augment.alaw_decode(augment.alaw_encode(x)) - x)
+        self.assertLessEqual(float(np.max(err / np.maximum(np.abs(x), 256))), 0.0625)
+
+    def test_codec_keeps_length_and_speech_band(self):
+        rng = np.random.default_rng(0)
+        t = np.arange(16000) / 16000
+        x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        y = augment.codec(x, rng)
+        self.assertEqual(len(y), len(x))
+        corr = np.corrcoef(x[100:-100], y[100:-100])[0, 1]
+        self.assertGreater(corr, 0.95)
+
+
+class Augmentation(unittest.TestCase):
+    def test_chain_returns_finite_audio_of_the_same_length(self):
+        rng = np.random.default_rng(1)
+        pool = [rng.integers(-3000, 3000, 20000).astype(np.int16) for _ in range(4)]
+        for _ in range(30):
+            x = (rng.standard_normal(24000) * 0.1).astype(np.float32)
+            y = augment.augment(x, rng, pool)
+            self.assertEqual(y.shape, x.shape)
+            self.assertTrue(np.all(np.isfinite(y)))
+            self.assertLessEqual(float(np.max(np.abs(y))), 1.5)
+
+    def test_no_augmentation_at_p0_is_only_a_gain(self):
+        rng = np.random.default_rng(2)
+        x = (rng.standard_normal(8000) * 0.05).astype(np.float32)
+        y = augment.augment(x, rng, [], p=0.0)
+        ratio = y / np.where(np.abs(x) > 1e-4, x, np.nan)
+        self.assertLess(float(np.nanstd(ratio)), 1e-4)
+
+    def test_band_limit_removes_low_frequencies(self):
+        rng = np.random.default_rng(3)
+        t = np.arange(32000) / 16000
+        x = (0.3 * np.sin(2 * np.pi * 80 * t) + 0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+        y = augment.spectral_shape(x, rng, band_limit=True)
+        spec = np.abs(np.fft.rfft(y))
+        f = np.fft.rfftfreq(len(y), 1 / 16000)
+        low = spec[np.argmin(np.abs(f - 80))]
+        mid = spec[np.argmin(np.abs(f - 1000))]
+        self.assertLess(low, mid / 30)
+
+
+class Sampling(unittest.TestCase):
+    @staticmethod
+    def clip(corpus, label):
+        return corpora.Clip(corpus, "x.opus", "s", "F", label, label)
+
+    def test_each_corpus_label_pair_has_equal_mass_within_a_corpus(self):
+        clips = ([self.clip("a", "angry")] * 90 + [self.clip("a", "sad")] * 10 + [self.clip("b", "angry")] * 25)
+        w = train.sampling_weights(clips, label_power=0.0)
+        self.assertAlmostEqual(w.sum(), 1.0)
+        a_angry, a_sad, b_angry = w[:90].sum(), w[90:100].sum(), w[100:].sum()
+        self.assertAlmostEqual(a_angry, a_sad)
+        # corpus shares follow sqrt(size): sqrt(100) : sqrt(25) = 2 : 1
+        self.assertAlmostEqual((a_angry + a_sad) / b_angry, 2.0)
+
+    def test_rare_labels_are_lifted(self):
+        clips = [self.clip("a", lab) for lab in ("angry", "disgust")] * 5 + [self.clip("b", "angry")] * 10
+        flat = train.sampling_weights(clips, label_power=0.0)
+        lifted = train.sampling_weights(clips, label_power=0.5)
+        dis = [i for i, c in enumerate(clips) if c.label == "disgust"]
+        self.assertGreater(lifted[dis].sum(), flat[dis].sum())
+
+
+class Calibration(unittest.TestCase):
+    def test_fitted_temperature_undoes_overconfidence(self):
+        rng = np.random.default_rng(4)
+        y = rng.integers(0, 6, 3000)
+        true_logits = rng.standard_normal((3000, 6))
+        true_logits[np.arange(3000), y] += 1.5
+        # sample labels from the true model, then make it 3x overconfident
+        p = calibrate.softmax(true_logits)
+        y = np.array([rng.choice(6, p=row) for row in p])
+        t = calibrate.fit_temperature(true_logits * 3, y)
+        self.assertAlmostEqual(t, 3.0, delta=0.4)
+        self.assertLess(calibrate.ece(true_logits * 3 / t, y), calibrate.ece(true_logits * 3, y))
+
+    def test_calibrated_export_divides_logits_and_keeps_argmax(self):
+        net = crema.CremaNet(band_norm=True).eval()
+        net.frontend.use_conv = True
+        wrapped = export.Calibrated(net, 2.0).eval()
+        x = torch.randn(2, 16000) * 0.1
+        with torch.no_grad():
+            a, b = net(x), wrapped(x)
+        self.assertTrue(torch.allclose(a / 2.0, b, atol=1e-6))
+        self.assertTrue(torch.equal(a.argmax(1), b.argmax(1)))
+
+
+class BandNorm(unittest.TestCase):
+    @staticmethod
+    def logits(band_norm, shift):
+        torch.manual_seed(0)
+        net = crema.CremaNet(band_norm=band_norm).eval()
+        front = net.frontend
+
+        class Shifted(torch.nn.Module):  # a microphone/codec gain per mel band, in the log domain
+            def forward(self, x):
+                m = front(x)
+                return m + shift * torch.linspace(-2, 2, m.shape[1])[None, :, None]
+
+        net.frontend = Shifted()
+        x = torch.from_numpy((np.random.default_rng(5).standard_normal((1, 32000)) * 0.1).astype(np.float32))
+        with torch.no_grad():
+            return net(x)
+
+    def test_band_norm_makes_the_model_blind_to_a_fixed_gain_per_band(self):
+        self.assertTrue(torch.allclose(self.logits(True, 0.0), self.logits(True, 1.0), atol=1e-4))
+        self.assertFalse(torch.allclose(self.logits(False, 0.0), self.logits(False, 1.0), atol=1e-4))
+
+
+@unittest.skipUnless(os.path.isdir(corpora.DATA), f"needs the shared data folder {corpora.DATA}")
+class Splits(unittest.TestCase):
+    def test_committed_split_is_the_seeded_one(self):
+        import csv
+        with open(corpora.SPLITS) as f:
+            have = [tuple(r) for r in list(csv.reader(f))[1:]]
+        self.assertEqual(have, corpora.compute_splits())
+
+
+if __name__ == "__main__":
+    unittest.main()

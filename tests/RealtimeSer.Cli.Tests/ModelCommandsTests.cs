@@ -35,6 +35,41 @@ public class ModelCommandsTests
             ["angry", "disgust", "fear", "happy", "neutral", "sad"],
             crema.GetProperty("labels").EnumerateArray().Select(l => l.GetString())
         );
+        Assert.True(crema.GetProperty("default").GetBoolean());
+        Assert.Single(models, m => m.GetProperty("default").GetBoolean());
+    }
+
+    [SkippableFact]
+    public async Task Models_names_the_default_models_training_corpora_as_its_manifest_does()
+    {
+        RequireModel();
+        var manifest = ModelCatalog.Resolve(ModelCatalog.DefaultModelId);
+        Skip.If(manifest.TrainingCorpora.Count == 0, "the default model's manifest lists no corpora");
+        using var raw = JsonDocument.Parse(
+            File.ReadAllText(Path.Combine(manifest.Directory, "manifest.json"))
+        );
+        var expected = raw
+            .RootElement.GetProperty("source")
+            .GetProperty("corpora")
+            .EnumerateArray()
+            .Select(c => c.GetProperty("id").GetString())
+            .ToList();
+
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("models", "--json");
+        Assert.True(exit == 0, stderr);
+        var entry = stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(m => m.GetProperty("id").GetString() == manifest.Id);
+        var listed = entry.GetProperty("training_corpora").EnumerateArray().ToList();
+        Assert.Equal(expected, listed.Select(c => c.GetProperty("id").GetString()));
+        Assert.All(listed, c => Assert.False(string.IsNullOrEmpty(c.GetProperty("licence").GetString())));
+
+        var (textExit, text, textErr) = await CliRunner.RunAsync("models");
+        Assert.True(textExit == 0, textErr);
+        var block = text[text.IndexOf(manifest.Id + " (", StringComparison.Ordinal)..];
+        Assert.Contains("[default]", block.Split('\n')[0]);
+        Assert.All(expected, id => Assert.Contains(id!, block));
     }
 
     [SkippableFact]

@@ -4,7 +4,7 @@ plain Python streaming loop (fixed windows every hop, one forward pass per windo
 same recordings. Prints one JSON object with throughput and per-window latency, for `tools/bench/refresh`
 to set against `ser bench`.
 
-    /usr/bin/python3 tools/bench/torch_baseline.py --checkpoint models/crema6/model.pt RECORDING...
+    /usr/bin/python3 tools/bench/torch_baseline.py --checkpoint models/multi6/model.pt RECORDING...
 
 Needs Debian's python3-torch, python3-numpy, python3-scipy, python3-soundfile (tools/model/setup.sh).
 Never on the runtime path.

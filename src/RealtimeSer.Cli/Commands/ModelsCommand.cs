@@ -40,14 +40,46 @@ internal static class ModelsCommand
 
     private static string ToText(ModelManifest m)
     {
-        var metrics = m.Metrics is { ValueKind: JsonValueKind.Object } obj
-            ? string.Join(", ", Flatten(obj, ""))
-            : "";
-        return $"{m.Id}{(m.Name is null ? "" : $" ({m.Name})")}\n"
+        var metrics = m.Metrics is { ValueKind: JsonValueKind.Object } obj ? Summarize(obj).ToList() : [];
+        var corpora = string.Join(
+            "\n           ",
+            m.TrainingCorpora.Select(c =>
+                $"{c.Id}{(c.Language is null ? "" : $" ({c.Language})")}{(c.Licence is null ? "" : $": {c.Licence}")}"
+            )
+        );
+        return $"{m.Id}{(m.Name is null ? "" : $" ({m.Name})")}{(m.Id == ModelCatalog.DefaultModelId ? " [default]" : "")}\n"
             + $"  labels:  {string.Join(", ", m.Labels)}\n"
             + $"  window:  {m.RecommendedWindowSeconds:0.##} s, hop {m.RecommendedHopSeconds:0.##} s, minimum {m.MinWindowSeconds:0.##} s\n"
-            + (metrics.Length > 0 ? $"  metrics: {metrics}\n" : "")
+            + (corpora.Length > 0 ? $"  corpora: {corpora}\n" : "")
+            + (metrics.Count > 0 ? $"  metrics: {string.Join("\n           ", metrics)}\n" : "")
             + $"  path:    {m.ModelPath}";
+    }
+
+    /// <summary>
+    /// One line per evaluation set ("test_crema-d: accuracy 0.631, macro_recall 0.635, n 1230"), so that a model
+    /// scored on many corpora stays readable; plain numbers and lists as they are.
+    /// </summary>
+    private static IEnumerable<string> Summarize(JsonElement metrics)
+    {
+        foreach (var p in metrics.EnumerateObject())
+        {
+            var v = p.Value;
+            if (v.ValueKind == JsonValueKind.Number)
+            {
+                yield return $"{p.Name} {v.GetDouble():0.####}";
+            }
+            else if (v.ValueKind == JsonValueKind.Array)
+            {
+                yield return $"{p.Name} {string.Join(", ", v.EnumerateArray().Select(e => e.ToString()))}";
+            }
+            else if (v.ValueKind == JsonValueKind.Object)
+            {
+                var parts = Flatten(v, "")
+                    .Where(f => !f.StartsWith("macro_f1", StringComparison.Ordinal))
+                    .ToList();
+                yield return $"{p.Name}: {string.Join(", ", parts)}";
+            }
+        }
     }
 
     private static string ToJson(ModelManifest m)
@@ -65,6 +97,18 @@ internal static class ModelsCommand
             }
             json.WriteEndArray();
             json.WriteString("path", m.ModelPath);
+            json.WriteBoolean("default", m.Id == ModelCatalog.DefaultModelId);
+            json.WriteNumber("temperature", m.Temperature);
+            json.WriteStartArray("training_corpora");
+            foreach (var c in m.TrainingCorpora)
+            {
+                json.WriteStartObject();
+                json.WriteString("id", c.Id);
+                json.WriteString("language", c.Language);
+                json.WriteString("licence", c.Licence);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
             if (m.Metrics is { } metrics)
             {
                 json.WritePropertyName("metrics");

@@ -43,6 +43,15 @@ public sealed record ModelManifest
 
     public string? Source { get; init; }
 
+    /// <summary>The corpora the model learned from, with their terms (manifest <c>source.corpora</c>); empty when unknown.</summary>
+    public IReadOnlyList<TrainingCorpus> TrainingCorpora { get; init; } = [];
+
+    /// <summary>The temperature the logits were divided by inside the graph (1 when not calibrated).</summary>
+    public double Temperature { get; init; } = 1.0;
+
     /// <summary>Directory that holds the model.</summary>
     public string Directory => Path.GetDirectoryName(Path.GetFullPath(ModelPath))!;
 }
+
+/// <summary>One corpus a model was trained on: its id, language and licence as the corpus states it.</summary>
+public sealed record TrainingCorpus(string Id, string? Language, string? Licence);

@@ -86,6 +86,8 @@ public static class ModelManifestLoader
                     RecommendedHopSeconds = OptionalDouble(window, "hop_s") ?? 0.5,
                     Metrics = root.TryGetProperty("metrics", out var m) ? m.Clone() : null,
                     Source = root.TryGetProperty("source", out var s) ? s.ToString() : null,
+                    TrainingCorpora = ParseCorpora(root),
+                    Temperature = OptionalDouble(root, "temperature") ?? 1.0,
                 },
                 path
             );
@@ -95,6 +97,30 @@ public static class ModelManifestLoader
         {
             throw new InvalidDataException($"{path} is not a valid model manifest: {e.Message}", e);
         }
+    }
+
+    private static List<TrainingCorpus> ParseCorpora(JsonElement root)
+    {
+        if (
+            !root.TryGetProperty("source", out var source)
+            || source.ValueKind != JsonValueKind.Object
+            || !source.TryGetProperty("corpora", out var list)
+            || list.ValueKind != JsonValueKind.Array
+        )
+        {
+            return [];
+        }
+        return list.EnumerateArray()
+            .Select(c =>
+                c.ValueKind == JsonValueKind.String
+                    ? new TrainingCorpus(c.GetString()!, null, null)
+                    : new TrainingCorpus(
+                        c.GetProperty("id").GetString()!,
+                        OptionalString(c, "language"),
+                        OptionalString(c, "licence")
+                    )
+            )
+            .ToList();
     }
 
     private static ModelManifest FromHuggingFace(string dir, string onnx)

@@ -7,10 +7,21 @@ internal static class ModelMetrics
 {
     /// <summary>
     /// The model's clip-level accuracy on the test split, as its manifest reports it: the first numeric
-    /// "accuracy" found under a key that names the test split.
+    /// "accuracy" found under a key that names the test split (CREMA-D's test speakers when listed).
     /// </summary>
     public static double TestAccuracy(ModelManifest manifest)
     {
+        // The fixture call is made of CREMA-D test speakers: a multi-corpus model is judged against its CREMA-D
+        // figure, not whichever corpus its manifest happens to list first.
+        if (
+            manifest.Metrics is { ValueKind: JsonValueKind.Object } all
+            && all.TryGetProperty("test_crema-d", out var crema)
+            && crema.ValueKind == JsonValueKind.Object
+            && crema.TryGetProperty("accuracy", out var cremaAccuracy)
+        )
+        {
+            return cremaAccuracy.GetDouble();
+        }
         if (
             manifest.Metrics is { ValueKind: JsonValueKind.Object } metrics
             && Find(metrics, underTest: false) is { } accuracy

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Leave-one-corpus-out runs of the default model's recipe: for each corpus, train without it (same recipe,
+# Leave-one-corpus-out runs of multi6's recipe: for each corpus, train without it (same recipe,
 # shorter budget), then evaluate on every clip of it.  Results go to models/multi6/loco.json, which the
 # model card and the manifest summarise.
 #   tools/model/loco.sh [--budget-min N] [--resume] [CORPUS...]     (default: crema-d nemo ased, 25 minutes)

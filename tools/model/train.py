@@ -161,7 +161,8 @@ def main():
         rng.bit_generator.state = resume["rng"]
         torch.set_rng_state(resume["torch_rng"])
         step, ep0, spent, best = resume["step"], resume["epoch"], resume["train_seconds"], resume["best"]
-        say({"event": "resume", "epoch": ep0, "step": step, "train_min": round(spent / 60, 2), "best": best})
+        say({"event": "resume", "epoch": ep0, "step": step, "train_min": round(spent / 60, 2), "best": best,
+             "time_budget_min": args.time_budget_min, "threads": args.threads})
     else:
         say({"event": "data", "corpora": names, "train_clips": counts, "dev_clips": {c: len(v[2]) for c, v in dev.sets.items()},
              "args": vars(args), "params": nparam, "config": config})

@@ -36,7 +36,7 @@ internal sealed class RemoteServer : IAsyncDisposable
 
     public static async Task<RemoteServer> StartAsync()
     {
-        Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed (the default is models/multi6)");
+        Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed (the default is models/crema6)");
         SileroVadModel vad;
         try
         {

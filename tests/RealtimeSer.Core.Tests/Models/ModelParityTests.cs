@@ -8,15 +8,43 @@ using Xunit.Abstractions;
 namespace RealtimeSer.Core.Tests.Models;
 
 /// <summary>
-/// The C# ONNX path must reproduce the Python tools: logits on the 60 fixture clips within 1e-4 of those the
-/// PyTorch model stored in parity.json, and the same top-1 labels.
+/// The C# ONNX path must reproduce the Python tools: for every installed model that ships a parity.json (the
+/// default and the others trained here), logits on the 60 fixture clips within 1e-4 of those the PyTorch model
+/// stored, and the same top-1 labels.
 /// </summary>
-public class DefaultModelParityTests(ITestOutputHelper output)
+public class ModelParityTests(ITestOutputHelper output)
 {
-    [SkippableFact]
-    public async Task Onnx_logits_match_pytorch_on_fixture_clips()
+    private static List<string> IdsWithParity() =>
+        ModelCatalog
+            .List()
+            .Where(m => File.Exists(Path.Combine(m.Directory, "parity.json")))
+            .Select(m => m.Id)
+            .ToList();
+
+    public static TheoryData<string> ModelsWithParity()
     {
-        var manifest = RequireDefaultModel();
+        var ids = IdsWithParity();
+        var rows = new TheoryData<string>();
+        // With no model installed, one row that skips below with the reason.
+        foreach (var id in ids.Count > 0 ? ids : [ModelCatalog.DefaultModelId])
+        {
+            rows.Add(id);
+        }
+        return rows;
+    }
+
+    [SkippableFact]
+    public void The_default_model_is_among_those_checked()
+    {
+        Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed");
+        Assert.Contains(ModelCatalog.DefaultModelId, IdsWithParity());
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ModelsWithParity))]
+    public async Task Onnx_logits_match_pytorch_on_fixture_clips(string modelId)
+    {
+        var manifest = RequireModel(modelId);
         var parityPath = Path.Combine(manifest.Directory, "parity.json");
         Skip.IfNot(File.Exists(parityPath), $"{parityPath} not written (tools/model/parity.py)");
         using var parity = JsonDocument.Parse(File.ReadAllText(parityPath));
@@ -49,14 +77,14 @@ public class DefaultModelParityTests(ITestOutputHelper output)
             Assert.Equal(item.GetProperty("top1").GetString(), top);
             checkedClips++;
         }
-        output.WriteLine($"{checkedClips} clips, worst |Δlogit| {worst:E2}");
+        output.WriteLine($"{manifest.Id}: {checkedClips} clips, worst |Δlogit| {worst:E2}");
         Assert.Equal(60, checkedClips);
     }
 
     [SkippableFact]
     public async Task Clip_classification_gives_probabilities_over_lower_case_labels()
     {
-        var manifest = RequireDefaultModel();
+        var manifest = RequireModel(ModelCatalog.DefaultModelId);
         using var classifier = OnnxEmotionClassifier.Load(manifest);
         var clip = TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
         var result = await ClipClassifier.ClassifyAsync(classifier, await AudioLoader.ReadMono16kAsync(clip));
@@ -65,15 +93,15 @@ public class DefaultModelParityTests(ITestOutputHelper output)
         Assert.Contains(result.Label, result.Labels);
     }
 
-    private static ModelManifest RequireDefaultModel()
+    private static ModelManifest RequireModel(string id)
     {
         try
         {
-            return ModelCatalog.Resolve(ModelCatalog.DefaultModelId);
+            return ModelCatalog.Resolve(id);
         }
         catch (FileNotFoundException e)
         {
-            throw new SkipException($"default model not installed: {e.Message}");
+            throw new SkipException($"model {id} not installed: {e.Message}");
         }
     }
 }

@@ -75,7 +75,7 @@ internal sealed class BrowserSession : IAsyncDisposable
         return Path.Combine(dir, name);
     }
 
-    public static async Task<BrowserSession> StartAsync(string? captureWav)
+    public static async Task<BrowserSession> StartAsync(string? captureWav, string? apiKey = null)
     {
         var chromium = FindChromium();
         Skip.If(
@@ -99,6 +99,7 @@ internal sealed class BrowserSession : IAsyncDisposable
                 Host = "127.0.0.1",
                 ShutdownGraceSeconds = 1,
                 StatsIntervalSeconds = 1,
+                ApiKeyHashes = apiKey is null ? [] : [ApiKeyAuthenticator.Hash(apiKey)],
             },
             _ => { }
         );

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Google.Protobuf;
 using RealtimeSer.Grpc;
@@ -364,6 +366,76 @@ public sealed class WebEndpointTests
         await call.CompleteRequestAsync();
         while (await call.ReadAsync() is not null) { }
         Assert.Equal(0, Count(await NextSnapshotAsync(s => Count(s) == 0)));
+    }
+
+    [SkippableFact]
+    public async Task Over_TLS_pages_and_the_WebSocket_work_on_the_gRPC_port()
+    {
+        var dir = Directory.CreateTempSubdirectory("ser-web-tls-").FullName;
+        try
+        {
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+            var names = new SubjectAlternativeNameBuilder();
+            names.AddIpAddress(IPAddress.Loopback);
+            request.CertificateExtensions.Add(names.Build());
+            using var cert = request.CreateSelfSigned(
+                DateTimeOffset.UtcNow.AddMinutes(-5),
+                DateTimeOffset.UtcNow.AddDays(1)
+            );
+            await File.WriteAllTextAsync(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+            await File.WriteAllTextAsync(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+            var thumbprint = cert.GetCertHashString(HashAlgorithmName.SHA256);
+            bool Trust(X509Certificate? c) =>
+                c is not null && c.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint;
+            var tls = new SocketsHttpHandler
+            {
+                SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c) },
+            };
+            await using var server = await TestServer.StartAsync(
+                o =>
+                {
+                    o.TlsCertificate = Path.Combine(dir, "cert.pem");
+                    o.TlsKey = Path.Combine(dir, "key.pem");
+                },
+                handler: tls
+            );
+            using var http = new HttpClient(
+                new SocketsHttpHandler
+                {
+                    SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c) },
+                }
+            )
+            {
+                BaseAddress = server.Server.Address,
+            };
+            var page = await http.GetStringAsync("/");
+            Assert.Contains("Input device", page, StringComparison.Ordinal);
+            Assert.True(
+                (await http.GetFromJsonAsync<JsonElement>(WebEndpoints.InfoPath))
+                    .GetProperty("tls")
+                    .GetBoolean()
+            );
+
+            using var socket = new ClientWebSocket();
+            socket.Options.RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c);
+            socket.Options.SetRequestHeader("Origin", $"https://127.0.0.1:{server.Server.Port}");
+            await socket.ConnectAsync(
+                new Uri($"wss://127.0.0.1:{server.Server.Port}{BrowserStreamEndpoint.Path}"),
+                CancellationToken.None
+            );
+            await SendTextAsync(socket, Config(MulawStereoConfig));
+            Assert.Equal("ready", Event((await ReceiveAsync(socket))!.Value));
+            // gRPC on the same TLS port as before.
+            Assert.Equal(
+                global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving,
+                await server.CheckAsync()
+            );
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [SkippableFact]

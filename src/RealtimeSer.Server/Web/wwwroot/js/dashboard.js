@@ -83,8 +83,13 @@ function render(snapshot) {
         cell(tr, clock(s.duration_s)).rowSpan = s.channels.length;
       }
       const name = document.createElement("span");
-      name.textContent = `${c.name || `channel ${c.channel + 1}`}${c.in_speech ? " 🗣" : ""}`;
-      if (c.in_speech) name.title = "speaking now";
+      name.textContent = c.name || `channel ${c.channel + 1}`;
+      if (c.in_speech) {
+        const speaking = document.createElement("small");
+        speaking.className = "speaking";
+        speaking.textContent = " speaking";
+        name.append(speaking);
+      }
       cell(tr, name).dataset.channel = c.channel;
       cell(tr, labelChip(c.label)).dataset.label = c.label ?? "";
       cell(tr, share(c.negative_share));

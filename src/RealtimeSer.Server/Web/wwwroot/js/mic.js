@@ -295,6 +295,7 @@ async function start() {
     await ensureKey();
     $("finals").replaceChildren();
     timeline.reset({ labels });
+    shownTime = 0;
     session = new Session();
     status("Asking for the microphone…");
     await session.start($("device").value);
@@ -314,12 +315,13 @@ async function stop() {
   $("start").focus();
 }
 
+let shownTime = 0;
+
+// A timer rather than requestAnimationFrame: a tab in the background keeps its timeline current.
 function tick() {
-  if (session) {
-    timeline.prune(session.streamTime);
-    timeline.draw(session.streamTime);
-  }
-  setTimeout(() => requestAnimationFrame(tick), 200);
+  if (session) shownTime = session.streamTime;
+  timeline.prune(shownTime);
+  timeline.draw(shownTime);
 }
 
 // --- recordings dropped on the page -------------------------------------------------------------------
@@ -412,7 +414,7 @@ $("start").addEventListener("click", start);
 $("stop").addEventListener("click", stop);
 navigator.mediaDevices?.addEventListener?.("devicechange", listDevices);
 setUpDrop();
-tick();
+setInterval(tick, 250);
 listDevices().catch((err) => status(`Cannot list devices: ${err.message}`, true));
 loadModel()
   .then(() => (document.body.dataset.ready = "true"))

@@ -120,7 +120,7 @@ export class Timeline {
           g.stroke();
         }
         g.fillStyle = labelColor(p.label, this.labels);
-        g.fillRect(px - 1.5, py - 1.5, 3, 3);
+        g.fillRect(px - 2.5, py - 2.5, 5, 5);
         prev = { t: p.t, x: px, y: py };
       }
 
@@ -136,8 +136,11 @@ export class Timeline {
     const step = niceStep((to - from) / 8);
     for (let t = Math.ceil(from / step) * step; t <= to; t += step) {
       const px = x(t);
+      const text = `${Math.round(t)} s`;
       g.fillRect(px, h - axis, 1, 4);
-      g.fillText(`${Math.round(t)} s`, px + 2, h - 4);
+      // The last tick's label would run off the right edge: put it left of its tick instead.
+      const tw = g.measureText(text).width;
+      g.fillText(text, px + 2 + tw > w ? px - tw - 2 : px + 2, h - 4);
     }
     this.canvas.setAttribute("aria-label", this.summary(from, to));
   }

@@ -82,8 +82,14 @@ internal sealed class BrowserStreamEndpoint(
             );
         }
         catch (Exception e)
-            when (e is OperationCanceledException or WebSocketException
-                && (context.RequestAborted.IsCancellationRequested || socket.State == WebSocketState.Aborted)
+            when (e is WebSocketException
+                || (
+                    e is OperationCanceledException
+                    && (
+                        context.RequestAborted.IsCancellationRequested
+                        || socket.State == WebSocketState.Aborted
+                    )
+                )
             )
         {
             // The page went away (tab closed, network lost): its stream is already finished below.

@@ -136,6 +136,49 @@ public sealed class WebEndpointTests
     }
 
     [SkippableFact]
+    public async Task Pages_that_vanish_or_fall_silent_leave_no_stream_behind()
+    {
+        var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
+        await using var server = await TestServer.StartAsync(o => o.StreamIdleTimeoutSeconds = 1);
+        var vanishing = await ConnectAsync(server.Server);
+        await SendTextAsync(vanishing, Config(MulawStereoConfig));
+        Assert.Equal("ready", Event((await ReceiveAsync(vanishing))!.Value));
+        for (var offset = 0; offset < 5 * 16000; offset += 1600)
+        {
+            await vanishing.SendAsync(
+                audio.AsMemory(offset, 1600),
+                WebSocketMessageType.Binary,
+                true,
+                CancellationToken.None
+            );
+        }
+        // The tab is closed: the connection drops without a close handshake.
+        vanishing.Abort();
+        vanishing.Dispose();
+
+        using var silent = await ConnectAsync(server.Server);
+        await SendTextAsync(silent, Config(MulawStereoConfig));
+        Assert.Equal("ready", Event((await ReceiveAsync(silent))!.Value));
+        await server.WaitForNoStreamsAsync();
+        Assert.Equal(0, server.Server.Streams.Count);
+        // The silent page was cut off by the idle timeout: its socket does not stay open.
+        Assert.NotEqual(WebSocketState.Open, await StateAfterReadAsync(silent));
+    }
+
+    private static async Task<WebSocketState> StateAfterReadAsync(ClientWebSocket socket)
+    {
+        try
+        {
+            while (await ReceiveAsync(socket, TimeSpan.FromSeconds(10)) is not null) { }
+        }
+        catch (WebSocketException)
+        {
+            // The server aborted the connection: that is the expected end here.
+        }
+        return socket.State;
+    }
+
+    [SkippableFact]
     public async Task Other_sites_and_rebound_host_names_are_refused_and_the_own_origin_is_not()
     {
         await using var server = await TestServer.StartAsync();

@@ -51,11 +51,18 @@ public sealed class ApiKeyAuthenticator
     /// </summary>
     public int Authenticate(IHeaderDictionary headers)
     {
+        ArgumentNullException.ThrowIfNull(headers);
+        return Authenticate(headers.Authorization.ToString());
+    }
+
+    /// <summary>As <see cref="Authenticate(IHeaderDictionary)"/>, from the value of an authorization header.</summary>
+    public int Authenticate(string? authorization)
+    {
         if (!Enabled)
         {
             return -1;
         }
-        var value = headers.Authorization.ToString();
+        var value = authorization ?? "";
         const string bearer = "Bearer ";
         if (!value.StartsWith(bearer, StringComparison.OrdinalIgnoreCase))
         {

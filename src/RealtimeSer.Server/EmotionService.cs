@@ -13,7 +13,8 @@ internal sealed class EmotionService(
     ModelRegistry models,
     ServerOptions options,
     ServerLifetime lifetime,
-    ApiKeyAuthenticator auth,
+    StreamAdmission admission,
+    StreamRegistry registry,
     ILogger logger
 )
 {
@@ -22,12 +23,7 @@ internal sealed class EmotionService(
     public const string RecognizePath = Service + "Recognize";
     public const string ListModelsPath = Service + "ListModels";
 
-    private readonly KeyLimits _keyLimits = new(options, auth.KeyCount);
-    private long _streams;
     private long _nextId;
-
-    /// <summary>Streams admitted and not yet finished (the concurrent-stream limit counts these).</summary>
-    public long LiveStreams => Interlocked.Read(ref _streams);
 
     public async Task StreamingRecognizeAsync(GrpcServerCall call)
     {
@@ -56,6 +52,7 @@ internal sealed class EmotionService(
             "grpc-"
             + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var stream = setup.Engine.OpenStream(id, setup.Format, setup.Options);
+        using var tracked = registry.Register(stream, setup.Engine, StreamRegistry.GrpcSource);
         ServerLog.StreamOpened(
             logger,
             id,
@@ -67,7 +64,7 @@ internal sealed class EmotionService(
         var status = "OK";
         try
         {
-            await RunStreamAsync(call, setup, stream, idle);
+            await RunStreamAsync(call, setup, stream, tracked, idle);
         }
         catch (Exception e)
         {
@@ -91,6 +88,7 @@ internal sealed class EmotionService(
         GrpcServerCall call,
         StreamSetup setup,
         EngineStream stream,
+        TrackedStream tracked,
         StreamIdleTimer idle
     )
     {
@@ -102,7 +100,7 @@ internal sealed class EmotionService(
         var started = Stopwatch.GetTimestamp();
         using var writeLock = new SemaphoreSlim(1, 1);
         using var statsStop = CancellationTokenSource.CreateLinkedTokenSource(token);
-        var forward = ForwardEventsAsync(call, stream, writeLock, cancel);
+        var forward = ForwardEventsAsync(call, stream, tracked, writeLock, cancel);
         var stats = SendStatsAsync(call, stream, writeLock, started, statsStop.Token);
         var decoder = setup.CreateDecoder();
         var maxBytes = (long)(options.MaxStreamSeconds * setup.SampleRate) * decoder.BytesPerFrame;
@@ -182,6 +180,7 @@ internal sealed class EmotionService(
     private async Task ForwardEventsAsync(
         GrpcServerCall call,
         EngineStream stream,
+        TrackedStream tracked,
         SemaphoreSlim writeLock,
         CancellationTokenSource cancel
     )
@@ -191,6 +190,7 @@ internal sealed class EmotionService(
         {
             await foreach (var e in stream.Events.ReadAllAsync(token))
             {
+                tracked.Observe(e);
                 StreamingRecognizeResponse? response = e switch
                 {
                     CoreSpeech s => new() { SpeechEvent = ResponseMapper.ToWire(s) },
@@ -362,8 +362,7 @@ internal sealed class EmotionService(
 
     public async Task ListModelsAsync(GrpcServerCall call)
     {
-        var key = auth.Authenticate(call.RequestHeaders);
-        _keyLimits.CheckRate(key);
+        _ = admission.AuthenticateCall(call.RequestHeaders.Authorization.ToString());
         _ = await call.ReadAsync(ListModelsRequest.Parser);
         var response = new ListModelsResponse();
         foreach (var engine in models.Engines)
@@ -396,81 +395,12 @@ internal sealed class EmotionService(
         }
     }
 
-    /// <summary>
-    /// Authentication, shutdown, the key's call rate, the server's then the key's concurrent-stream limit, in
-    /// that order; the slot frees on dispose.
-    /// </summary>
-    private Slot Admit(GrpcServerCall call)
-    {
-        int key;
-        try
-        {
-            key = auth.Authenticate(call.RequestHeaders);
-        }
-        catch (GrpcException e)
-        {
-            throw Refused(call, e.Status);
-        }
-        if (lifetime.IsStopping)
-        {
-            throw Refused(
-                call,
-                new(GrpcStatusCode.Unavailable, "The server is shutting down; reconnect to another instance.")
-            );
-        }
-        try
-        {
-            _keyLimits.CheckRate(key);
-        }
-        catch (GrpcException e)
-        {
-            throw Refused(call, e.Status);
-        }
-        if (Interlocked.Increment(ref _streams) > options.MaxConcurrentStreams)
-        {
-            Interlocked.Decrement(ref _streams);
-            throw Refused(
-                call,
-                new(
-                    GrpcStatusCode.ResourceExhausted,
-                    $"The server is at its limit of {options.MaxConcurrentStreams} concurrent streams; retry later."
-                )
-            );
-        }
-        bool perKey;
-        try
-        {
-            perKey = _keyLimits.TryEnterStream(key);
-        }
-        catch (GrpcException e)
-        {
-            Interlocked.Decrement(ref _streams);
-            throw Refused(call, e.Status);
-        }
-        return new Slot(this, perKey ? key : -1);
-    }
+    private IDisposable Admit(GrpcServerCall call) =>
+        admission.Admit(call.RequestHeaders.Authorization.ToString());
 
     private GrpcException Refused(GrpcServerCall call, GrpcStatus status)
     {
         _ = call;
-        ServerLog.CallRefused(logger, status.Code.ToString(), status.Detail);
-        return new GrpcException(status);
-    }
-
-    private sealed class Slot(EmotionService owner, int key) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                Interlocked.Decrement(ref owner._streams);
-                if (key >= 0)
-                {
-                    owner._keyLimits.ExitStream(key);
-                }
-            }
-        }
+        return admission.Refused(status);
     }
 }

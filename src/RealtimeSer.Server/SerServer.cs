@@ -24,6 +24,9 @@ public sealed class SerServer : IAsyncDisposable
     private readonly WebApplication? _metricsApp;
     private readonly PrometheusExporter _exporter;
     private readonly EmotionService _service;
+    private readonly StreamAdmission _admission;
+    private readonly Http1Relay _relay;
+    private ListenOptions? _http1;
     private readonly ILogger _logger;
 
     private SerServer(ModelRegistry models, ServerOptions options, Action<ILoggingBuilder>? logging)
@@ -34,6 +37,11 @@ public sealed class SerServer : IAsyncDisposable
         Lifetime = new ServerLifetime();
         _exporter = new PrometheusExporter(models.Engines.Select(e => e.Metrics.Meter));
 
+        _relay = new Http1Relay(() =>
+            (_http1?.IPEndPoint?.Port is > 0 and var port)
+                ? port
+                : throw new InvalidOperationException("the HTTP/1.1 side is not bound yet.")
+        );
         var builder = WebApplication.CreateSlimBuilder(
             new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory }
         );
@@ -46,6 +54,18 @@ public sealed class SerServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.Http2.MaxStreamsPerConnection = Math.Max(100, options.MaxConcurrentStreams * 2);
+            if (options.Web && string.IsNullOrEmpty(options.TlsCertificate))
+            {
+                k.Listen(
+                    IPAddress.Loopback,
+                    0,
+                    l =>
+                    {
+                        l.Protocols = HttpProtocols.Http1;
+                        _http1 = l;
+                    }
+                );
+            }
             Listen(
                 k,
                 options.Host,
@@ -61,16 +81,28 @@ public sealed class SerServer : IAsyncDisposable
                     }
                     else
                     {
-                        // Cleartext HTTP/2 only (prior knowledge, "h2c"): gRPC never needs HTTP/1.1.
+                        // Cleartext HTTP/2 only (prior knowledge, "h2c"): gRPC never needs HTTP/1.1;
+                        // browsers' HTTP/1.1 connections are passed to the loopback side (Http1Relay).
                         listen.Protocols = HttpProtocols.Http2;
+                        if (options.Web)
+                        {
+                            listen.Use(_relay.Middleware);
+                        }
                     }
                 }
             );
         });
         _app = builder.Build();
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RealtimeSer.Server");
+        _relay.Logger = _logger;
         var auth = new ApiKeyAuthenticator(options.ApiKeyHashes);
-        _service = new EmotionService(models, options, Lifetime, auth, _logger);
+        _admission = new StreamAdmission(options, Lifetime, auth, _logger);
+        Streams = new StreamRegistry(options.Dashboard);
+        _service = new EmotionService(models, options, Lifetime, _admission, Streams, _logger);
+        if (options.Web)
+        {
+            _app.MapWeb(models, options, Lifetime, _admission, Streams, _logger);
+        }
         var health = new HealthService(Lifetime);
         Func<int> maxSize = () => options.MaxMessageBytes;
         Action<Exception> unexpected = e => ServerLog.Unexpected(_logger, e);
@@ -131,7 +163,10 @@ public sealed class SerServer : IAsyncDisposable
     public ServerLifetime Lifetime { get; }
 
     /// <summary>Streams admitted and not yet finished.</summary>
-    public long LiveStreams => _service.LiveStreams;
+    public long LiveStreams => _admission.LiveStreams;
+
+    /// <summary>Live streams as the dashboard shows them (gRPC and browser alike).</summary>
+    public StreamRegistry Streams { get; }
 
     /// <summary>The bound gRPC port (known after <see cref="StartAsync"/>).</summary>
     public int Port { get; private set; }
@@ -173,12 +208,16 @@ public sealed class SerServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _app.StartAsync(cancellationToken);
-        Port = BoundPort(_app);
+        Port = BoundPort(_app, _http1?.IPEndPoint?.Port);
         ServerLog.Listening(_logger, Address.ToString());
+        if (Options.Web)
+        {
+            ServerLog.WebPages(_logger, Address.ToString().TrimEnd('/'));
+        }
         if (_metricsApp is not null)
         {
             await _metricsApp.StartAsync(cancellationToken);
-            MetricsPort = BoundPort(_metricsApp);
+            MetricsPort = BoundPort(_metricsApp, null);
             ServerLog.MetricsListening(_logger, $"http://127.0.0.1:{MetricsPort}");
         }
     }
@@ -248,17 +287,21 @@ public sealed class SerServer : IAsyncDisposable
         }
     }
 
-    private static int BoundPort(WebApplication app)
+    /// <summary>The public port: the first bound address that is not the loopback HTTP/1.1 side.</summary>
+    private static int BoundPort(WebApplication app, int? except)
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
-        var first =
-            addresses?.Addresses.FirstOrDefault()
+        return (addresses?.Addresses ?? [])
+                .Select(a =>
+                    new Uri(
+                        a.Replace("[::]", "localhost", StringComparison.Ordinal)
+                            .Replace("*", "localhost", StringComparison.Ordinal)
+                    ).Port
+                )
+                .Where(p => p != except)
+                .Cast<int?>()
+                .FirstOrDefault()
             ?? throw new InvalidOperationException("the server has no bound address.");
-        return new Uri(
-            first
-                .Replace("[::]", "localhost", StringComparison.Ordinal)
-                .Replace("*", "localhost", StringComparison.Ordinal)
-        ).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -50,4 +50,21 @@ internal static partial class ServerLog
         "Shutting down: NOT_SERVING, draining {Streams} live stream(s) for up to {GraceSeconds} s"
     )]
     public static partial void ShuttingDown(ILogger logger, long streams, double graceSeconds);
+
+    [LoggerMessage(8, LogLevel.Information, "Browser connection ended early: {Reason}")]
+    public static partial void BrowserGone(ILogger logger, string reason);
+
+    [LoggerMessage(
+        9,
+        LogLevel.Information,
+        "Browser pages on {Address}/ (microphone) and {Address}/dashboard"
+    )]
+    public static partial void WebPages(ILogger logger, string address);
+
+    [LoggerMessage(
+        10,
+        LogLevel.Warning,
+        "Could not pass a browser connection to the HTTP/1.1 side: {Reason}"
+    )]
+    public static partial void RelayFailed(ILogger logger, string reason);
 }

@@ -68,6 +68,23 @@ public sealed class ServerOptions
 
     public double MaxSmoothingSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Serve the browser pages (microphone demo at /, dashboard at /dashboard) and their WebSocket and HTTP
+    /// endpoints on the gRPC port. Off leaves the port speaking HTTP/2 only, as before.
+    /// </summary>
+    public bool Web { get; set; } = true;
+
+    /// <summary>
+    /// Origins (scheme://host:port) besides the server's own that may open the WebSocket, upload recordings or
+    /// read the dashboard from a browser; requests from any other site are refused.
+    /// </summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+
+    /// <summary>Largest recording the page may upload for analysis.</summary>
+    public long MaxUploadBytes { get; set; } = 256L * 1024 * 1024;
+
+    public DashboardOptions Dashboard { get; set; } = new();
+
     public void Validate()
     {
         if (Port is < 0 or > 65535 || MetricsPort > 65535)
@@ -99,6 +116,17 @@ public sealed class ServerOptions
                 "per-key stream and rate limits and the idle timeout must be ≥ 0 (0 = off), the burst ≥ 1."
             );
         }
+        if (MaxUploadBytes < 1024)
+        {
+            throw new ArgumentException("max upload size must be ≥ 1024 bytes.");
+        }
+        if (AllowedOrigins.Exists(o => !Uri.TryCreate(o, UriKind.Absolute, out _)))
+        {
+            throw new ArgumentException(
+                "allowed origins must be absolute like https://example.org or http://localhost:8080."
+            );
+        }
+        Dashboard.Validate();
         _ = ApiKeyAuthenticator.ParseHashes(ApiKeyHashes);
     }
 }

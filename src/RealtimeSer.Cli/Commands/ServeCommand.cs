@@ -40,9 +40,15 @@ internal static class ServeCommand
         {
             Description = "Concurrent stream limit (default 64).",
         };
+        var noWeb = new Option<bool>("--no-web")
+        {
+            Description =
+                "Do not serve the browser pages (microphone demo at /, dashboard at /dashboard) on the port.",
+        };
         var command = new Command(
             "serve",
-            "Serve real-time emotion recognition over gRPC (realtime_ser.v1.EmotionRecognizer, grpc.health.v1). "
+            "Serve real-time emotion recognition over gRPC (realtime_ser.v1.EmotionRecognizer, grpc.health.v1), "
+                + "with a live microphone page at / and a live call dashboard at /dashboard on the same port. "
                 + "Settings also come from appsettings.json and REALTIMESER_SERVER__* variables."
         )
         {
@@ -54,6 +60,7 @@ internal static class ServeCommand
             tlsKey,
             apiKeyHash,
             maxStreams,
+            noWeb,
         };
         command.SetAction(
             (parse, ct) =>
@@ -82,6 +89,10 @@ internal static class ServeCommand
                         nameof(ServerOptions.MaxConcurrentStreams),
                         parse.GetValue(maxStreams)?.ToString(CultureInfo.InvariantCulture)
                     );
+                    if (parse.GetValue(noWeb))
+                    {
+                        Set(nameof(ServerOptions.Web), "false");
+                    }
                     var hashes = parse.GetValue(apiKeyHash) ?? [];
                     for (var i = 0; i < hashes.Length; i++)
                     {

@@ -1,0 +1,112 @@
+using Microsoft.Extensions.Logging;
+using RealtimeSer.Grpc;
+
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// The admission rules every stream passes, whatever its transport (gRPC or the browser's WebSocket):
+/// authentication, shutdown, the key's call rate, the server's then the key's concurrent-stream limit, in that
+/// order. Refusals are <see cref="GrpcException"/>s (logged once here); each transport maps them to its own wire.
+/// </summary>
+internal sealed class StreamAdmission(
+    ServerOptions options,
+    ServerLifetime lifetime,
+    ApiKeyAuthenticator auth,
+    ILogger logger
+)
+{
+    private readonly KeyLimits _keyLimits = new(options, auth.KeyCount);
+    private long _streams;
+
+    /// <summary>Streams admitted and not yet finished (the concurrent-stream limit counts these).</summary>
+    public long LiveStreams => Interlocked.Read(ref _streams);
+
+    public bool KeysRequired => auth.Enabled;
+
+    /// <summary>Authenticates a call that holds no stream slot (ListModels, the dashboard) and takes from its rate.</summary>
+    public int AuthenticateCall(string? authorization)
+    {
+        try
+        {
+            var key = auth.Authenticate(authorization);
+            _keyLimits.CheckRate(key);
+            return key;
+        }
+        catch (GrpcException e)
+        {
+            throw Refused(e.Status);
+        }
+    }
+
+    /// <summary>Admits one stream; the slot frees on dispose.</summary>
+    public IDisposable Admit(string? authorization)
+    {
+        int key;
+        try
+        {
+            key = auth.Authenticate(authorization);
+        }
+        catch (GrpcException e)
+        {
+            throw Refused(e.Status);
+        }
+        if (lifetime.IsStopping)
+        {
+            throw Refused(
+                new(GrpcStatusCode.Unavailable, "The server is shutting down; reconnect to another instance.")
+            );
+        }
+        try
+        {
+            _keyLimits.CheckRate(key);
+        }
+        catch (GrpcException e)
+        {
+            throw Refused(e.Status);
+        }
+        if (Interlocked.Increment(ref _streams) > options.MaxConcurrentStreams)
+        {
+            Interlocked.Decrement(ref _streams);
+            throw Refused(
+                new(
+                    GrpcStatusCode.ResourceExhausted,
+                    $"The server is at its limit of {options.MaxConcurrentStreams} concurrent streams; retry later."
+                )
+            );
+        }
+        bool perKey;
+        try
+        {
+            perKey = _keyLimits.TryEnterStream(key);
+        }
+        catch (GrpcException e)
+        {
+            Interlocked.Decrement(ref _streams);
+            throw Refused(e.Status);
+        }
+        return new Slot(this, perKey ? key : -1);
+    }
+
+    public GrpcException Refused(GrpcStatus status)
+    {
+        ServerLog.CallRefused(logger, status.Code.ToString(), status.Detail);
+        return new GrpcException(status);
+    }
+
+    private sealed class Slot(StreamAdmission owner, int key) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref owner._streams);
+                if (key >= 0)
+                {
+                    owner._keyLimits.ExitStream(key);
+                }
+            }
+        }
+    }
+}

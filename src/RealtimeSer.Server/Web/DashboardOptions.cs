@@ -1,0 +1,42 @@
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// What the dashboard counts as negative and when it highlights a call. Labels are matched without regard
+/// to case against each model's own labels, so one setting serves models that say "angry" or "anger".
+/// </summary>
+public sealed class DashboardOptions
+{
+    /// <summary>Labels counted in a channel's share of negative emotions.</summary>
+    public List<string> NegativeLabels { get; set; } =
+    ["angry", "anger", "disgust", "fear", "fearful", "sad", "sadness", "frustrated", "contempt"];
+
+    /// <summary>Labels whose share of recent speech raises the alert; empty means the negative labels.</summary>
+    public List<string> AlertLabels { get; set; } = ["angry", "anger"];
+
+    /// <summary>Share (0–1) of a channel's speech in the recent window above which the call is highlighted.</summary>
+    public double AlertShare { get; set; } = 0.5;
+
+    /// <summary>How far back "recent" reaches, in seconds of stream time.</summary>
+    public double AlertWindowSeconds { get; set; } = 30;
+
+    /// <summary>Speech a channel must have in the recent window before it can raise an alert.</summary>
+    public double AlertMinSpeechSeconds { get; set; } = 2;
+
+    /// <summary>How often the dashboard's live feed sends a snapshot when nothing opens or closes.</summary>
+    public double PushIntervalSeconds { get; set; } = 1;
+
+    public void Validate()
+    {
+        if (
+            AlertShare is < 0 or > 1
+            || AlertWindowSeconds <= 0
+            || AlertMinSpeechSeconds < 0
+            || PushIntervalSeconds <= 0
+        )
+        {
+            throw new ArgumentException(
+                "dashboard: alert share must be 0–1, the alert window and push interval > 0, the minimum speech ≥ 0."
+            );
+        }
+    }
+}

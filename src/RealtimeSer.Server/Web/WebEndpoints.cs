@@ -1,0 +1,113 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// Everything a browser uses, mapped onto the server's port: the pages, the live audio WebSocket, file
+/// analysis, the dashboard feed and the models list. Kept apart from the gRPC service so that moving the
+/// service to another host leaves this as it is.
+/// </summary>
+internal static class WebEndpoints
+{
+    public const string InfoPath = "/v1/info";
+    public const string ModelsPath = "/v1/models";
+
+    public static void MapWeb(
+        this WebApplication app,
+        ModelRegistry models,
+        ServerOptions options,
+        ServerLifetime lifetime,
+        StreamAdmission admission,
+        StreamRegistry registry,
+        ILogger logger
+    )
+    {
+        var origins = new OriginPolicy(options);
+        var browser = new BrowserStreamEndpoint(
+            models,
+            options,
+            lifetime,
+            admission,
+            registry,
+            origins,
+            logger
+        );
+        var files = new FileAnalysisEndpoint(models, options, admission, origins, logger);
+        var dashboard = new DashboardEndpoint(registry, lifetime, admission, origins);
+        app.UseWebSockets();
+        app.MapGet("/", (HttpContext c) => StaticAssets.ServeAsync(c, "index.html"));
+        app.MapGet("/dashboard", (HttpContext c) => StaticAssets.ServeAsync(c, "dashboard.html"));
+        app.MapGet("/static/{**name}", (HttpContext c, string name) => StaticAssets.ServeAsync(c, name));
+        app.MapGet(InfoPath, (HttpContext c) => InfoAsync(c, options, admission));
+        app.MapGet(ModelsPath, (HttpContext c) => ModelsAsync(c, models, admission, origins));
+        app.Map(BrowserStreamEndpoint.Path, browser.HandleAsync);
+        app.MapPost(FileAnalysisEndpoint.Path, files.HandleAsync);
+        app.MapGet(DashboardEndpoint.SnapshotPath, dashboard.SnapshotAsync);
+        app.MapGet(DashboardEndpoint.LivePath, dashboard.LiveAsync);
+    }
+
+    /// <summary>What a page needs before it can ask for a key: whether one is needed at all.</summary>
+    private static async Task InfoAsync(HttpContext context, ServerOptions options, StreamAdmission admission)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        json.WriteStartObject();
+        json.WriteBoolean("auth_required", admission.KeysRequired);
+        json.WriteBoolean("tls", !string.IsNullOrEmpty(options.TlsCertificate));
+        json.WriteNumber("max_stream_seconds", options.MaxStreamSeconds);
+        json.WriteNumber("max_upload_bytes", options.MaxUploadBytes);
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>ListModels for pages, with the same key check.</summary>
+    private static async Task ModelsAsync(
+        HttpContext context,
+        ModelRegistry models,
+        StreamAdmission admission,
+        OriginPolicy origins
+    )
+    {
+        try
+        {
+            if (origins.Check(context.Request) is { } refused)
+            {
+                throw new Grpc.GrpcException(Grpc.GrpcStatusCode.PermissionDenied, refused);
+            }
+            _ = admission.AuthenticateCall(context.Request.Headers.Authorization.ToString());
+        }
+        catch (Grpc.GrpcException e)
+        {
+            await WebErrors.WriteHttpAsync(context, e.Status);
+            return;
+        }
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        json.WriteStartObject();
+        json.WriteStartArray("models");
+        foreach (var engine in models.Engines)
+        {
+            var m = engine.Classifier.Manifest;
+            json.WriteStartObject();
+            json.WriteString("id", m.Id);
+            json.WriteString("name", m.Name ?? m.Id);
+            json.WriteStartArray("labels");
+            foreach (var label in m.Labels)
+            {
+                json.WriteStringValue(label);
+            }
+            json.WriteEndArray();
+            json.WriteNumber("recommended_window_seconds", m.RecommendedWindowSeconds);
+            json.WriteNumber("recommended_hop_seconds", m.RecommendedHopSeconds);
+            json.WriteBoolean("is_default", ReferenceEquals(engine, models.Default));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
+    }
+}

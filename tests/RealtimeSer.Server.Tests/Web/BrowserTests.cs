@@ -1,0 +1,195 @@
+using Microsoft.Playwright;
+using RealtimeSer.Grpc;
+using RealtimeSer.Server.Tests.Robustness;
+using static RealtimeSer.Server.Tests.Web.WebTestSupport;
+
+namespace RealtimeSer.Server.Tests.Web;
+
+/// <summary>
+/// The pages in real Chromium: the microphone page fed by the fake capture device playing 30 s of the fixture
+/// call, the dashboard following that stream, and a recording dropped on the page. Screenshots of each page
+/// go to .cache/test-results/screenshots/. They run alone (real-time audio and a real model on few cores).
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class BrowserTests
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(90);
+
+    private static async Task<string> TempWavAsync(byte[] wav)
+    {
+        var path = Path.Combine(
+            Path.GetTempPath(),
+            $"ser-browser-{Environment.ProcessId}-{Guid.NewGuid():N}.wav"
+        );
+        await File.WriteAllBytesAsync(path, wav);
+        return path;
+    }
+
+    private static Task WaitAsync(IPage page, string condition, TimeSpan? within = null) =>
+        page.WaitForFunctionAsync(
+            condition,
+            null,
+            new PageWaitForFunctionOptions
+            {
+                Timeout = (float)(within ?? Long).TotalMilliseconds,
+                PollingInterval = 200,
+            }
+        );
+
+    [SkippableFact]
+    public async Task The_microphone_page_shows_speech_and_labelled_finals_and_the_dashboard_follows_the_stream()
+    {
+        var capture = await TempWavAsync(CallSlice(0, 30, mono: true));
+        try
+        {
+            await using var session = await BrowserSession.StartAsync(capture);
+            var mic = await session.Context.NewPageAsync();
+            var problems = new List<string>();
+            mic.PageError += (_, e) => problems.Add(e);
+            await mic.GotoAsync(session.Url("/"));
+            await WaitAsync(mic, "() => document.body.dataset.ready === 'true'", TimeSpan.FromSeconds(20));
+            Assert.Equal(session.Labels.Count, await mic.Locator("#bars .bar-row").CountAsync());
+
+            await mic.GetByRole(AriaRole.Button, new() { Name = "Start" }).ClickAsync();
+            await WaitAsync(mic, "() => !!document.body.dataset.stream", TimeSpan.FromSeconds(30));
+            var stream = await mic.EvaluateAsync<string>("() => document.body.dataset.stream");
+
+            // A gRPC call at the same time: the dashboard lists both kinds.
+            using var grpcClient = new GrpcClient(session.Server.Address);
+            var config = Streams.MulawStereo();
+            config.ChannelNames.AddRange(new[] { "agent", "customer" });
+            var call = Streams.RunAsync(
+                grpcClient,
+                config,
+                Streams.Slice(TestPaths.WavData(TestPaths.RequireCallFixture()), 30, 25),
+                paced: true
+            );
+
+            var dashboard = await session.Context.NewPageAsync();
+            await dashboard.GotoAsync(session.Url("/dashboard"));
+            var row = dashboard.Locator($"tr[data-stream='{stream}']");
+            await row.First.WaitForAsync(new() { Timeout = 30_000 });
+            Assert.Equal("browser", await row.First.GetAttributeAsync("data-source"));
+            var grpcRows = dashboard.Locator("tr[data-source='grpc']");
+            await grpcRows.First.WaitForAsync(new() { Timeout = 30_000 });
+            Assert.Equal(2, await grpcRows.CountAsync());
+
+            await WaitAsync(mic, "() => Number(document.querySelector('#counts').dataset.speech || 0) >= 1");
+            await WaitAsync(mic, "() => Number(document.querySelector('#counts').dataset.finals || 0) >= 6");
+            var labels = await mic.Locator("#finals li")
+                .EvaluateAllAsync<string[]>("items => items.map(li => li.dataset.label)");
+            Assert.True(labels.Length >= 6, $"{labels.Length} finals on the page");
+            Assert.All(labels, l => Assert.Contains(l, session.Labels));
+            Assert.Matches(@"^\d+ ms$", await mic.Locator("#lat-p50").InnerTextAsync());
+            Assert.Matches(@"^\d+ ms$", await mic.Locator("#lat-p95").InnerTextAsync());
+            Assert.Contains(await mic.Locator("#current-label").InnerTextAsync(), session.Labels);
+            // The dashboard has caught a label for this stream by now.
+            await WaitAsync(
+                dashboard,
+                $"() => [...document.querySelectorAll(\"tr[data-stream='{stream}'] td[data-label]\")].some(td => td.dataset.label)",
+                TimeSpan.FromSeconds(15)
+            );
+            await mic.BringToFrontAsync();
+            await mic.ScreenshotAsync(
+                new() { Path = BrowserSession.ScreenshotPath("microphone.png"), FullPage = true }
+            );
+            await dashboard.BringToFrontAsync();
+            await dashboard.ScreenshotAsync(
+                new() { Path = BrowserSession.ScreenshotPath("dashboard.png"), FullPage = true }
+            );
+
+            await mic.GetByRole(AriaRole.Button, new() { Name = "Stop" }).ClickAsync();
+            await WaitAsync(
+                mic,
+                "() => document.querySelector('#status').textContent.startsWith('Stopped')",
+                TimeSpan.FromSeconds(30)
+            );
+            await row.First.WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
+            Assert.Equal(GrpcStatusCode.OK, (await call).Status.Code);
+            await grpcRows.First.WaitForAsync(
+                new() { State = WaitForSelectorState.Detached, Timeout = 15_000 }
+            );
+            Assert.True(await dashboard.Locator("#empty").IsVisibleAsync());
+            Assert.Equal(0, session.Server.Streams.Count);
+            Assert.Empty(problems);
+        }
+        finally
+        {
+            File.Delete(capture);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_recording_dropped_on_the_page_gets_its_timeline_per_channel_with_the_API_key_asked_once()
+    {
+        var wav = CallSlice(0, 20, mono: false);
+        await using var session = await BrowserSession.StartAsync(captureWav: null, apiKey: "s3cret");
+        var page = await session.Context.NewPageAsync();
+        await page.GotoAsync(session.Url("/"));
+        // With keys configured the page asks once, in a labelled dialog, and keeps the key for the tab.
+        var key = page.GetByLabel("Key", new() { Exact = true });
+        await key.WaitForAsync(new() { Timeout = 20_000 });
+        await key.FillAsync("s3cret");
+        await key.PressAsync("Enter");
+        await WaitAsync(page, "() => document.body.dataset.ready === 'true'", TimeSpan.FromSeconds(20));
+        Assert.Equal(
+            "s3cret",
+            await page.EvaluateAsync<string>("() => sessionStorage.getItem('realtimeser.apiKey')")
+        );
+
+        // A real drop event carrying a File, as a user's drag from the desktop delivers it.
+        await page.EvaluateAsync(
+            """
+            ([b64, name]) => {
+              const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+              const dt = new DataTransfer();
+              dt.items.add(new File([bytes], name, { type: "audio/wav" }));
+              const drop = document.getElementById("drop");
+              for (const type of ["dragenter", "dragover", "drop"]) {
+                drop.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+              }
+            }
+            """,
+            new object[] { Convert.ToBase64String(wav), "call-20s.wav" }
+        );
+        await WaitAsync(
+            page,
+            "() => !document.getElementById('file-result').hidden",
+            TimeSpan.FromSeconds(60)
+        );
+        Assert.Equal("2", await page.Locator("#file-result").GetAttributeAsync("data-channels"));
+        foreach (var channel in new[] { 0, 1 })
+        {
+            var segments = await page.Locator($"#file-summary p[data-channel='{channel}']")
+                .GetAttributeAsync("data-segments");
+            Assert.True(
+                int.Parse(segments!, System.Globalization.CultureInfo.InvariantCulture) > 0,
+                $"channel {channel}"
+            );
+        }
+        var labels = await page.Locator("#file-finals li")
+            .EvaluateAllAsync<string[]>("items => items.map(li => li.dataset.label)");
+        Assert.NotEmpty(labels);
+        Assert.All(labels, l => Assert.Contains(l, session.Labels));
+        Assert.Contains(
+            "final segments",
+            await page.Locator("#file-status").InnerTextAsync(),
+            StringComparison.Ordinal
+        );
+        Assert.StartsWith(
+            "Timeline 0–20 s:",
+            await page.Locator("#file-timeline").GetAttributeAsync("aria-label"),
+            StringComparison.Ordinal
+        );
+        await page.Locator("#file-h").ScrollIntoViewIfNeededAsync();
+        await page.ScreenshotAsync(
+            new() { Path = BrowserSession.ScreenshotPath("recording.png"), FullPage = true }
+        );
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserCollection
+{
+    public const string Name = "Browser (serial)";
+}

@@ -195,7 +195,7 @@ internal sealed class EmotionService(
                 {
                     CoreSpeech s => new() { SpeechEvent = ResponseMapper.ToWire(s) },
                     EmotionEvent r => new() { Result = ResponseMapper.ToWire(r) },
-                    StreamFailedEvent => throw new GrpcException(GrpcStatusCode.Internal, InferenceFailed),
+                    StreamFailedEvent => throw InferenceFailure.Stream(),
                     _ => null,
                 };
                 if (response is not null)
@@ -209,7 +209,7 @@ internal sealed class EmotionService(
             // The stream's channel completes with the model's error: keep its detail off the wire.
             await cancel.CancelAsync();
             ServerLog.Unexpected(logger, e);
-            throw new GrpcException(GrpcStatusCode.Internal, InferenceFailed);
+            throw InferenceFailure.Stream();
         }
         catch (GrpcException)
         {
@@ -217,9 +217,6 @@ internal sealed class EmotionService(
             throw;
         }
     }
-
-    private const string InferenceFailed =
-        "Emotion inference failed for this stream; retry, or report it if it persists.";
 
     private async Task SendStatsAsync(
         GrpcServerCall call,
@@ -326,10 +323,7 @@ internal sealed class EmotionService(
                             response.Results.Add(ResponseMapper.ToWire(r));
                             break;
                         case StreamFailedEvent:
-                            throw new GrpcException(
-                                GrpcStatusCode.Internal,
-                                "Emotion inference failed for this recording."
-                            );
+                            throw InferenceFailure.Recording();
                     }
                 }
             },
@@ -347,15 +341,7 @@ internal sealed class EmotionService(
             await Task.Yield();
         }
         await stream.CompleteAsync(token);
-        try
-        {
-            await collect;
-        }
-        catch (Exception e) when (e is not GrpcException and not OperationCanceledException)
-        {
-            ServerLog.Unexpected(logger, e);
-            throw new GrpcException(GrpcStatusCode.Internal, "Emotion inference failed for this recording.");
-        }
+        await InferenceFailure.AwaitRecordingAsync(collect, logger);
         response.StreamStats = ResponseMapper.Stats(stream, Stopwatch.GetElapsedTime(started));
         await call.WriteAsync(response);
     }

@@ -257,7 +257,7 @@ internal sealed class BrowserStreamEndpoint(
                         await sender.SendAsync(json => EventJson.Write(json, r, file: null), token);
                         break;
                     case StreamFailedEvent:
-                        throw new GrpcException(GrpcStatusCode.Internal, InferenceFailed);
+                        throw InferenceFailure.Stream();
                 }
             }
         }
@@ -268,7 +268,7 @@ internal sealed class BrowserStreamEndpoint(
             {
                 // The stream's channel completes with the model's error: keep its detail off the wire.
                 ServerLog.Unexpected(logger, e);
-                throw new GrpcException(GrpcStatusCode.Internal, InferenceFailed);
+                throw InferenceFailure.Stream();
             }
             throw;
         }
@@ -278,9 +278,6 @@ internal sealed class BrowserStreamEndpoint(
             throw;
         }
     }
-
-    private const string InferenceFailed =
-        "Emotion inference failed for this stream; retry, or report it if it persists.";
 
     private async Task SendStatsAsync(
         Sender sender,

@@ -154,10 +154,7 @@ internal sealed class FileAnalysisEndpoint(
                             finals.Add(r);
                             break;
                         case StreamFailedEvent:
-                            throw new GrpcException(
-                                GrpcStatusCode.Internal,
-                                "Emotion inference failed for this recording."
-                            );
+                            throw InferenceFailure.Recording();
                     }
                 }
             },
@@ -179,15 +176,7 @@ internal sealed class FileAnalysisEndpoint(
             await Task.Yield();
         }
         await stream.CompleteAsync(token);
-        try
-        {
-            await collect;
-        }
-        catch (Exception e) when (e is not GrpcException and not OperationCanceledException)
-        {
-            ServerLog.Unexpected(logger, e);
-            throw new GrpcException(GrpcStatusCode.Internal, "Emotion inference failed for this recording.");
-        }
+        await InferenceFailure.AwaitRecordingAsync(collect, logger);
         context.Response.ContentType = "application/json; charset=utf-8";
         await using var json = new Utf8JsonWriter(context.Response.Body);
         json.WriteStartObject();

@@ -351,9 +351,9 @@ internal sealed class EmotionService(
         _ = admission.AuthenticateCall(call.RequestHeaders.Authorization.ToString());
         _ = await call.ReadAsync(ListModelsRequest.Parser);
         var response = new ListModelsResponse();
-        foreach (var engine in models.Engines)
+        foreach (var classifier in models.Classifiers)
         {
-            var m = engine.Classifier.Manifest;
+            var m = classifier.Manifest;
             var info = new ModelInfo
             {
                 Id = m.Id,
@@ -361,11 +361,12 @@ internal sealed class EmotionService(
                 MinWindowSeconds = m.MinWindowSeconds,
                 RecommendedWindowSeconds = m.RecommendedWindowSeconds,
                 RecommendedHopSeconds = m.RecommendedHopSeconds,
-                IsDefault = ReferenceEquals(engine, models.Default),
+                IsDefault = models.Default.ModelIds.Contains(m.Id),
             };
             info.Labels.AddRange(m.Labels);
             response.Models.Add(info);
         }
+        response.DefaultModels.AddRange(models.Default.ModelIds);
         await call.WriteAsync(response);
     }
 

@@ -44,6 +44,23 @@ internal static class ResponseMapper
         {
             result.Scores.Add(new LabelScore { Label = e.Labels[i], Score = e.Scores[i] });
         }
+        if (e.Models.Count > 1)
+        {
+            foreach (var m in e.Models)
+            {
+                var model = new ModelResult
+                {
+                    Model = m.Model,
+                    Label = m.Label,
+                    InferenceMs = m.InferenceMs,
+                };
+                for (var i = 0; i < m.Labels.Count; i++)
+                {
+                    model.Scores.Add(new LabelScore { Label = m.Labels[i], Score = m.Scores[i] });
+                }
+                result.Models.Add(model);
+            }
+        }
         return result;
     }
 

@@ -311,6 +311,7 @@ public sealed class SerServer : IAsyncDisposable
         {
             await _metricsApp.DisposeAsync();
         }
+        await Models.DisposeAsync();
         _exporter.Dispose();
         Lifetime.Dispose();
     }

@@ -25,6 +25,12 @@ public sealed class ServerOptions
     /// <summary>Accepted API keys as <c>sha256:&lt;hex&gt;</c>; empty means no authentication.</summary>
     public List<string> ApiKeyHashes { get; set; } = [];
 
+    /// <summary>
+    /// The default model set, comma-separated ids or folders (e.g. "crema6,arousal3": every stream that names
+    /// no model gets both, on the same windows); empty takes the installed default model. `--model` overrides.
+    /// </summary>
+    public string? Models { get; set; }
+
     public int MaxConcurrentStreams { get; set; } = 64;
 
     /// <summary>Longest stream, in seconds of audio.</summary>

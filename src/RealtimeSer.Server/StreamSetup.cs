@@ -57,21 +57,22 @@ internal sealed record StreamSetup(
             );
         }
         var engine =
-            models.Find(config.Model)
+            models.Find(config.Model, config.Models)
             ?? throw Invalid(
-                $"Unknown model '{config.Model}'; ListModels shows the ids, or leave it empty for the default."
+                config.Models.Count > 0
+                    ? $"Unknown or repeated model in config.models [{string.Join(", ", config.Models)}]; ListModels shows the ids this server has loaded."
+                    : $"Unknown model '{config.Model}'; ListModels shows the ids, or leave it empty for the default."
             );
         var options = engine.Options with { InterimResults = config.InterimResults };
         if (config.HasWindowSeconds)
         {
             if (
-                config.WindowSeconds
-                    < Math.Max(limits.MinWindowSeconds, engine.Classifier.Manifest.MinWindowSeconds)
+                config.WindowSeconds < Math.Max(limits.MinWindowSeconds, engine.MinWindowSeconds)
                 || config.WindowSeconds > limits.MaxWindowSeconds
             )
             {
                 throw Invalid(
-                    $"config.window_seconds must be {Math.Max(limits.MinWindowSeconds, engine.Classifier.Manifest.MinWindowSeconds)}–{limits.MaxWindowSeconds}."
+                    $"config.window_seconds must be {Math.Max(limits.MinWindowSeconds, engine.MinWindowSeconds)}–{limits.MaxWindowSeconds}."
                 );
             }
             options = options with { WindowSeconds = config.WindowSeconds };

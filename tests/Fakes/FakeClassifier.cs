@@ -5,10 +5,17 @@ namespace RealtimeSer.Tests.Fakes;
 
 /// <summary>
 /// A classifier whose answer is hidden in the audio: the window's DC offset, in steps of 0.05, is the label
-/// index. Lets engine and server tests check that every result reaches the right stream, channel and segment.
+/// index (clamped to the last label). Lets engine and server tests check that every result reaches the right
+/// stream, channel and segment. <paramref name="clobberInput"/> zeroes the windows after reading them, as a
+/// classifier that normalises in place may, so tests can see that each model gets the audio untouched.
 /// </summary>
-internal sealed class FakeClassifier(int labels = 4, TimeSpan? delay = null, Func<int, bool>? failWhen = null)
-    : IEmotionClassifier
+internal sealed class FakeClassifier(
+    int labels = 4,
+    TimeSpan? delay = null,
+    Func<int, bool>? failWhen = null,
+    string id = "fake",
+    bool clobberInput = false
+) : IEmotionClassifier
 {
     public const float Step = 0.05f;
     private int _runs;
@@ -16,7 +23,7 @@ internal sealed class FakeClassifier(int labels = 4, TimeSpan? delay = null, Fun
     public ModelManifest Manifest { get; } =
         new()
         {
-            Id = "fake",
+            Id = id,
             ModelPath = typeof(FakeClassifier).Assembly.Location,
             Labels = Enumerable.Range(0, labels).Select(i => $"label{i}").ToList(),
             MinWindowSeconds = 0.5,
@@ -62,6 +69,10 @@ internal sealed class FakeClassifier(int labels = 4, TimeSpan? delay = null, Fun
             var row = probabilities.Span.Slice(i * n, n);
             row.Fill(0.1f / (n - 1));
             row[label] = 0.9f;
+        }
+        if (clobberInput)
+        {
+            windows.Span.Clear();
         }
         return ValueTask.CompletedTask;
     }

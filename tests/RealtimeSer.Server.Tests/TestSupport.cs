@@ -85,12 +85,13 @@ internal sealed class TestServer : IAsyncDisposable
         IEmotionClassifier? classifier = null,
         EngineOptions? engineOptions = null,
         Action<ILoggingBuilder>? logging = null,
-        HttpMessageHandler? handler = null
+        HttpMessageHandler? handler = null,
+        IReadOnlyList<IEmotionClassifier>? classifiers = null
     )
     {
         var vad = TestPaths.LoadVad();
         var engine = new EmotionEngine(
-            classifier ?? new FakeClassifier(),
+            classifiers ?? [classifier ?? new FakeClassifier()],
             vad,
             engineOptions ?? new EngineOptions { Overload = OverloadPolicy.DropOldest }
         );

@@ -51,10 +51,10 @@ def fit_temperature(logits, y):
     return float(min(fine, key=lambda t: nll(logits / t, y)))
 
 
-def dev_logits(model, names):
+def dev_logits(model, names, task="emotion"):
     zs, ys = [], []
     for c in names:
-        _, w, y = corpora.load([c], ("dev",))
+        _, w, y = corpora.load([c], ("dev",), task=task)
         f = [x.astype(np.float32) / 32768.0 for x in w]
         for waves in (f, [crema.telephone(x) for x in f]):
             zs.append(crema.predict(model, waves))
@@ -70,7 +70,7 @@ def main():
     corpora.require_data()
     crema.setup_threads()
     model, ck = export.load_model(a.checkpoint, calibrated=False)
-    z, y = dev_logits(model, ck["corpora"])
+    z, y = dev_logits(model, ck["corpora"], ck.get("task", "emotion"))
     t = fit_temperature(z, y)
     cal = {"fitted_on": "dev speakers of every training corpus, Opus and 8 kHz mu-law, whole clips",
            "n": int(len(y)), "temperature": round(t, 4),

@@ -40,6 +40,29 @@ CORPORA = {
 }
 EMOTION_CORPORA = list(CORPORA)
 
+# The arousal model's three outputs.  BAVED is labelled this way (levels 0, 1, 2 in its file names).  The
+# categorical corpora map where the arousal of a state is not in doubt: sad and calm are low, neutral is
+# neutral, angry, fear, happy and surprise are high.  Disgust is dropped: it is acted anywhere from a cold,
+# quiet contempt to loud revulsion, so no single level fits it.
+AROUSAL_LABELS = ["low", "neutral", "high"]
+AROUSAL_MAP = {"sad": "low", "calm": "low", "neutral": "neutral", "angry": "high", "fear": "high",
+               "happy": "high", "surprise": "high", "disgust": None,
+               "0": "low", "1": "neutral", "2": "high"}
+BAVED_LICENCE = "no explicit licence; the authors ask for research use"
+TASKS = {"emotion": (crema.LABELS, LABEL_MAP), "arousal": (AROUSAL_LABELS, AROUSAL_MAP)}
+
+
+def labels_of(task):
+    return list(TASKS[task][0])
+
+
+def licence_of(corpus):
+    return CORPORA[corpus][1] if corpus in CORPORA else BAVED_LICENCE
+
+
+def language_of(corpus):
+    return CORPORA[corpus][0] if corpus in CORPORA else "ar"
+
 
 class Clip:
     __slots__ = ("corpus", "file", "speaker", "sex", "label", "raw_label")
@@ -76,10 +99,22 @@ def _crema_clips():
     return out
 
 
+def _baved_clips():
+    """BAVED names each file SPEAKER-SEX-AGE-WORD-LEVEL-ID; the level (0, 1, 2) is the label."""
+    out = []
+    for fn in sorted(os.listdir(os.path.join(DATA, "baved", "audio"))):
+        if fn.endswith(".opus"):
+            parts = fn[:-5].split("-")
+            out.append(Clip("baved", fn, parts[0], parts[1].upper(), parts[4], parts[4]))
+    return out
+
+
 def raw_clips(corpus):
     """Every clip of a corpus with its corpus label (before mapping)."""
     if corpus == "crema-d":
         return _crema_clips()
+    if corpus == "baved":
+        return _baved_clips()
     out = []
     with open(os.path.join(DATA, corpus, "labels.csv")) as f:
         for row in csv.DictReader(f):
@@ -87,11 +122,12 @@ def raw_clips(corpus):
     return out
 
 
-def clips(corpus):
-    """The clips of a corpus that map onto the six emotion labels, label mapped."""
+def clips(corpus, task="emotion"):
+    """The clips of a corpus that map onto the task's labels (six emotions or three arousal levels), mapped."""
+    mapping = TASKS[task][1]
     out = []
     for c in raw_clips(corpus):
-        lab = LABEL_MAP.get(c.raw_label)
+        lab = mapping.get(c.raw_label)
         if lab is not None:
             c.label = lab
             out.append(c)
@@ -100,7 +136,22 @@ def clips(corpus):
 
 # ------------------------------------------------------------------------------------------ splits
 
-def make_split(corpus, speakers_with_sex):
+def _split_by_clips(order, clip_counts, shares=(("test", 0.2), ("dev", 0.15), ("train", 0.65))):
+    """For corpora whose speakers recorded very different amounts (BAVED: three speakers hold half of the
+    clips): speakers, largest first (ties in the seeded order), each go to the part furthest below its share of
+    clips, so that test and dev hold about 20 % and 15 % of the clips rather than of the speakers."""
+    total = sum(clip_counts.values())
+    have = {p: 0 for p, _ in shares}
+    out = {}
+    rank = {spk: i for i, spk in enumerate(order)}
+    for spk in sorted(order, key=lambda s: (-clip_counts.get(s, 0), rank[s])):
+        part = max(shares, key=lambda ps: ps[1] * total - have[ps[0]])[0]
+        out[spk] = part
+        have[part] += clip_counts.get(spk, 0)
+    return out
+
+
+def make_split(corpus, speakers_with_sex, clip_counts=None):
     """Seeded speaker split: about 20 % test and 15 % dev speakers (at least one each where a corpus has three
     or more), drawn alternately from female and male speakers so both are in every part when possible."""
     seed = int(hashlib.sha256(f"{SPLIT_SEED}:{corpus}".encode()).hexdigest()[:8], 16)
@@ -116,6 +167,8 @@ def make_split(corpus, speakers_with_sex):
         for k in keys:
             if groups[k]:
                 order.append(groups[k].pop())
+    if clip_counts is not None:
+        return _split_by_clips(order, clip_counts)
     n = len(order)
     n_test = max(1, round(0.2 * n)) if n >= 3 else 0
     n_dev = max(1, round(0.15 * n)) if n >= 3 else 0
@@ -132,14 +185,16 @@ def compute_splits():
             for actor, split in sorted(crema.speaker_split().items()):
                 rows.append((corpus, actor, split))
             continue
+        counts = None
         if corpus == "baved":
-            spk = {}
+            spk, counts = {}, {}
             for fn in os.listdir(os.path.join(DATA, "baved", "audio")):
                 parts = fn.split("-")
                 spk[parts[0]] = parts[1]
+                counts[parts[0]] = counts.get(parts[0], 0) + 1
         else:
             spk = {c.speaker: c.sex for c in raw_clips(corpus)}
-        for s, split in sorted(make_split(corpus, spk).items()):
+        for s, split in sorted(make_split(corpus, spk, counts).items()):
             rows.append((corpus, s, split))
     return rows
 
@@ -174,12 +229,13 @@ def load_pcm(clip):
     return np.fromfile(path, dtype="<i2")
 
 
-def load(corpora, splits, min_samples=1600):
+def load(corpora, splits, min_samples=1600, task="emotion"):
     """(clips, int16 waves, int labels) for the given corpora and splits ("all" = every speaker).
     Clips shorter than 0.1 s (nearly empty files) are skipped."""
+    labels = labels_of(task)
     cs, ws, ys = [], [], []
     for corpus in corpora:
-        for c in clips(corpus):
+        for c in clips(corpus, task):
             if splits != "all" and split_of(corpus, c.speaker) not in splits:
                 continue
             w = load_pcm(c)
@@ -187,7 +243,7 @@ def load(corpora, splits, min_samples=1600):
                 continue
             cs.append(c)
             ws.append(w)
-            ys.append(crema.LABELS.index(c.label))
+            ys.append(labels.index(c.label))
     return cs, ws, np.array(ys, dtype=np.int64)
 
 

@@ -43,9 +43,10 @@ def fixture_clips():
     return files, [read_wav(f) for f in files], np.array([crema.label_of_name(f) for f in files])
 
 
-def score(logits, y):
-    """Accuracy, macro recall and F1 over the labels present in y; per-class recall; how often each of the six
-    outputs was said; confusion matrix; calibration error."""
+def score(logits, y, labels=None):
+    """Accuracy, macro recall and F1 over the labels present in y; per-class recall; how often each of the
+    model's outputs was said; confusion matrix; calibration error."""
+    LABELS = labels or globals()["LABELS"]
     pred = logits.argmax(1)
     present = [i for i in range(len(LABELS)) if (y == i).any()]
     rec = {LABELS[i]: float(np.mean(pred[y == i] == i)) for i in present}
@@ -66,10 +67,22 @@ def score(logits, y):
     }
 
 
-def both(model, waves, y):
+def both(model, waves, y, labels=None):
     f = [w.astype(np.float32) / 32768.0 if w.dtype == np.int16 else w for w in waves]
-    return {"opus": score(crema.predict(model, f), y),
-            "mulaw8k": score(crema.predict(model, [crema.telephone(x) for x in f]), y)}
+    return {"opus": score(crema.predict(model, f), y, labels),
+            "mulaw8k": score(crema.predict(model, [crema.telephone(x) for x in f]), y, labels)}
+
+
+def task_of(ck):
+    """(task, labels) a checkpoint was trained for: six emotions unless it says otherwise."""
+    task = ck.get("task", "emotion")
+    return task, list(ck.get("labels") or corpora.labels_of(task))
+
+
+def fixture_arousal(fy):
+    """The fixture clips' emotion labels as arousal levels (disgust has none: those clips are left out)."""
+    keep = [i for i, v in enumerate(fy) if corpora.AROUSAL_MAP[crema.LABELS[v]] is not None]
+    return keep, np.array([corpora.AROUSAL_LABELS.index(corpora.AROUSAL_MAP[crema.LABELS[fy[i]]]) for i in keep])
 
 
 def short(m):
@@ -85,17 +98,21 @@ def line(name, r):
 
 def in_corpus(a):
     model, ck = export.load_model(a.checkpoint)
+    task, labels = task_of(ck)
     names = ck.get("corpora", ["crema-d"])
     res = {"test": {}, "dev": {}}
     for split in ("test", "dev"):
         for c in names:
-            _, w, y = corpora.load([c], (split,))
-            res[split][c] = both(model, w, y)
+            _, w, y = corpora.load([c], (split,), task=task)
+            res[split][c] = both(model, w, y, labels)
             print(split, line(c, res[split][c]), flush=True)
     _, fw, fy = fixture_clips()
-    res["fixtures_pcm"] = both(model, fw, fy)
+    if task == "arousal":
+        keep, fy = fixture_arousal(fy)
+        fw = [fw[i] for i in keep]
+    res["fixtures_pcm"] = both(model, fw, fy, labels)
     print(line("fixtures", res["fixtures_pcm"]))
-    out = {"format": "multi-corpus", "checkpoint_epoch": ck.get("epoch"), "temperature": ck.get("temperature"),
+    out = {"format": "multi-corpus", "task": task, "labels": labels, "checkpoint_epoch": ck.get("epoch"), "temperature": ck.get("temperature"),
            "calibration_dev": ck.get("calibration"),
            "note": "whole clips; mulaw8k = resample to 8 kHz, G.711 mu-law encode/decode, resample to 16 kHz "
                    "(tools/model/crema.py telephone()); scores over the labels each corpus has",
@@ -128,13 +145,14 @@ def in_corpus(a):
 
 def loco(a):
     model, ck = export.load_model(a.checkpoint)
+    task, labels = task_of(ck)
     seen = ck.get("corpora", ["crema-d"])
     if a.loco in seen:
         sys.exit(f"{a.checkpoint} was trained on {a.loco}: a leave-one-corpus-out figure needs a model that never saw it")
-    _, w, y = corpora.load([a.loco], "all")
-    r = both(model, w, y)
+    _, w, y = corpora.load([a.loco], "all", task=task)
+    r = both(model, w, y, labels)
     print(line(a.loco, r), flush=True)
-    r = {"held_out": a.loco, "trained_on": seen, "checkpoint": os.path.relpath(a.checkpoint, crema.ROOT),
+    r = {"held_out": a.loco, "task": task, "trained_on": seen, "checkpoint": os.path.relpath(a.checkpoint, crema.ROOT),
          "epoch": ck.get("epoch"), "budget_min": (ck.get("recipe") or {}).get("time_budget_min"),
          "recipe": ck.get("recipe"), "recipe_of": a.recipe_of, "note": a.note} | r
     res = {}

@@ -51,7 +51,7 @@ def manifest(ck, model_id, name):
     man = {
         "id": model_id,
         "name": name,
-        "labels": list(crema.LABELS),
+        "labels": list(ck.get("labels") or crema.LABELS),
         "sample_rate": 16000,
         "input": "input_values",
         "output": "logits",
@@ -67,10 +67,11 @@ def manifest(ck, model_id, name):
         return man
     import corpora
     man["temperature"] = ck.get("temperature", 1.0)
+    man["task"] = ck.get("task", "emotion")
     man["source"] = {
         "kind": "trained", "training": "tools/model/train.sh", "epoch": ck.get("epoch"),
         "dev_score": ck.get("dev_score"),
-        "corpora": [{"id": c, "language": corpora.CORPORA[c][0], "licence": corpora.CORPORA[c][1],
+        "corpora": [{"id": c, "language": corpora.language_of(c), "licence": corpora.licence_of(c),
                      "train_clips": ck.get("train_clips", {}).get(c)} for c in ck["corpora"]],
         "data": "train speakers of tools/model/splits/speakers.csv (CREMA-D: its speaker_split.csv)",
         "licence_note": "trained on corpora whose terms include non-commercial and research-only use: "

@@ -26,7 +26,7 @@ import corpora  # noqa: E402
 import crema  # noqa: E402
 
 
-def sampling_weights(clips, label_power=0.5):
+def sampling_weights(clips, label_power=0.5, labels=crema.LABELS):
     """Per-clip sampling probability: each corpus gets a share proportional to the square root of its size
     (small corpora are seen more often than their size says, but not so often that their few speakers are
     memorised), split equally over the labels it has; then labels that few corpora have (disgust) are lifted
@@ -40,7 +40,7 @@ def sampling_weights(clips, label_power=0.5):
     for c, labs in by_corpus.items():
         for lab, idx in labs.items():
             w[idx] = share[c] / tot / len(labs) / len(idx)
-    mass = {lab: 0.0 for lab in crema.LABELS}
+    mass = {lab: 0.0 for lab in labels}
     for i, c in enumerate(clips):
         mass[c.label] += w[i]
     for i, c in enumerate(clips):
@@ -67,10 +67,10 @@ def make_batch(waves, idx, rng, seg, pool, aug_p):
 class DevSet:
     """Dev speakers of each training corpus, as recorded and after 8 kHz mu-law."""
 
-    def __init__(self, names, cap=400):
+    def __init__(self, names, cap=400, task="emotion"):
         self.sets = {}
         for c in names:
-            _, w, y = corpora.load([c], ("dev",))
+            _, w, y = corpora.load([c], ("dev",), task=task)
             if len(w) == 0:
                 continue
             if len(w) > cap:  # every k-th clip: keeps the label mix, bounds the cost of an evaluation
@@ -97,7 +97,10 @@ class DevSet:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--corpora", default=",".join(corpora.EMOTION_CORPORA))
+    ap.add_argument("--task", default="emotion", choices=sorted(corpora.TASKS),
+                    help="emotion: six labels; arousal: low/neutral/high (BAVED and mapped categorical corpora)")
+    ap.add_argument("--corpora", default="",
+                    help="comma-separated (default: the seven emotion corpora; for arousal also baved)")
     ap.add_argument("--exclude", default="", help="corpora left out entirely (leave-one-corpus-out)")
     ap.add_argument("--epochs", type=int, default=400, help="upper bound; the time budget usually ends the run")
     ap.add_argument("--epoch-samples", type=int, default=6000, help="training clips between dev evaluations")
@@ -117,6 +120,9 @@ def main():
 
     corpora.require_data()
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    labels = corpora.labels_of(args.task)
+    if not args.corpora:
+        args.corpora = ",".join(corpora.EMOTION_CORPORA + (["baved"] if args.task == "arousal" else []))
     names = [c for c in args.corpora.split(",") if c and c not in args.exclude.split(",")]
     os.makedirs(args.out, exist_ok=True)
     last_path = os.path.join(args.out, "last.pt")
@@ -133,13 +139,13 @@ def main():
         log.write(line + "\n")
         log.flush()
 
-    tr_c, tr_w, tr_y = corpora.load(names, ("train",))
-    dev = DevSet(names)
-    weights = sampling_weights(tr_c, args.label_power)
+    tr_c, tr_w, tr_y = corpora.load(names, ("train",), task=args.task)
+    dev = DevSet(names, task=args.task)
+    weights = sampling_weights(tr_c, args.label_power, labels)
     counts = {}
     for c in tr_c:
         counts[c.corpus] = counts.get(c.corpus, 0) + 1
-    config = {"band_norm": bool(args.band_norm)}
+    config = {"band_norm": bool(args.band_norm), "n_labels": len(labels)}
     model = crema.CremaNet(**config)
     model.specaug = True
     nparam = sum(p.numel() for p in model.parameters())
@@ -185,7 +191,7 @@ def main():
                 else:
                     e.copy_(m)
 
-    meta = {"config": config, "corpora": names, "excluded": [c for c in args.exclude.split(",") if c],
+    meta = {"config": config, "corpora": names, "task": args.task, "labels": labels, "excluded": [c for c in args.exclude.split(",") if c],
             "train_clips": counts, "recipe": {k: v for k, v in vars(args).items() if k not in ("out", "resume")}}
     for ep in range(ep0, args.epochs):
         seg_start = time.time()

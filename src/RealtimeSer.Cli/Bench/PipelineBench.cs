@@ -23,7 +23,11 @@ internal sealed record PipelineResult(
     double BaselineWorkingSetMb,
     double PeakWorkingSetMb,
     double FinalWorkingSetMb
-);
+)
+{
+    /// <summary>The models run on every window, '+'-joined (their raw throughputs are combined).</summary>
+    public string Models { get; init; } = "";
+}
 
 /// <summary>
 /// Replay throughput (VAD, windowing, batching, smoothing and all) against raw model throughput on the
@@ -35,7 +39,7 @@ internal sealed record PipelineResult(
 internal static class PipelineBench
 {
     public static async Task<PipelineResult> RunAsync(
-        OnnxEmotionClassifier classifier,
+        IReadOnlyList<OnnxEmotionClassifier> classifiers,
         SileroVadModel vad,
         IReadOnlyList<(float[] Interleaved, int Rate, int Channels)> recordings,
         double repeatSeconds,
@@ -72,7 +76,7 @@ internal static class PipelineBench
         var clock = Stopwatch.StartNew();
         await using (
             var engine = new EmotionEngine(
-                classifier,
+                classifiers,
                 vad,
                 options with
                 {
@@ -144,7 +148,8 @@ internal static class PipelineBench
         progress(
             $"pipeline: {windowLengths.Count} windows in {elapsed:0.0} s; measuring raw model throughput on the same windows"
         );
-        var raw = RawThroughput(classifier, windowLengths, options.MaxBatch);
+        // Every window passes every model, so the raw cost per window is the sum of the models' costs.
+        var raw = 1 / classifiers.Sum(c => 1 / RawThroughput(c, windowLengths, options.MaxBatch));
         var vadFrames = (long)(channelSeconds * SileroVadModel.SampleRate / SileroVadModel.FrameSamples);
         progress($"pipeline: measuring raw Silero VAD throughput ({vadFrames} frames in the run)");
         var rawVad = RawVadThroughput(vad, Math.Max(1, Math.Min(parallel, recordings.Count)));
@@ -167,7 +172,10 @@ internal static class PipelineBench
             baseline,
             peak,
             final
-        );
+        )
+        {
+            Models = string.Join('+', classifiers.Select(c => c.Manifest.Id)),
+        };
     }
 
     /// <summary>Windows per second when the same windows are fed straight to the model in full batches.</summary>

@@ -175,7 +175,7 @@ internal static class BenchModelCommands
             (parse, ct) =>
                 CliErrors.RunAsync(async () =>
                 {
-                    using var classifier = model.Load(parse);
+                    using var classifiers = model.LoadAll(parse);
                     using var vad = SileroVadModel.Load();
                     var audio = new List<(float[], int, int)>();
                     foreach (var path in Recordings(parse.GetValue(recordings)))
@@ -184,7 +184,7 @@ internal static class BenchModelCommands
                         audio.AddRange(Enumerable.Repeat(loaded, Math.Max(1, parse.GetValue(copies))));
                     }
                     var result = await PipelineBench.RunAsync(
-                        classifier,
+                        classifiers.Classifiers,
                         vad,
                         audio,
                         parse.GetValue(hours) * 3600,
@@ -200,6 +200,7 @@ internal static class BenchModelCommands
                     var dir = parse.GetValue(output)!;
                     var markdown = BenchReport.Table(
                         [
+                            "models",
                             "streams",
                             "channel-hours",
                             "elapsed s",
@@ -215,6 +216,7 @@ internal static class BenchModelCommands
                         ],
                         [
                             [
+                                result.Models,
                                 result.Streams.ToString(CultureInfo.InvariantCulture),
                                 BenchReport.F(result.ChannelSeconds / 3600, "0.00"),
                                 BenchReport.F(result.ElapsedSeconds),

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Ingest;
+using RealtimeSer.Core.Output;
 
 namespace RealtimeSer.Cli.Commands;
 
@@ -67,12 +68,7 @@ internal static class ClassifyCommand
             json.WriteStartObject();
             json.WriteString("file", file);
             json.WriteString("label", r.Label);
-            json.WriteStartObject("scores");
-            for (var i = 0; i < r.Labels.Count; i++)
-            {
-                json.WriteNumber(r.Labels[i], Math.Round(r.Scores[i], 5));
-            }
-            json.WriteEndObject();
+            EventJson.WriteScores(json, r.Labels, r.Scores, 5);
             json.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using RealtimeSer.Audio.Capture;
 using RealtimeSer.Cli.Listen;
+using RealtimeSer.Cli.Remote;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Grpc;
@@ -90,7 +91,7 @@ internal static class ListenCommand
                     {
                         using var host = PortAudioHost.Open();
                         var input = host.FindInput(parse.GetValue(device));
-                        using var classifier = model.Load(parse, announce: output != ListenOutput.View);
+                        using var loaded = model.LoadAll(parse, announce: output != ListenOutput.View);
                         using var vad = SileroVadModel.Load();
                         var options = new EngineOptions
                         {
@@ -101,7 +102,7 @@ internal static class ListenCommand
                             QueueCapacity = 16,
                             MaxBatch = 8,
                         };
-                        await using var engine = new EmotionEngine(classifier, vad, options);
+                        await using var engine = new EmotionEngine(loaded.Classifiers, vad, options);
                         using var capture = await OpenCaptureAsync(parse, host, input, output, target: null);
                         using var limit = Limit(parse, ct);
                         return await new ListenRunner(engine, capture, output).RunAsync(limit.Token);
@@ -128,7 +129,8 @@ internal static class ListenCommand
                 grpc.Headers["authorization"] = "Bearer " + key;
             }
             var client = new EmotionRecognizerClient(grpc);
-            var modelId = parse.GetValue(model.Model) ?? "";
+            var modelIds = model.Ids(parse);
+            var modelId = modelIds.Count > 0 ? modelIds[0] : "";
             IReadOnlyList<string> labels = [];
             try
             {
@@ -158,7 +160,8 @@ internal static class ListenCommand
                 // With --reconnect the server may come back; the stream itself retries.
                 await Console.Error.WriteLineAsync($"ser: server at {address} not answering yet ({why})");
             }
-            var config = new RecognitionConfig { Model = modelId, InterimResults = true };
+            var config = RemoteModels.Config(modelIds);
+            config.InterimResults = true;
             if (parse.GetValue(window) is { } w)
             {
                 config.WindowSeconds = w;

@@ -11,7 +11,9 @@ internal sealed class ModelOptions
     public Option<string?> Model { get; } =
         new("--model", "-m")
         {
-            Description = "Model id (see `ser models`) or path; default: the installed default model.",
+            Description =
+                "Model id (see `ser models`) or path; default: the installed default model. Commands that run "
+                + "a stream take several, comma-separated, run on the same windows (e.g. crema6,arousal3).",
         };
 
     public Option<int> Threads { get; } =
@@ -27,12 +29,70 @@ internal sealed class ModelOptions
         command.Options.Add(Threads);
     }
 
+    /// <summary>The ids or paths given to --model (empty: the default model).</summary>
+    public IReadOnlyList<string> Ids(ParseResult parse) => Split(parse.GetValue(Model));
+
+    internal static IReadOnlyList<string> Split(string? value) =>
+        value is null
+            ? []
+            : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     public OnnxEmotionClassifier Load(ParseResult parse, bool announce = true) =>
         Load(parse, ExecutionProviderKind.Auto, announce);
 
     public OnnxEmotionClassifier Load(ParseResult parse, ExecutionProviderKind provider, bool announce = true)
     {
-        var manifest = ModelCatalog.Resolve(parse.GetValue(Model));
+        var ids = Ids(parse);
+        if (ids.Count > 1)
+        {
+            throw new ArgumentException(
+                $"--model: this command runs one model, got {ids.Count} ({string.Join(", ", ids)}); "
+                    + "give one id (`ser replay`, `ser listen`, `ser serve` and `ser bench pipeline` take several)."
+            );
+        }
+        return Load(parse, ids.Count == 1 ? ids[0] : null, provider, announce);
+    }
+
+    /// <summary>Every model given to --model (comma-separated), in order; the first leads each event.</summary>
+    public LoadedModels LoadAll(ParseResult parse, bool announce = true)
+    {
+        var ids = Ids(parse);
+        if (ids.Count == 0)
+        {
+            return new LoadedModels([Load(parse, null, ExecutionProviderKind.Auto, announce)]);
+        }
+        var duplicate = ids.GroupBy(i => i, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"--model lists '{duplicate.Key}' twice; list each model once.");
+        }
+        var loaded = new List<OnnxEmotionClassifier>(ids.Count);
+        try
+        {
+            foreach (var id in ids)
+            {
+                loaded.Add(Load(parse, id, ExecutionProviderKind.Auto, announce));
+            }
+            return new LoadedModels(loaded);
+        }
+        catch
+        {
+            foreach (var c in loaded)
+            {
+                c.Dispose();
+            }
+            throw;
+        }
+    }
+
+    private OnnxEmotionClassifier Load(
+        ParseResult parse,
+        string? id,
+        ExecutionProviderKind provider,
+        bool announce
+    )
+    {
+        var manifest = ModelCatalog.Resolve(id);
         var threads = parse.GetValue(Threads);
         var classifier = OnnxEmotionClassifier.Load(
             manifest,
@@ -57,5 +117,23 @@ internal sealed class ModelOptions
             );
         }
         return classifier;
+    }
+}
+
+/// <summary>The classifiers a command loaded, disposed together.</summary>
+internal sealed class LoadedModels(IReadOnlyList<OnnxEmotionClassifier> classifiers) : IDisposable
+{
+    public IReadOnlyList<OnnxEmotionClassifier> Classifiers { get; } = classifiers;
+
+    public OnnxEmotionClassifier First => Classifiers[0];
+
+    public string Ids => string.Join(",", Classifiers.Select(c => c.Manifest.Id));
+
+    public void Dispose()
+    {
+        foreach (var c in Classifiers)
+        {
+            c.Dispose();
+        }
     }
 }

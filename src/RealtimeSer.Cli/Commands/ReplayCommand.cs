@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RealtimeSer.Audio;
+using RealtimeSer.Cli.Remote;
 using RealtimeSer.Cli.Replay;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
@@ -166,7 +167,7 @@ internal static class ReplayCommand
                             grpc.Headers["authorization"] = "Bearer " + key;
                         }
                         var client = new EmotionRecognizerClient(grpc);
-                        var template = new RecognitionConfig { Model = parse.GetValue(model.Model) ?? "" };
+                        var template = RemoteModels.Config(model.Ids(parse));
                         if (parse.GetValue(window) is { } w)
                         {
                             template.WindowSeconds = w;
@@ -187,9 +188,9 @@ internal static class ReplayCommand
                     }
                     else
                     {
-                        var classifier = model.Load(parse, announce: !parse.GetValue(quiet));
+                        var classifiers = model.LoadAll(parse, announce: !parse.GetValue(quiet));
                         var vad = SileroVadModel.Load();
-                        loaded = new Owned(classifier, vad);
+                        loaded = new Owned(classifiers, vad);
                         var options = new EngineOptions
                         {
                             Overload = OverloadPolicy.Wait,
@@ -199,7 +200,7 @@ internal static class ReplayCommand
                             QueueCapacity = 4 * parse.GetValue(batch),
                             InterimResults = !parse.GetValue(finalsOnly),
                         };
-                        engine = new EmotionEngine(classifier, vad, options);
+                        engine = new EmotionEngine(classifiers.Classifiers, vad, options);
                         var shared = engine;
                         run = (input, token) =>
                             ReplayRunner.RunAsync(shared, input, settings, progress.AddAudio, token);

@@ -22,7 +22,8 @@ internal static class ServeCommand
         var model = new Option<string?>("--model")
         {
             Description =
-                "Model id (see `ser models`) or a model folder; default: the repository's default model.",
+                "Model id (see `ser models`) or a model folder; several, comma-separated, run on the same "
+                + "windows (e.g. crema6,arousal3); default: the Models setting, else the installed default model.",
         };
         var metricsPort = new Option<int?>("--metrics-port")
         {
@@ -101,17 +102,23 @@ internal static class ServeCommand
                     var options = SerServer.LoadOptions([], overrides);
                     options.Validate();
 
-                    var manifest = ModelCatalog.Resolve(parse.GetValue(model));
-                    using var classifier = OnnxEmotionClassifier.Load(manifest);
+                    var ids = ModelOptions.Split(parse.GetValue(model) ?? options.Models);
+                    if (ids.Count == 0)
+                    {
+                        ids = [ModelCatalog.Resolve(null).Id];
+                    }
+                    using var loaded = new LoadedModels([
+                        .. ids.Select(id => OnnxEmotionClassifier.Load(ModelCatalog.Resolve(id))),
+                    ]);
                     using var vad = SileroVadModel.Load(ModelLocator.SileroVad());
                     await using var engine = new EmotionEngine(
-                        classifier,
+                        loaded.Classifiers,
                         vad,
                         new EngineOptions { Overload = OverloadPolicy.DropOldest }
                     );
                     await using var server = SerServer.Create(new ModelRegistry(engine), options);
                     await Console.Error.WriteLineAsync(
-                        $"ser serve: model {manifest.Id} ({classifier.Describe()}); Ctrl+C stops after draining live streams."
+                        $"ser serve: model {engine.Name} ({loaded.First.Describe()}); Ctrl+C stops after draining live streams."
                     );
                     await server.RunAsync(ct);
                     return 0;

@@ -40,7 +40,8 @@ internal static class StreamCommand
         };
         var model = new Option<string?>("--model")
         {
-            Description = "Model id on the server (default: its default).",
+            Description =
+                "Model id on the server, or several comma-separated (e.g. crema6,arousal3; default: its default set).",
         };
         var noInterim = new Option<bool>("--finals-only")
         {
@@ -90,14 +91,11 @@ internal static class StreamCommand
                         grpc.Headers["authorization"] = "Bearer " + key;
                     }
                     var client = new EmotionRecognizerClient(grpc);
-                    var config = new RecognitionConfig
-                    {
-                        Encoding = AudioEncoding.Linear16,
-                        SampleRateHertz = format.SampleRate,
-                        AudioChannelCount = format.Channels,
-                        Model = parse.GetValue(model) ?? "",
-                        InterimResults = !parse.GetValue(noInterim),
-                    };
+                    var config = RemoteModels.Config(ModelOptions.Split(parse.GetValue(model)));
+                    config.Encoding = AudioEncoding.Linear16;
+                    config.SampleRateHertz = format.SampleRate;
+                    config.AudioChannelCount = format.Channels;
+                    config.InterimResults = !parse.GetValue(noInterim);
                     var policy = parse.GetValue(reconnect)
                         ? new ReconnectPolicy { MaxAttempts = Math.Max(0, parse.GetValue(attempts)) }
                         : ReconnectPolicy.None;

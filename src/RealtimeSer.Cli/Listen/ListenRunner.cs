@@ -116,11 +116,21 @@ internal sealed class ListenRunner(IListenBackend backend, CaptureStream capture
             }
             else if (output == ListenOutput.Text && emotion.IsFinal)
             {
+                var others = string.Concat(
+                    emotion
+                        .Models.Skip(1)
+                        .Select(m =>
+                            string.Create(
+                                CultureInfo.InvariantCulture,
+                                $", {m.Model} {m.Label} ({m.ScoreOf(m.Label):0.00})"
+                            )
+                        )
+                );
                 await Console.Out.WriteLineAsync(
                     string.Create(
                         CultureInfo.InvariantCulture,
                         $"segment {emotion.Segment}: {emotion.StartSeconds:0.00}–{emotion.EndSeconds:0.00} s {emotion.Label} "
-                            + $"({emotion.ScoreOf(emotion.Label):0.00}), {emotion.Latency.EndToEndMs:0} ms"
+                            + $"({emotion.ScoreOf(emotion.Label):0.00}){others}, {emotion.Latency.EndToEndMs:0} ms"
                     )
                 );
             }

@@ -64,6 +64,22 @@ internal static class ListenView
                 $"{Markup.Escape(Clip(s.Labels[i], labelWidth).PadRight(labelWidth))} [{color}]{bar}[/] {p, 5:0.00}"
             );
         }
+        // Other models on the same windows (arousal beside emotion): one line each, label and scores.
+        foreach (var m in current?.Models.Skip(1) ?? [])
+        {
+            var scores = string.Join(
+                " · ",
+                m.Labels.Select(
+                    (l, i) => string.Create(CultureInfo.InvariantCulture, $"{l} {m.Scores[i]:0.00}")
+                )
+            );
+            lines.Add(
+                Fit(
+                    $"{Markup.Escape(m.Model)}: [bold yellow]{Markup.Escape(m.Label)}[/] [grey]{Markup.Escape(scores)}[/]",
+                    inner
+                )
+            );
+        }
         lines.Add("");
         lines.Add($"[bold]last segments[/] [grey]({s.Segments} so far)[/]");
         // Rows left for segments: the terminal height minus everything else (border 2, footer 1, cursor 1).
@@ -82,7 +98,7 @@ internal static class ListenView
                         string.Create(
                             CultureInfo.InvariantCulture,
                             $"{f.Segment, 4}  {Clock(TimeSpan.FromSeconds(f.StartSeconds))}–{Clock(TimeSpan.FromSeconds(f.EndSeconds))}  {f.Label, -10} {share, 4:0.00}  {f.Windows, 2} win"
-                        ),
+                        ) + string.Concat(f.Models.Skip(1).Select(m => $"  {m.Model} {m.Label}")),
                         inner
                     )
                 )

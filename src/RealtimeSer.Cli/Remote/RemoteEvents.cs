@@ -34,6 +34,16 @@ internal static class RemoteEvents
             ChannelName = r.ChannelName.Length > 0 ? r.ChannelName : null,
             Windows = r.Windows,
             WindowsDropped = r.WindowsDropped,
+            Models =
+            [
+                .. r.Models.Select(m => new ModelScores(
+                    m.Model,
+                    m.Label,
+                    m.Scores.Select(s => s.Label).ToArray(),
+                    m.Scores.Select(s => s.Score).ToArray(),
+                    m.InferenceMs
+                )),
+            ],
         };
 
     /// <summary>A speech boundary as the engine reports it.</summary>

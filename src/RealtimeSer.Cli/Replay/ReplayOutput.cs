@@ -64,9 +64,17 @@ internal sealed class ReplayOutput : IAsyncDisposable
         }
         if (!_headerWritten)
         {
+            // Models after the first (arousal beside emotion) add their own label and score columns.
             await _writer.WriteLineAsync(
                 "file,channel,channel_name,segment,start_s,end_s,final,label,"
                     + string.Join(",", e.Labels.Select(l => $"score_{l}"))
+                    + string.Concat(
+                        e.Models.Skip(1)
+                            .Select(m =>
+                                $",{m.Model}_label"
+                                + string.Concat(m.Labels.Select(l => $",{m.Model}_score_{l}"))
+                            )
+                    )
             );
             _headerWritten = true;
         }
@@ -79,6 +87,14 @@ internal sealed class ReplayOutput : IAsyncDisposable
         foreach (var s in e.Scores)
         {
             line.Append(',').Append(s.ToString("0.0000", CultureInfo.InvariantCulture));
+        }
+        foreach (var m in e.Models.Skip(1))
+        {
+            line.Append(',').Append(m.Label);
+            foreach (var s in m.Scores)
+            {
+                line.Append(',').Append(s.ToString("0.0000", CultureInfo.InvariantCulture));
+            }
         }
         await _writer.WriteLineAsync(line.ToString());
     }
@@ -137,6 +153,24 @@ internal sealed class ReplayOutput : IAsyncDisposable
                     json.WriteNumber(label, Math.Round(seconds / Math.Max(1e-9, channel.SpeechSeconds), 4));
                 }
                 json.WriteEndObject();
+                if (channel.ModelSeconds.Count > 1)
+                {
+                    // Each model's share of speech time by label (e.g. arousal3: how much was high).
+                    json.WriteStartObject("label_share_by_model");
+                    foreach (var (model, labels) in channel.ModelSeconds)
+                    {
+                        json.WriteStartObject(model);
+                        foreach (var (label, seconds) in labels.OrderByDescending(p => p.Value))
+                        {
+                            json.WriteNumber(
+                                label,
+                                Math.Round(seconds / Math.Max(1e-9, channel.SpeechSeconds), 4)
+                            );
+                        }
+                        json.WriteEndObject();
+                    }
+                    json.WriteEndObject();
+                }
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -157,12 +191,26 @@ internal sealed class ReplayOutput : IAsyncDisposable
         public double SpeechSeconds { get; private set; }
         public Dictionary<string, double> LabelSeconds { get; } = [];
 
+        /// <summary>Per model (in event order), seconds of speech by final label.</summary>
+        public List<(string Model, Dictionary<string, double> Labels)> ModelSeconds { get; } = [];
+
         public void Add(EmotionEvent final)
         {
             var seconds = final.EndSeconds - final.StartSeconds;
             Segments++;
             SpeechSeconds += seconds;
             LabelSeconds[final.Label] = LabelSeconds.GetValueOrDefault(final.Label) + seconds;
+            foreach (var m in final.Models)
+            {
+                var index = ModelSeconds.FindIndex(p => p.Model == m.Model);
+                if (index < 0)
+                {
+                    ModelSeconds.Add((m.Model, []));
+                    index = ModelSeconds.Count - 1;
+                }
+                var labels = ModelSeconds[index].Labels;
+                labels[m.Label] = labels.GetValueOrDefault(m.Label) + seconds;
+            }
         }
     }
 }

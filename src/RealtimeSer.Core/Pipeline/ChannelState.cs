@@ -13,6 +13,7 @@ internal sealed class ChannelState
     private readonly EngineStream _stream;
     private readonly EmotionSmoother _smoother;
     private readonly IReadOnlyList<string> _labels;
+    private readonly ModelSlot[] _models;
     private readonly bool _interim;
     private readonly SortedDictionary<long, Result> _waiting = [];
     private readonly Queue<SpeechEvent> _segmentEnds = new();
@@ -22,21 +23,35 @@ internal sealed class ChannelState
     private int _droppedInSegment;
     private EventLatency _lastLatency;
     private long _lastArrivedAt;
+    private double[]? _lastModelMs;
 
     public ChannelState(
         EngineStream stream,
         int channel,
         string? channelName,
         EngineOptions options,
-        IReadOnlyList<string> labels
+        IReadOnlyList<Models.ModelManifest> models
     )
     {
         _stream = stream;
         Channel = channel;
         ChannelName = channelName;
-        _labels = labels;
         _interim = options.InterimResults;
-        _smoother = new EmotionSmoother(labels.Count, options.SmoothingSeconds, options.HysteresisMargin);
+        _models = new ModelSlot[models.Count];
+        var offset = 0;
+        for (var k = 0; k < models.Count; k++)
+        {
+            var labels = models[k].Labels;
+            _models[k] = new ModelSlot(
+                models[k].Id,
+                labels,
+                offset,
+                new EmotionSmoother(labels.Count, options.SmoothingSeconds, options.HysteresisMargin)
+            );
+            offset += labels.Count;
+        }
+        _labels = _models[0].Labels;
+        _smoother = _models[0].Smoother;
     }
 
     public string StreamId => _stream.Id;
@@ -58,7 +73,13 @@ internal sealed class ChannelState
     public void FailStream(Exception error) => _stream.Fail(error);
 
     /// <summary>A window's probabilities (null when it was dropped) arrive from the scheduler.</summary>
-    public void Deliver(WindowJob job, ReadOnlySpan<float> probabilities, EventLatency latency, bool dropped)
+    public void Deliver(
+        WindowJob job,
+        ReadOnlySpan<float> probabilities,
+        EventLatency latency,
+        double[]? modelMs,
+        bool dropped
+    )
     {
         lock (_gate)
         {
@@ -68,6 +89,7 @@ internal sealed class ChannelState
                 job.EndSample,
                 dropped ? null : probabilities.ToArray(),
                 latency,
+                modelMs,
                 job.ArrivedAt
             );
             while (_waiting.Remove(_next, out var result))
@@ -85,7 +107,10 @@ internal sealed class ChannelState
         if (result.Segment != _segment)
         {
             _segment = result.Segment;
-            _smoother.Reset();
+            foreach (var m in _models)
+            {
+                m.Smoother.Reset();
+            }
             _droppedInSegment = 0;
             _previousStart = result.Start;
         }
@@ -96,8 +121,13 @@ internal sealed class ChannelState
         }
         var advance = (result.Start - _previousStart) / 16000.0;
         _previousStart = result.Start;
-        _smoother.Add(result.Probabilities, advance, (result.End - result.Start) / 16000.0);
+        var seconds = (result.End - result.Start) / 16000.0;
+        foreach (var m in _models)
+        {
+            m.Smoother.Add(result.Probabilities.AsSpan(m.Offset, m.Labels.Count), advance, seconds);
+        }
         _lastLatency = result.Latency;
+        _lastModelMs = result.ModelMs;
         _lastArrivedAt = result.ArrivedAt;
         if (_interim)
         {
@@ -116,6 +146,7 @@ internal sealed class ChannelState
                 )
                 {
                     ChannelName = ChannelName,
+                    Models = Smoothed(result.ModelMs),
                 }
             );
         }
@@ -146,6 +177,7 @@ internal sealed class ChannelState
                         ChannelName = ChannelName,
                         Windows = _smoother.Windows,
                         WindowsDropped = _droppedInSegment,
+                        Models = Pooled(scores, label),
                     }
                 );
             }
@@ -165,12 +197,62 @@ internal sealed class ChannelState
 
     private void Emit(EmotionEvent e) => _stream.Publish(e);
 
+    private ModelScores[] Smoothed(double[]? modelMs)
+    {
+        var all = new ModelScores[_models.Length];
+        for (var k = 0; k < _models.Length; k++)
+        {
+            var m = _models[k];
+            all[k] = new ModelScores(
+                m.Id,
+                m.Labels[m.Smoother.Current],
+                m.Labels,
+                m.Smoother.Smoothed.ToArray(),
+                modelMs is null ? 0 : modelMs[k]
+            );
+        }
+        return all;
+    }
+
+    // The first model's pooled scores were computed by the caller; the others pool the same segment.
+    private ModelScores[] Pooled(float[] firstScores, int firstLabel)
+    {
+        var all = new ModelScores[_models.Length];
+        for (var k = 0; k < _models.Length; k++)
+        {
+            var m = _models[k];
+            var scores = firstScores;
+            var label = firstLabel;
+            if (k > 0)
+            {
+                scores = new float[m.Labels.Count];
+                m.Smoother.TryGetPooled(scores, out label);
+            }
+            all[k] = new ModelScores(
+                m.Id,
+                m.Labels[label],
+                m.Labels,
+                scores,
+                _lastModelMs is null ? 0 : _lastModelMs[k]
+            );
+        }
+        return all;
+    }
+
+    private sealed record ModelSlot(
+        string Id,
+        IReadOnlyList<string> Labels,
+        int Offset,
+        EmotionSmoother Smoother
+    );
+
     private sealed record Result(
         int Segment,
         long Start,
         long End,
         float[]? Probabilities,
         EventLatency Latency,
+        double[]? ModelMs,
         long ArrivedAt
     );
 }

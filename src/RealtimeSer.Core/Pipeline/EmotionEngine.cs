@@ -9,7 +9,9 @@ namespace RealtimeSer.Core.Pipeline;
 /// Many streams in, emotion events out. Windows of all streams share one bounded queue; one scheduler
 /// batches them dynamically (up to <see cref="EngineOptions.MaxBatch"/> windows or
 /// <see cref="EngineOptions.MaxBatchDelay"/>, equal lengths together) into single model runs and routes
-/// results back to their streams.
+/// results back to their streams. With several models (emotion and arousal, say), each batch runs once per
+/// model on the same windows, and every result carries each model's scores; windowing, scheduling and
+/// smoothing do not depend on the models.
 /// </summary>
 public sealed class EmotionEngine : IAsyncDisposable
 {
@@ -18,6 +20,8 @@ public sealed class EmotionEngine : IAsyncDisposable
     private readonly SemaphoreSlim _runSlots;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _scheduler;
+    private readonly IEmotionClassifier[] _classifiers;
+    private readonly int[] _offsets;
     private readonly int _labels;
     private int _disposed;
 
@@ -27,15 +31,50 @@ public sealed class EmotionEngine : IAsyncDisposable
         EngineOptions? options = null,
         EngineMetrics? metrics = null
     )
+        : this([classifier], vadModel, options, metrics) { }
+
+    /// <summary>
+    /// An engine that runs every one of <paramref name="classifiers"/> on each window; the first sets the
+    /// window lengths (within every model's minimum) and is the one whose label the events lead with.
+    /// The engine does not own the classifiers.
+    /// </summary>
+    public EmotionEngine(
+        IReadOnlyList<IEmotionClassifier> classifiers,
+        SileroVadModel vadModel,
+        EngineOptions? options = null,
+        EngineMetrics? metrics = null
+    )
     {
-        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(classifiers);
         ArgumentNullException.ThrowIfNull(vadModel);
+        if (classifiers.Count == 0 || classifiers.Any(c => c is null))
+        {
+            throw new ArgumentException(
+                "at least one model is needed, and none may be null.",
+                nameof(classifiers)
+            );
+        }
+        var duplicate = classifiers.GroupBy(c => c.Manifest.Id).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException(
+                $"model '{duplicate.Key}' is listed twice; list each model once.",
+                nameof(classifiers)
+            );
+        }
         _options = options ?? new EngineOptions();
         _options.Validate();
-        Classifier = classifier;
+        _classifiers = [.. classifiers];
+        Classifier = _classifiers[0];
         VadModel = vadModel;
         Metrics = metrics ?? new EngineMetrics();
-        _labels = classifier.Manifest.Labels.Count;
+        _offsets = new int[_classifiers.Length];
+        for (var k = 0; k < _classifiers.Length; k++)
+        {
+            _offsets[k] = _labels;
+            _labels += _classifiers[k].Manifest.Labels.Count;
+        }
+        ModelIds = [.. _classifiers.Select(c => c.Manifest.Id)];
         var queueOptions = new BoundedChannelOptions(_options.QueueCapacity)
         {
             SingleReader = true,
@@ -50,7 +89,16 @@ public sealed class EmotionEngine : IAsyncDisposable
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
 
+    /// <summary>The first model: its label leads every event, its manifest sets the default windows.</summary>
     public IEmotionClassifier Classifier { get; }
+
+    /// <summary>Every model this engine runs on each window, in event order.</summary>
+    public IReadOnlyList<IEmotionClassifier> Classifiers => _classifiers;
+
+    public IReadOnlyList<string> ModelIds { get; }
+
+    /// <summary>The model ids joined with '+', as logs and metrics name this engine.</summary>
+    public string Name => string.Join('+', ModelIds);
 
     public SileroVadModel VadModel { get; }
 
@@ -61,7 +109,10 @@ public sealed class EmotionEngine : IAsyncDisposable
     /// <summary>Open streams.</summary>
     public long ActiveStreams => Metrics.ActiveStreams;
 
-    internal int MinWindowSamples => (int)(Classifier.Manifest.MinWindowSeconds * 16000);
+    /// <summary>The shortest window every model accepts.</summary>
+    public double MinWindowSeconds => _classifiers.Max(c => c.Manifest.MinWindowSeconds);
+
+    internal int MinWindowSamples => (int)(MinWindowSeconds * 16000);
 
     internal int WindowSamples(EngineOptions o) =>
         (int)((o.WindowSeconds ?? Classifier.Manifest.RecommendedWindowSeconds) * 16000);
@@ -96,7 +147,7 @@ public sealed class EmotionEngine : IAsyncDisposable
     {
         Metrics.Dropped.Add(1);
         job.ReturnSamples();
-        job.Owner.Deliver(job, default, default, dropped: true);
+        job.Owner.Deliver(job, default, default, default, dropped: true);
     }
 
     private async Task ScheduleAsync(CancellationToken stop)
@@ -160,11 +211,17 @@ public sealed class EmotionEngine : IAsyncDisposable
     private void RunBatch(WindowJob[] jobs)
     {
         var length = jobs[0].Length;
-        var input = EnginePool.Floats.Rent(jobs.Length * length);
-        var scores = EnginePool.Floats.Rent(jobs.Length * _labels);
+        var count = jobs.Length;
+        var input = EnginePool.Floats.Rent(count * length);
+        var scores = EnginePool.Floats.Rent(count * _labels);
+        var single = _classifiers.Length == 1;
+        // Classifiers may normalise their input in place, so with several models each runs on its own copy.
+        var work = single ? input : EnginePool.Floats.Rent(count * length);
+        var modelScores = single ? scores : EnginePool.Floats.Rent(count * _labels);
+        var modelMs = new double[_classifiers.Length];
         try
         {
-            for (var i = 0; i < jobs.Length; i++)
+            for (var i = 0; i < count; i++)
             {
                 jobs[i].Samples.AsSpan(0, length).CopyTo(input.AsSpan(i * length));
                 jobs[i].ReturnSamples();
@@ -172,15 +229,35 @@ public sealed class EmotionEngine : IAsyncDisposable
             var started = Stopwatch.GetTimestamp();
             try
             {
-                Classifier
-                    .ClassifyAsync(
-                        input.AsMemory(0, jobs.Length * length),
-                        jobs.Length,
-                        scores.AsMemory(0, jobs.Length * _labels)
-                    )
-                    .AsTask()
-                    .GetAwaiter()
-                    .GetResult();
+                for (var k = 0; k < _classifiers.Length; k++)
+                {
+                    var labels = _classifiers[k].Manifest.Labels.Count;
+                    if (!single)
+                    {
+                        input.AsSpan(0, count * length).CopyTo(work);
+                    }
+                    var modelStarted = Stopwatch.GetTimestamp();
+                    _classifiers[k]
+                        .ClassifyAsync(
+                            work.AsMemory(0, count * length),
+                            count,
+                            modelScores.AsMemory(0, count * labels)
+                        )
+                        .AsTask()
+                        .GetAwaiter()
+                        .GetResult();
+                    modelMs[k] = Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds;
+                    if (!single)
+                    {
+                        for (var i = 0; i < count; i++)
+                        {
+                            modelScores
+                                .AsSpan(i * labels, labels)
+                                .CopyTo(scores.AsSpan(i * _labels + _offsets[k]));
+                        }
+                    }
+                    Metrics.RecordModelRun(_classifiers[k].Manifest.Id, modelMs[k]);
+                }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -188,15 +265,15 @@ public sealed class EmotionEngine : IAsyncDisposable
                 foreach (var job in jobs)
                 {
                     job.Owner.FailStream(e);
-                    job.Owner.Deliver(job, default, default, dropped: true);
+                    job.Owner.Deliver(job, default, default, default, dropped: true);
                 }
                 return;
             }
             var inferenceMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Metrics.InferenceTime.Record(inferenceMs);
-            Metrics.BatchSize.Record(jobs.Length);
-            Metrics.Windows.Add(jobs.Length);
-            for (var i = 0; i < jobs.Length; i++)
+            Metrics.BatchSize.Record(count);
+            Metrics.Windows.Add(count);
+            for (var i = 0; i < count; i++)
             {
                 var queueMs = Stopwatch.GetElapsedTime(jobs[i].EnqueuedAt, started).TotalMilliseconds;
                 Metrics.QueueTime.Record(queueMs);
@@ -205,7 +282,8 @@ public sealed class EmotionEngine : IAsyncDisposable
                     .Owner.Deliver(
                         jobs[i],
                         scores.AsSpan(i * _labels, _labels),
-                        new EventLatency(queueMs, inferenceMs, jobs.Length, 0),
+                        new EventLatency(queueMs, inferenceMs, count, 0),
+                        modelMs,
                         dropped: false
                     );
             }
@@ -214,6 +292,11 @@ public sealed class EmotionEngine : IAsyncDisposable
         {
             EnginePool.Floats.Return(input);
             EnginePool.Floats.Return(scores);
+            if (!single)
+            {
+                EnginePool.Floats.Return(work);
+                EnginePool.Floats.Return(modelScores);
+            }
             _runSlots.Release();
         }
     }

@@ -48,6 +48,12 @@ public sealed record EmotionEvent(
     /// <summary>Windows of this segment lost to overload (live mode only).</summary>
     public int WindowsDropped { get; init; }
 
+    /// <summary>
+    /// Every model's result for the same windows, in the engine's model order; the first is the one that
+    /// <see cref="Label"/> and <see cref="Scores"/> describe. Smoothed (interim) or pooled (final) per model.
+    /// </summary>
+    public IReadOnlyList<ModelScores> Models { get; init; } = [];
+
     public float ScoreOf(string label) => Scores[IndexOf(label)];
 
     private int IndexOf(string label)
@@ -60,6 +66,28 @@ public sealed record EmotionEvent(
             }
         }
         throw new ArgumentException($"no label '{label}'", nameof(label));
+    }
+}
+
+/// <summary>One model's label and scores on an event, and its share of the window's inference time.</summary>
+public sealed record ModelScores(
+    string Model,
+    string Label,
+    IReadOnlyList<string> Labels,
+    float[] Scores,
+    double InferenceMs
+)
+{
+    public float ScoreOf(string label)
+    {
+        for (var i = 0; i < Labels.Count; i++)
+        {
+            if (Labels[i] == label)
+            {
+                return Scores[i];
+            }
+        }
+        throw new ArgumentException($"model {Model} has no label '{label}'", nameof(label));
     }
 }
 

@@ -30,6 +30,11 @@ public sealed class EngineMetrics : IDisposable
             "ms",
             "From the arrival of a window's last sample to its event."
         );
+        ModelInferenceTime = Meter.CreateHistogram<double>(
+            "ser.model.inference_time",
+            "ms",
+            "Time of one model's run on a batch, tagged with the model id (an engine may run several)."
+        );
         BatchSize = Meter.CreateHistogram<int>("ser.batch.size", "{window}", "Windows per model run.");
         Windows = Meter.CreateCounter<long>("ser.windows", "{window}", "Windows classified.");
         Dropped = Meter.CreateCounter<long>(
@@ -50,12 +55,16 @@ public sealed class EngineMetrics : IDisposable
     public Histogram<double> QueueTime { get; }
     public Histogram<double> InferenceTime { get; }
     public Histogram<double> EndToEnd { get; }
+    public Histogram<double> ModelInferenceTime { get; }
     public Histogram<int> BatchSize { get; }
     public Counter<long> Windows { get; }
     public Counter<long> Dropped { get; }
     public Counter<double> AudioSeconds { get; }
 
     public long ActiveStreams => Interlocked.Read(ref _activeStreams);
+
+    internal void RecordModelRun(string model, double ms) =>
+        ModelInferenceTime.Record(ms, new KeyValuePair<string, object?>("model", model));
 
     internal void StreamOpened() => Interlocked.Increment(ref _activeStreams);
 

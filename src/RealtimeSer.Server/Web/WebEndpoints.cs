@@ -89,9 +89,9 @@ internal static class WebEndpoints
         await using var json = new Utf8JsonWriter(context.Response.Body);
         json.WriteStartObject();
         json.WriteStartArray("models");
-        foreach (var engine in models.Engines)
+        foreach (var classifier in models.Classifiers)
         {
-            var m = engine.Classifier.Manifest;
+            var m = classifier.Manifest;
             json.WriteStartObject();
             json.WriteString("id", m.Id);
             json.WriteString("name", m.Name ?? m.Id);
@@ -103,8 +103,14 @@ internal static class WebEndpoints
             json.WriteEndArray();
             json.WriteNumber("recommended_window_seconds", m.RecommendedWindowSeconds);
             json.WriteNumber("recommended_hop_seconds", m.RecommendedHopSeconds);
-            json.WriteBoolean("is_default", ReferenceEquals(engine, models.Default));
+            json.WriteBoolean("is_default", models.Default.ModelIds.Contains(m.Id));
             json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("default_models");
+        foreach (var id in models.Default.ModelIds)
+        {
+            json.WriteStringValue(id);
         }
         json.WriteEndArray();
         json.WriteEndObject();

@@ -174,6 +174,75 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Several_models_give_each_their_own_label_and_pooled_scores_on_every_event()
+    {
+        var clips = TestAudio.FixtureClips(2);
+        // The first model zeroes its input after reading it: the second must still see the audio.
+        var emotion = new FakeClassifier(labels: 4, id: "emo", clobberInput: true);
+        var arousal = new FakeClassifier(labels: 3, id: "aro");
+        await using var engine = new EmotionEngine(
+            [emotion, arousal],
+            _vad,
+            new EngineOptions { Overload = OverloadPolicy.Wait, MaxBatch = 4 }
+        );
+        Assert.Equal(["emo", "aro"], engine.ModelIds);
+        Assert.Equal("emo+aro", engine.Name);
+
+        foreach (var label in new[] { 1, 3 })
+        {
+            await using var stream = engine.OpenStream($"two{label}", new StreamFormat(16000, 1));
+            var events = await FeedAsync(stream, TestAudio.Conversation(clips, label), 1600);
+            var emotions = events.OfType<EmotionEvent>().ToList();
+            Assert.Contains(emotions, e => e.IsFinal);
+            Assert.Contains(emotions, e => !e.IsFinal);
+            Assert.All(
+                emotions,
+                e =>
+                {
+                    Assert.Equal(["emo", "aro"], e.Models.Select(m => m.Model));
+                    Assert.Equal(e.Label, e.Models[0].Label);
+                    Assert.Equal(e.Scores, e.Models[0].Scores);
+                    Assert.Equal(4, e.Models[0].Scores.Length);
+                    Assert.Equal(3, e.Models[1].Scores.Length);
+                    Assert.True(Math.Abs(e.Models[1].Scores.Sum() - 1) < 1e-3);
+                    Assert.True(e.Models.All(m => m.InferenceMs >= 0));
+                    Assert.True(e.Latency.InferenceMs >= e.Models.Sum(m => m.InferenceMs) - 1e-6);
+                }
+            );
+            // Same windows, each model's own answer: the 3-label model clamps the hidden label to 2.
+            var finals = emotions.Where(e => e.IsFinal).ToList();
+            Assert.All(finals, f => Assert.Equal($"label{label}", f.Label));
+            Assert.All(finals, f => Assert.Equal($"label{Math.Min(label, 2)}", f.Models[1].Label));
+            Assert.All(finals, f => Assert.Equal(0.9f, f.Models[1].ScoreOf($"label{Math.Min(label, 2)}"), 3));
+        }
+        Assert.Equal(emotion.Runs, arousal.Runs);
+        Assert.Equal(emotion.BatchSizes.Order(), arousal.BatchSizes.Order());
+    }
+
+    [SkippableFact]
+    public async Task One_model_events_list_that_model_alone()
+    {
+        var clips = TestAudio.FixtureClips(1);
+        await using var engine = new EmotionEngine(new FakeClassifier(), _vad);
+        await using var stream = engine.OpenStream("one", new StreamFormat(16000, 1));
+        var events = await FeedAsync(stream, TestAudio.Conversation(clips, 2), 1600);
+        var final = events.OfType<EmotionEvent>().First(e => e.IsFinal);
+        var only = Assert.Single(final.Models);
+        Assert.Equal("fake", only.Model);
+        Assert.Equal(final.Label, only.Label);
+        Assert.DoesNotContain("\"models\"", Output.EventJson.ToLine(final, null), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void A_model_listed_twice_is_refused_with_its_name()
+    {
+        var e = Assert.Throws<ArgumentException>(() =>
+            new EmotionEngine([new FakeClassifier(), new FakeClassifier()], _vad)
+        );
+        Assert.Contains("'fake' is listed twice", e.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_failing_model_run_ends_only_the_streams_it_carried()
     {
         var clips = TestAudio.FixtureClips(1);

@@ -77,6 +77,22 @@ function showScores(e) {
     row.setAttribute("aria-valuenow", String(Math.round(p * 100)));
     row.classList.toggle("top", row.dataset.label === e.label);
   }
+  // Other models on the same windows (arousal beside emotion): their label and its score, one line each.
+  const others = Object.entries(e.models ?? {}).slice(1);
+  const line = $("other-models");
+  line.hidden = others.length === 0;
+  line.replaceChildren(
+    ...others.map(([id, m]) => {
+      const span = document.createElement("span");
+      span.dataset.model = id;
+      span.dataset.label = m.label;
+      span.append(`${id}: `);
+      const strong = document.createElement("strong");
+      strong.textContent = m.label;
+      span.append(strong, ` ${pct(m.scores[m.label] ?? 0)} `);
+      return span;
+    }),
+  );
 }
 
 function setSpeech(on) {

@@ -169,9 +169,13 @@ export function finalItem(e, labels) {
   swatch.setAttribute("aria-hidden", "true");
   const score = e.scores?.[e.label];
   const text = document.createElement("span");
+  const others = Object.entries(e.models ?? {})
+    .slice(1)
+    .map(([id, m]) => ` · ${id} ${m.label}`)
+    .join("");
   text.textContent = `${e.start_s.toFixed(1)}–${e.end_s.toFixed(1)} s · ${channelName(e)} · ${e.label}${
     score != null ? ` ${Math.round(score * 100)} %` : ""
-  }`;
+  }${others}`;
   li.dataset.label = e.label;
   li.dataset.channel = e.channel;
   li.append(swatch, text);

@@ -71,5 +71,6 @@ internal static class ResponseMapper
             RealTimeFactor = elapsed > TimeSpan.Zero ? stream.SecondsReceived / elapsed.TotalSeconds : 0,
             WindowsClassified = stream.WindowsClassified,
             WindowsDropped = stream.WindowsDropped,
+            AudioSecondsShed = stream.AudioSecondsShed,
         };
 }

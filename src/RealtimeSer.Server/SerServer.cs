@@ -35,7 +35,10 @@ public sealed class SerServer : IAsyncDisposable
         Options = options;
         Models = models;
         Lifetime = new ServerLifetime();
-        _exporter = new PrometheusExporter(models.Engines.Select(e => e.Metrics.Meter));
+        Governor = new LoadGovernor(options);
+        _exporter = new PrometheusExporter(
+            models.Engines.Select(e => e.Metrics.Meter).Append(Governor.Meter)
+        );
 
         _relay = new Http1Relay(() =>
             (_http1?.IPEndPoint?.Port is > 0 and var port)
@@ -95,9 +98,10 @@ public sealed class SerServer : IAsyncDisposable
         _app = builder.Build();
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RealtimeSer.Server");
         _relay.Logger = _logger;
+        Governor.Logger = _logger;
         var auth = new ApiKeyAuthenticator(options.ApiKeyHashes);
-        _admission = new StreamAdmission(options, Lifetime, auth, _logger);
-        Streams = new StreamRegistry(options.Dashboard);
+        _admission = new StreamAdmission(options, Lifetime, auth, _logger, Governor);
+        Streams = new StreamRegistry(options.Dashboard) { Governor = Governor };
         _service = new EmotionService(models, options, Lifetime, _admission, Streams, _logger);
         if (options.Web)
         {
@@ -167,6 +171,9 @@ public sealed class SerServer : IAsyncDisposable
 
     /// <summary>Live streams as the dashboard shows them (gRPC and browser alike).</summary>
     public StreamRegistry Streams { get; }
+
+    /// <summary>Adaptive admission: live latency and shedding, and whether new streams are refused.</summary>
+    public LoadGovernor Governor { get; }
 
     /// <summary>The bound gRPC port (known after <see cref="StartAsync"/>).</summary>
     public int Port { get; private set; }
@@ -313,6 +320,7 @@ public sealed class SerServer : IAsyncDisposable
         }
         await Models.DisposeAsync();
         _exporter.Dispose();
+        Governor.Dispose();
         Lifetime.Dispose();
     }
 }

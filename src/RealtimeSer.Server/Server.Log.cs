@@ -67,4 +67,23 @@ internal static partial class ServerLog
         "Could not pass a browser connection to the HTTP/1.1 side: {Reason}"
     )]
     public static partial void RelayFailed(ILogger logger, string reason);
+
+    [LoggerMessage(
+        11,
+        LogLevel.Warning,
+        "Admission: overloaded (live p95 {P95Ms:F0} ms, objective {ObjectiveMs:F0} ms, audio shed recently: {Shed}); refusing new streams"
+    )]
+    public static partial void AdmissionOverloaded(
+        ILogger logger,
+        double p95Ms,
+        double objectiveMs,
+        bool shed
+    );
+
+    [LoggerMessage(
+        12,
+        LogLevel.Information,
+        "Admission: recovered (live p95 {P95Ms:F0} ms); admitting new streams"
+    )]
+    public static partial void AdmissionRecovered(ILogger logger, double p95Ms);
 }

@@ -33,6 +33,23 @@ public sealed class ServerOptions
 
     public int MaxConcurrentStreams { get; set; } = 64;
 
+    /// <summary>
+    /// Adaptive admission: refuse new streams (RESOURCE_EXHAUSTED) while live streams' end-to-end p95 over the
+    /// last <see cref="AdmissionWindowSeconds"/> is above <see cref="LatencyObjectiveMs"/> or they shed audio.
+    /// </summary>
+    public bool AdaptiveAdmission { get; set; } = true;
+
+    /// <summary>The live latency objective (p95, end to end) that adaptive admission defends.</summary>
+    public double LatencyObjectiveMs { get; set; } = 500;
+
+    public double AdmissionWindowSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Live streams skip their oldest audio once more than this waits for the VAD (0: never shed); default
+    /// the latency objective.
+    /// </summary>
+    public double MaxBacklogSeconds { get; set; } = 0.5;
+
     /// <summary>Longest stream, in seconds of audio.</summary>
     public double MaxStreamSeconds { get; set; } = 4 * 3600;
 
@@ -105,6 +122,12 @@ public sealed class ServerOptions
         {
             throw new ArgumentException(
                 "max concurrent streams must be ≥ 1, max message size ≥ 1024 bytes, max stream length > 0."
+            );
+        }
+        if (LatencyObjectiveMs <= 0 || AdmissionWindowSeconds <= 0 || MaxBacklogSeconds < 0)
+        {
+            throw new ArgumentException(
+                "the latency objective and admission window must be > 0, the live backlog bound ≥ 0 (0 = never shed)."
             );
         }
         if (StatsIntervalSeconds <= 0 || ShutdownGraceSeconds < 0)

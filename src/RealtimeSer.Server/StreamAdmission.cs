@@ -5,14 +5,15 @@ namespace RealtimeSer.Server;
 
 /// <summary>
 /// The admission rules every stream passes, whatever its transport (gRPC or the browser's WebSocket):
-/// authentication, shutdown, the key's call rate, the server's then the key's concurrent-stream limit, in that
-/// order. Refusals are <see cref="GrpcException"/>s (logged once here); each transport maps them to its own wire.
+/// authentication, shutdown, the key's call rate, the server's concurrent-stream limit, adaptive admission
+/// (live latency, <see cref="LoadGovernor"/>), then the key's concurrent-stream limit, in that order. Refusals are <see cref="GrpcException"/>s (logged once here); each transport maps them to its own wire.
 /// </summary>
 internal sealed class StreamAdmission(
     ServerOptions options,
     ServerLifetime lifetime,
     ApiKeyAuthenticator auth,
-    ILogger logger
+    ILogger logger,
+    LoadGovernor? governor = null
 )
 {
     private readonly KeyLimits _keyLimits = new(options, auth.KeyCount);
@@ -73,6 +74,11 @@ internal sealed class StreamAdmission(
                     $"The server is at its limit of {options.MaxConcurrentStreams} concurrent streams; retry later."
                 )
             );
+        }
+        if (governor?.RefusalReason() is { } overloaded)
+        {
+            Interlocked.Decrement(ref _streams);
+            throw Refused(new(GrpcStatusCode.ResourceExhausted, overloaded));
         }
         bool perKey;
         try

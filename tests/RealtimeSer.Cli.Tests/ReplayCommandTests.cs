@@ -126,6 +126,83 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Replay_with_emotion_and_arousal_gives_both_on_every_event_in_order()
+    {
+        var emotion = RequireModel();
+        ModelManifest arousal;
+        try
+        {
+            arousal = ModelCatalog.Resolve("arousal3");
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new SkipException($"arousal3 is not installed: {e.Message}");
+        }
+        var stereo = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
+
+        var (exit, _, stderr) = await CliRunner.RunAsync(
+            "replay",
+            stereo,
+            "--out",
+            _out,
+            "--channels",
+            "agent,customer",
+            "--model",
+            $"{emotion.Id},{arousal.Id}",
+            "--quiet"
+        );
+        Assert.True(exit == 0, stderr);
+
+        var events = ReadJsonl(Path.Combine(_out, "call01_stereo16k.jsonl"));
+        Assert.Contains(events, e => e.GetProperty("final").GetBoolean());
+        foreach (var e in events)
+        {
+            var models = e.GetProperty("models").EnumerateObject().ToList();
+            Assert.Equal([emotion.Id, arousal.Id], models.Select(m => m.Name));
+            Assert.Equal(
+                e.GetProperty("label").GetString(),
+                models[0].Value.GetProperty("label").GetString()
+            );
+            var level = models[1].Value.GetProperty("label").GetString();
+            Assert.Contains(level, arousal.Labels);
+            var scores = models[1].Value.GetProperty("scores").EnumerateObject().ToList();
+            Assert.Equal(arousal.Labels, scores.Select(p => p.Name));
+            Assert.Equal(1, scores.Sum(p => p.Value.GetDouble()), 2);
+            var byModel = e.GetProperty("latency_ms").GetProperty("inference_by_model");
+            Assert.True(byModel.GetProperty(arousal.Id).GetDouble() >= 0);
+        }
+        for (var channel = 0; channel < 2; channel++)
+        {
+            // Per channel, events come in segment order and each segment ends with its final.
+            var mine = events.Where(e => e.GetProperty("channel").GetInt32() == channel).ToList();
+            var segments = mine.Select(e => e.GetProperty("segment").GetInt32()).ToList();
+            Assert.Equal(segments.Order(), segments);
+            foreach (var segment in mine.GroupBy(e => e.GetProperty("segment").GetInt32()))
+            {
+                Assert.True(segment.Last().GetProperty("final").GetBoolean());
+            }
+        }
+
+        using var summary = JsonDocument.Parse(
+            await File.ReadAllTextAsync(Path.Combine(_out, "call01_stereo16k.summary.json"))
+        );
+        foreach (var channel in summary.RootElement.GetProperty("channels").EnumerateArray())
+        {
+            var shares = channel
+                .GetProperty("label_share_by_model")
+                .GetProperty(arousal.Id)
+                .EnumerateObject()
+                .ToList();
+            Assert.All(shares, p => Assert.Contains(p.Name, arousal.Labels));
+            Assert.Equal(1, shares.Sum(p => p.Value.GetDouble()), 2);
+            output.WriteLine(
+                $"{channel.GetProperty("channel_name").GetString()}: "
+                    + string.Join(", ", shares.Select(p => $"{p.Name} {p.Value.GetDouble():P0}"))
+            );
+        }
+    }
+
+    [SkippableFact]
     public async Task Csv_resume_and_a_failed_file_that_does_not_stop_the_others()
     {
         RequireModel();

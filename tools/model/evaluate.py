@@ -129,18 +129,35 @@ def in_corpus(a):
         summary[f"test_{c}_mulaw8k"] = short(r["mulaw8k"])
     summary["fixtures_pcm"] = short(res["fixtures_pcm"]["opus"])
     man["metrics"] = summary
-    if os.path.exists(a.results or ""):
-        with open(a.results) as fh:
-            loco = json.load(fh)
-        own = [v for v in loco.values() if v.get("recipe_of") == man["id"]]
-        if own:
-            man["metrics"]["loco_mean_macro_recall"] = round(float(np.mean([v["opus"]["macro_recall"] for v in own])), 4)
-            man["metrics"]["loco_mean_macro_recall_mulaw8k"] = round(
-                float(np.mean([v["mulaw8k"]["macro_recall"] for v in own])), 4)
-            man["metrics"]["loco_corpora"] = sorted(v["held_out"] for v in own)
+    summarise_loco(man, a.results)
     with open(mp, "w") as fh:
         json.dump(man, fh, indent=2)
         fh.write("\n")
+
+
+def summarise_loco(man, results):
+    """The model's own leave-one-corpus-out runs (recipe_of = its id) as mean figures in the manifest."""
+    if not os.path.exists(results or ""):
+        return
+    with open(results) as fh:
+        loco = json.load(fh)
+    own = [v for v in loco.values() if v.get("recipe_of") == man["id"]]
+    if own:
+        for key in ("macro_recall", "accuracy"):
+            man["metrics"][f"loco_mean_{key}"] = round(float(np.mean([v["opus"][key] for v in own])), 4)
+            man["metrics"][f"loco_mean_{key}_mulaw8k"] = round(float(np.mean([v["mulaw8k"][key] for v in own])), 4)
+        man["metrics"]["loco_corpora"] = sorted(v["held_out"] for v in own)
+
+
+def loco_summary_only(a):
+    mp = os.path.join(a.model_dir, "manifest.json")
+    with open(mp) as fh:
+        man = json.load(fh)
+    summarise_loco(man, a.results)
+    with open(mp, "w") as fh:
+        json.dump(man, fh, indent=2)
+        fh.write("\n")
+    print(json.dumps({k: v for k, v in man["metrics"].items() if k.startswith("loco")}))
 
 
 def loco(a):
@@ -155,33 +172,61 @@ def loco(a):
     r = {"held_out": a.loco, "task": task, "trained_on": seen, "checkpoint": os.path.relpath(a.checkpoint, crema.ROOT),
          "epoch": ck.get("epoch"), "budget_min": (ck.get("recipe") or {}).get("time_budget_min"),
          "recipe": ck.get("recipe"), "recipe_of": a.recipe_of, "note": a.note} | r
+    record(a.results, f"{a.tag}/{a.loco}", r)
+
+
+def record(results, key, r):
+    """Adds one entry to a results file (read, update, rewrite: runs finish one at a time)."""
     res = {}
-    if os.path.exists(a.results):
-        with open(a.results) as fh:
+    if os.path.exists(results):
+        with open(results) as fh:
             res = json.load(fh)
-    res[f"{a.tag}/{a.loco}"] = r
-    with open(a.results, "w") as fh:
+    res[key] = r
+    with open(results, "w") as fh:
         json.dump(res, fh, indent=1, sort_keys=True)
         fh.write("\n")
 
 
+def test_of(a):
+    """One corpus's test speakers, recorded in RESULTS under TAG/test-CORPUS: compares recipes in-corpus
+    without installing their models."""
+    model, ck = export.load_model(a.checkpoint)
+    task, labels = task_of(ck)
+    if a.test not in ck.get("corpora", []):
+        sys.exit(f"{a.checkpoint} did not train on {a.test}: use --loco for corpora it never saw")
+    _, w, y = corpora.load([a.test], ("test",), task=task)
+    r = both(model, w, y, labels)
+    print("test", line(a.test, r), flush=True)
+    r = {"test_of": a.test, "task": task, "trained_on": ck.get("corpora"), "epoch": ck.get("epoch"),
+         "budget_min": (ck.get("recipe") or {}).get("time_budget_min"), "recipe": ck.get("recipe"),
+         "note": a.note} | r
+    record(a.results, f"{a.tag}/test-{a.test}", r)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--checkpoint", help="the PyTorch twin of the model (every mode but --loco-summary-only)")
     ap.add_argument("--model-dir", help="in-corpus mode: where metrics.json and manifest.json are")
     ap.add_argument("--loco", help="leave-one-corpus-out mode: the held-out corpus")
+    ap.add_argument("--test", help="one training corpus's test speakers, into --results under TAG/test-CORPUS")
     ap.add_argument("--results", help="LOCO results JSON (written in --loco mode, summarised into the manifest "
                                       "in --model-dir mode)")
     ap.add_argument("--tag", default="run", help="LOCO mode: the experiment's name")
     ap.add_argument("--recipe-of", default="", help="LOCO mode: the model id whose recipe this run measures")
     ap.add_argument("--note", default="")
+    ap.add_argument("--loco-summary-only", action="store_true",
+                    help="with --model-dir and --results: only refresh the manifest's LOCO means")
     a = ap.parse_args()
+    if a.model_dir and a.loco_summary_only:
+        return loco_summary_only(a)
+    if not a.checkpoint:
+        sys.exit("--checkpoint is needed")
     corpora.require_data()
     crema.setup_threads()
-    if a.loco:
+    if a.loco or a.test:
         if not a.results:
-            sys.exit("--loco needs --results FILE")
-        loco(a)
+            sys.exit("--loco and --test need --results FILE")
+        loco(a) if a.loco else test_of(a)
     elif a.model_dir:
         in_corpus(a)
     else:

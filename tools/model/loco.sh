@@ -22,8 +22,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#LIST[@]} -gt 0 ] || LIST=(crema-d nemo ased)
 case "$ID" in
-  multi6) TASK=emotion; BUDGET=${BUDGET:-25}; RUN=loco ;;
-  arousal3) TASK=arousal; BUDGET=${BUDGET:-20}; RUN=loco-arousal ;;
+  multi6) TASK=emotion; BUDGET=${BUDGET:-25}; RUN=loco; EXTRA=() ;;
+  arousal3) TASK=arousal; BUDGET=${BUDGET:-20}; RUN=loco-arousal; EXTRA=(--band-norm 0) ;;
   *) echo "loco.sh: --model must be multi6 or arousal3" >&2; exit 2 ;;
 esac
 RES=$ROOT/models/$ID/loco.json
@@ -34,7 +34,7 @@ TC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 mkdir -p "$(dirname "$RES")"
 for c in "${LIST[@]}"; do
   $PY "$HERE/train.py" --task "$TASK" --out "$CK/$RUN-$c" --exclude "$c" --time-budget-min "$BUDGET" \
-    --epoch-samples 8000 --threads 1 --seed 1234 "${RESUME[@]}"
+    --epoch-samples 8000 --threads 1 --seed 1234 "${EXTRA[@]}" "${RESUME[@]}"
   SER_THREADS=1 nice -n 5 $PY "$HERE/evaluate.py" --loco "$c" --checkpoint "$CK/$RUN-$c/best.pt" --results "$RES" \
     --tag "$ID-recipe" --recipe-of "$ID" --note "same recipe as $ID, ${BUDGET}-minute budget, 1 thread"
 done

@@ -47,6 +47,10 @@ def main():
         met = json.load(f)
     with open(os.path.join(d, "manifest.json")) as f:
         man = json.load(f)
+    if met.get("task") == "arousal":
+        import model_card_arousal
+        model_card_arousal.render(d, met, man)
+        return
     if met.get("format") == "multi-corpus":
         import model_card_multi
         model_card_multi.render(d, met, man)

@@ -23,6 +23,15 @@ EXPERIMENTS = [
 ]
 
 
+def load_log(d):
+    """The training log's records (train.py's train_log.jsonl), or [] when the model has none."""
+    lp = os.path.join(d, "train_log.jsonl")
+    if not os.path.exists(lp):
+        return []
+    with open(lp) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def pct(x):
     return f"{100 * x:.1f}"
 
@@ -48,11 +57,7 @@ def render(d, met, man):
     if os.path.exists(loco_path):
         with open(loco_path) as f:
             loco = json.load(f)
-    log = []
-    lp = os.path.join(d, "train_log.jsonl")
-    if os.path.exists(lp):
-        with open(lp) as f:
-            log = [json.loads(line) for line in f if line.strip()]
+    log = load_log(d)
     data_ev = next((e for e in log if e.get("event") == "data"), {})
     epochs = [e for e in log if e.get("event") == "epoch"]
     params = data_ev.get("params")

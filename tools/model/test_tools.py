@@ -139,6 +139,34 @@ class BandNorm(unittest.TestCase):
         self.assertFalse(torch.allclose(self.logits(False, 0.0), self.logits(False, 1.0), atol=1e-4))
 
 
+class Arousal(unittest.TestCase):
+    def test_mapping_covers_every_corpus_label_and_drops_only_disgust(self):
+        for raw in ("angry", "fear", "happy", "surprise"):
+            self.assertEqual(corpora.AROUSAL_MAP[raw], "high")
+        self.assertEqual(corpora.AROUSAL_MAP["sad"], "low")
+        self.assertEqual(corpora.AROUSAL_MAP["calm"], "low")
+        self.assertEqual(corpora.AROUSAL_MAP["neutral"], "neutral")
+        self.assertIsNone(corpora.AROUSAL_MAP["disgust"])
+        self.assertEqual([corpora.AROUSAL_MAP[v] for v in "012"], corpora.AROUSAL_LABELS)
+        self.assertEqual(set(corpora.LABEL_MAP) - {"0", "1", "2"}, set(corpora.AROUSAL_MAP) - {"0", "1", "2"})
+
+    def test_sampling_balances_the_three_levels_within_a_corpus(self):
+        clips = ([corpora.Clip("baved", "x", "s", "M", "high", "2")] * 30
+                 + [corpora.Clip("baved", "x", "s", "M", "low", "0")] * 10)
+        w = train.sampling_weights(clips, label_power=0.0, labels=corpora.AROUSAL_LABELS)
+        self.assertAlmostEqual(w[:30].sum(), w[30:].sum())
+
+    def test_split_by_clips_gives_parts_their_share_of_clips_not_of_speakers(self):
+        counts = {"big1": 300, "big2": 300, "big3": 300} | {f"s{i}": 20 for i in range(30)}
+        order = sorted(counts)
+        parts = corpora._split_by_clips(order, counts)
+        total = sum(counts.values())
+        share = {p: sum(n for s, n in counts.items() if parts[s] == p) / total for p in ("train", "dev", "test")}
+        self.assertAlmostEqual(share["test"], 0.2, delta=0.05)
+        self.assertAlmostEqual(share["dev"], 0.15, delta=0.05)
+        self.assertEqual(set(parts), set(counts))
+
+
 @unittest.skipUnless(os.path.isdir(corpora.DATA), f"needs the shared data folder {corpora.DATA}")
 class Splits(unittest.TestCase):
     def test_committed_split_is_the_seeded_one(self):
@@ -146,6 +174,13 @@ class Splits(unittest.TestCase):
         with open(corpora.SPLITS) as f:
             have = [tuple(r) for r in list(csv.reader(f))[1:]]
         self.assertEqual(have, corpora.compute_splits())
+
+    def test_baved_levels_come_from_file_names_and_every_speaker_has_a_split(self):
+        clips = corpora.clips("baved", "arousal")
+        self.assertEqual(len(clips), 1935)
+        self.assertEqual({c.label for c in clips}, set(corpora.AROUSAL_LABELS))
+        parts = {corpora.split_of("baved", c.speaker) for c in clips}
+        self.assertEqual(parts, {"train", "dev", "test"})
 
 
 if __name__ == "__main__":

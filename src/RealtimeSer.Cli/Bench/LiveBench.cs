@@ -19,7 +19,14 @@ internal sealed record LivePoint(
     double CpuPercent,
     double PeakWorkingSetMb,
     bool MeetsObjective
-);
+)
+{
+    /// <summary>Live audio skipped because streams fell behind (their backlog passed its bound).</summary>
+    public double AudioShedSeconds { get; init; }
+
+    /// <summary><see cref="AudioShedSeconds"/> over all the audio sent.</summary>
+    public double AudioShedShare { get; init; }
+}
 
 /// <summary>
 /// N simulated live calls, each paced at real time in 20 ms blocks (as a telephony gateway sends them), into
@@ -90,7 +97,7 @@ internal static class LiveBench
                     ct
                 );
                 await stream.CompleteAsync(ct);
-                return (await reader, stream.WindowsDropped);
+                return (await reader, stream.WindowsDropped, stream.AudioSecondsShed);
             },
             ct
         );

@@ -23,12 +23,13 @@ internal static class LiveHarness
         int recordingFrames,
         TimeSpan duration,
         double objectiveP95Ms,
-        Func<int, int, Task<(IReadOnlyList<LiveSample> Samples, long Dropped)>> runStream,
+        Func<int, int, Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed)>> runStream,
         CancellationToken ct
     )
     {
         var samples = new List<LiveSample>();
         long dropped = 0;
+        double shed = 0;
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -44,11 +45,12 @@ internal static class LiveHarness
                         async () =>
                         {
                             await Task.Delay(TimeSpan.FromSeconds(delays[s]), ct);
-                            var (mine, streamDropped) = await runStream(s, offsets[s]);
+                            var (mine, streamDropped, streamShed) = await runStream(s, offsets[s]);
                             lock (samples)
                             {
                                 samples.AddRange(mine);
                                 dropped += streamDropped;
+                                shed += streamShed;
                                 peak = Math.Max(peak, Environment.WorkingSet / 1e6);
                             }
                         },
@@ -61,6 +63,7 @@ internal static class LiveHarness
             duration,
             samples,
             dropped,
+            shed,
             process,
             cpuBefore,
             clock.Elapsed,
@@ -122,6 +125,7 @@ internal static class LiveHarness
         TimeSpan duration,
         List<LiveSample> samples,
         long dropped,
+        double shed,
         Process process,
         TimeSpan cpuBefore,
         TimeSpan wall,
@@ -146,7 +150,11 @@ internal static class LiveHarness
             dropped,
             cpu,
             Math.Max(peak, Environment.WorkingSet / 1e6),
-            dropped == 0 && latencies.Count > 0 && p95 <= objectiveP95Ms
-        );
+            dropped == 0 && shed == 0 && latencies.Count > 0 && p95 <= objectiveP95Ms
+        )
+        {
+            AudioShedSeconds = shed,
+            AudioShedShare = shed / Math.Max(1e-9, streams * duration.TotalSeconds),
+        };
     }
 }

@@ -31,7 +31,7 @@ internal static class RemoteLiveBench
             ct
         );
 
-    private static async Task<(IReadOnlyList<LiveSample> Samples, long Dropped)> RunStreamAsync(
+    private static async Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed)> RunStreamAsync(
         EmotionRecognizerClient client,
         string model,
         (float[] Interleaved, int Rate, int Channels) audio,
@@ -55,6 +55,7 @@ internal static class RemoteLiveBench
             {
                 var mine = new List<LiveSample>();
                 long streamDropped = 0;
+                double streamShed = 0;
                 while (await call.ReadAsync() is { } response)
                 {
                     var received = Stopwatch.GetTimestamp();
@@ -76,10 +77,11 @@ internal static class RemoteLiveBench
                         case StreamingRecognizeResponse.ResponseOneofCase.StreamStats:
                             // Cumulative: the last one (sent at the end) is the stream's total.
                             streamDropped = response.StreamStats.WindowsDropped;
+                            streamShed = response.StreamStats.AudioSecondsShed;
                             break;
                     }
                 }
-                return ((IReadOnlyList<LiveSample>)mine, streamDropped);
+                return ((IReadOnlyList<LiveSample>)mine, streamDropped, streamShed);
             },
             ct
         );

@@ -114,7 +114,12 @@ internal static class ServeCommand
                     await using var engine = new EmotionEngine(
                         loaded.Classifiers,
                         vad,
-                        new EngineOptions { Overload = OverloadPolicy.DropOldest }
+                        new EngineOptions
+                        {
+                            Overload = OverloadPolicy.DropOldest,
+                            MaxBacklogSeconds = options.MaxBacklogSeconds,
+                            MaxQueuedSeconds = Math.Max(5, options.MaxBacklogSeconds),
+                        }
                     );
                     await using var server = SerServer.Create(new ModelRegistry(engine), options);
                     await Console.Error.WriteLineAsync(

@@ -215,7 +215,7 @@ internal static class StreamCommand
                     await Console.Error.WriteLineAsync(
                         string.Create(
                             CultureInfo.InvariantCulture,
-                            $"stats: {st.AudioSeconds:F1} s audio, real-time factor {st.RealTimeFactor:F2}, {st.WindowsClassified} windows, {st.WindowsDropped} dropped"
+                            $"stats: {st.AudioSeconds:F1} s audio, real-time factor {st.RealTimeFactor:F2}, {st.WindowsClassified} windows, {st.WindowsDropped} dropped, {st.AudioSecondsShed:F1} s of audio shed"
                         )
                     );
                     break;

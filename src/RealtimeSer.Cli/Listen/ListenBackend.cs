@@ -37,6 +37,9 @@ internal interface IListenBackend : IAsyncDisposable
 
     long WindowsDropped { get; }
 
+    /// <summary>Seconds of audio skipped because the engine fell behind (live load shedding).</summary>
+    double AudioSecondsShed { get; }
+
     long SegmentsLost { get; }
 }
 
@@ -88,6 +91,8 @@ internal sealed class EngineListenBackend(EmotionEngine engine) : IListenBackend
     public long WindowsClassified => _stream?.WindowsClassified ?? 0;
 
     public long WindowsDropped => _stream?.WindowsDropped ?? 0;
+
+    public double AudioSecondsShed => _stream?.AudioSecondsShed ?? 0;
 
     public long SegmentsLost => _stream?.SegmentsLost ?? 0;
 

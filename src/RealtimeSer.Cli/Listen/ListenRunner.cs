@@ -160,7 +160,10 @@ internal sealed class ListenRunner(IListenBackend backend, CaptureStream capture
                 source.DroppedBlocks,
                 source.Overflows,
                 status
-            );
+            )
+            {
+                AudioShedSeconds = backend.AudioSecondsShed,
+            };
         }
         int Width() => AnsiConsole.Profile.Width;
         int Height() => AnsiConsole.Profile.Height;
@@ -211,6 +214,7 @@ internal sealed class ListenRunner(IListenBackend backend, CaptureStream capture
                     + $"over {_stats.LatencyCount} events"
             ),
             $"listen: drops: {backend.WindowsDropped} windows, {backend.SegmentsLost} segments lost, "
+                + $"{backend.AudioSecondsShed:0.0} s of audio shed (fell behind), "
                 + $"{source.DroppedBlocks} capture blocks, {source.Overflows} device overflows",
         };
         // Stdout carries only events in JSON mode, so the summary goes to stderr there.

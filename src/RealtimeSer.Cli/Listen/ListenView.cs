@@ -23,7 +23,11 @@ internal sealed record ListenSnapshot(
     long BlocksDropped,
     long Overflows,
     string? Status = null
-);
+)
+{
+    /// <summary>Seconds of live audio skipped because the engine fell behind.</summary>
+    public double AudioShedSeconds { get; init; }
+}
 
 /// <summary>
 /// The terminal view of <c>ser listen</c>: one panel sized to the terminal (80×24 is the smallest it is
@@ -128,7 +132,8 @@ internal static class ListenView
         var drops = s.WindowsDropped + s.BlocksDropped + s.Overflows;
         var dropText =
             drops == 0 ? "drops 0" : $"[red]drops {s.WindowsDropped}w/{s.BlocksDropped}b/{s.Overflows}o[/]";
-        return $"{latency} · {dropText}";
+        var shedText = s.AudioShedSeconds > 0 ? $" · [red]shed {s.AudioShedSeconds:0.0} s[/]" : "";
+        return $"{latency} · {dropText}{shedText}";
     }
 
     internal static string Clock(TimeSpan t) =>

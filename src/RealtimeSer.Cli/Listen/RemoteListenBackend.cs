@@ -174,6 +174,8 @@ internal sealed class RemoteListenBackend(
 
     public long WindowsDropped => Volatile.Read(ref _stats)?.WindowsDropped ?? 0;
 
+    public double AudioSecondsShed => Volatile.Read(ref _stats)?.AudioSecondsShed ?? 0;
+
     /// <summary>Not reported by the server.</summary>
     public long SegmentsLost => 0;
 

@@ -56,6 +56,8 @@ internal sealed class ChannelState
 
     public string StreamId => _stream.Id;
 
+    public bool IsAheadOfRealTime => _stream.IsAheadOfRealTime;
+
     public int Channel { get; }
 
     public string? ChannelName { get; }
@@ -171,7 +173,7 @@ internal sealed class ChannelState
                         _labels,
                         scores,
                         IsFinal: true,
-                        WithEndToEnd(_lastLatency, _lastArrivedAt)
+                        WithEndToEnd(_lastLatency, Math.Max(_lastArrivedAt, end.ArrivedAt))
                     )
                     {
                         ChannelName = ChannelName,

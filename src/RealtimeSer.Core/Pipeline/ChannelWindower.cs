@@ -73,13 +73,43 @@ internal sealed class ChannelWindower
         }
     }
 
+    /// <summary>
+    /// Skips <paramref name="samples"/> of audio (live load shedding): an open segment ends where the kept
+    /// audio ends, with its windows; stream time moves on, and the skipped span reads as silence.
+    /// </summary>
+    public void Skip(
+        long samples,
+        long arrivedAt,
+        ChannelState owner,
+        List<WindowJob> jobs,
+        List<SpeechEvent> speech
+    )
+    {
+        _vadEvents.Clear();
+        _vad.Skip(samples, _vadEvents);
+        HandleVadEvents(arrivedAt, owner, jobs, speech);
+        CutPendingTails(arrivedAt, owner, jobs);
+        var clear = (int)Math.Min(samples, _ring.Length);
+        var position = (int)(_written % _ring.Length);
+        var first = Math.Min(clear, _ring.Length - position);
+        _ring.AsSpan(position, first).Clear();
+        _ring.AsSpan(0, clear - first).Clear();
+        _written += samples;
+    }
+
     /// <summary>End of stream: closes an open segment with its tail window.</summary>
     public void Flush(long arrivedAt, ChannelState owner, List<WindowJob> jobs, List<SpeechEvent> speech)
     {
         _vadEvents.Clear();
         _vad.Flush(_vadEvents);
         HandleVadEvents(arrivedAt, owner, jobs, speech);
-        // No more audio will come: centred windows still waiting end at the stream's end instead.
+        CutPendingTails(arrivedAt, owner, jobs);
+    }
+
+    // No more audio will come (the stream ended, or what follows is skipped): centred windows still waiting
+    // end at the last audio instead.
+    private void CutPendingTails(long arrivedAt, ChannelState owner, List<WindowJob> jobs)
+    {
         while (_pendingTails.TryDequeue(out var tail))
         {
             jobs.Add(
@@ -134,6 +164,7 @@ internal sealed class ChannelWindower
                         ChannelName = owner.ChannelName,
                         StartSeconds = _segmentStart / 16000.0,
                         LastWindowSequence = _sequence - 1,
+                        ArrivedAt = arrivedAt,
                     }
                 );
             }

@@ -23,6 +23,7 @@ public sealed class EmotionEngine : IAsyncDisposable
     private readonly IEmotionClassifier[] _classifiers;
     private readonly int[] _offsets;
     private readonly int _labels;
+    private readonly long _maxWindowAge;
     private int _disposed;
 
     public EmotionEngine(
@@ -85,6 +86,13 @@ public sealed class EmotionEngine : IAsyncDisposable
                     : BoundedChannelFullMode.DropOldest,
         };
         _queue = Channel.CreateBounded<WindowJob>(queueOptions, OnDropped);
+        // Live engines also drop windows that waited longer than the backlog bound: when the CPU is short for
+        // every stage, a late window would only give a late event and take the model from fresher ones.
+        // Sources ahead of real time (files streamed fast) are exempt: their windows are early, not late.
+        _maxWindowAge =
+            _options.Overload == OverloadPolicy.DropOldest && _options.MaxBacklogSeconds > 0
+                ? (long)(_options.MaxBacklogSeconds * Stopwatch.Frequency)
+                : 0;
         _runSlots = new SemaphoreSlim(_options.ConcurrentRuns, _options.ConcurrentRuns);
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
@@ -164,6 +172,19 @@ public sealed class EmotionEngine : IAsyncDisposable
                 if (batch.Count < _options.MaxBatch && _options.MaxBatchDelay > TimeSpan.Zero)
                 {
                     await FillWithinDelayAsync(reader, batch, stop);
+                }
+                if (_maxWindowAge > 0)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    batch.RemoveAll(job =>
+                    {
+                        if (now - job.ArrivedAt <= _maxWindowAge || job.Owner.IsAheadOfRealTime)
+                        {
+                            return false;
+                        }
+                        OnDropped(job);
+                        return true;
+                    });
                 }
                 foreach (var group in batch.GroupBy(j => j.Length))
                 {

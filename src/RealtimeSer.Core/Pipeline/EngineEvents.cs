@@ -15,6 +15,9 @@ public sealed record SpeechEvent(string Stream, int Channel, int Segment, bool I
     public double StartSeconds { get; init; }
 
     internal long LastWindowSequence { get; init; } = -1;
+
+    /// <summary>For an end: when the audio that ended the segment arrived (a final cannot be due earlier).</summary>
+    internal long ArrivedAt { get; init; }
 }
 
 /// <summary>Latency breakdown of one result, in milliseconds of wall-clock time.</summary>

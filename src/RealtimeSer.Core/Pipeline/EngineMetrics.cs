@@ -43,6 +43,11 @@ public sealed class EngineMetrics : IDisposable
             "Windows dropped under overload."
         );
         AudioSeconds = Meter.CreateCounter<double>("ser.audio", "s", "Audio received, per channel.");
+        AudioShed = Meter.CreateCounter<double>(
+            "ser.audio.shed",
+            "s",
+            "Live audio skipped without VAD or windows because the stream's backlog exceeded its bound."
+        );
         Meter.CreateObservableGauge(
             "ser.streams.active",
             () => Interlocked.Read(ref _activeStreams),
@@ -60,6 +65,7 @@ public sealed class EngineMetrics : IDisposable
     public Counter<long> Windows { get; }
     public Counter<long> Dropped { get; }
     public Counter<double> AudioSeconds { get; }
+    public Counter<double> AudioShed { get; }
 
     public long ActiveStreams => Interlocked.Read(ref _activeStreams);
 

@@ -34,6 +34,17 @@ public sealed record EngineOptions
 
     public OverloadPolicy Overload { get; init; } = OverloadPolicy.DropOldest;
 
+    /// <summary>
+    /// Live streams (<see cref="OverloadPolicy.DropOldest"/>) only: when more audio than this waits for the
+    /// VAD and the source is not ahead of real time, the oldest waiting audio is skipped and counted, so that
+    /// latency stays bounded when the CPU saturates (default: the 0.5 s latency objective). 0 turns it off
+    /// (the writer then runs the VAD itself, as replay does).
+    /// </summary>
+    public double MaxBacklogSeconds { get; init; } = 0.5;
+
+    /// <summary>Live streams: a source ahead of real time waits once this much audio is queued for the VAD.</summary>
+    public double MaxQueuedSeconds { get; init; } = 5;
+
     /// <summary>Time constant of the exponential moving average over window scores.</summary>
     public double SmoothingSeconds { get; init; } = 1.0;
 
@@ -55,6 +66,12 @@ public sealed record EngineOptions
         if (MaxBatch < 1 || ConcurrentRuns < 1 || QueueCapacity < 1)
         {
             throw new ArgumentException("max batch, concurrent runs and queue capacity must be at least 1.");
+        }
+        if (MaxBacklogSeconds < 0 || MaxQueuedSeconds < MaxBacklogSeconds)
+        {
+            throw new ArgumentException(
+                "the live backlog bound must be ≥ 0 s and at most the queued-audio bound."
+            );
         }
         if (SmoothingSeconds < 0 || HysteresisMargin is < 0 or >= 1)
         {

@@ -28,6 +28,10 @@ public sealed class EngineStream : IAsyncDisposable
     private long _windows;
     private long _dropped;
     private long _segmentsLost;
+    private readonly IngestBacklog? _backlog;
+    private long _framesReceived;
+    private readonly Task? _ingest;
+    private readonly CancellationTokenSource? _ingestStop;
 
     internal EngineStream(EmotionEngine engine, string id, StreamFormat format, EngineOptions options)
     {
@@ -50,6 +54,12 @@ public sealed class EngineStream : IAsyncDisposable
                 engine.MinWindowSamples
             );
         }
+        if (options.Overload == OverloadPolicy.DropOldest && options.MaxBacklogSeconds > 0)
+        {
+            _backlog = new IngestBacklog(options.MaxBacklogSeconds, options.MaxQueuedSeconds);
+            _ingestStop = new CancellationTokenSource();
+            _ingest = Task.Run(() => IngestAsync(_ingestStop.Token));
+        }
     }
 
     public string Id { get; }
@@ -62,13 +72,28 @@ public sealed class EngineStream : IAsyncDisposable
     public ChannelReader<EngineEvent> Events => _events.Reader;
 
     /// <summary>16 kHz samples received per channel.</summary>
-    public long SamplesReceived => _windowers[0].SamplesWritten;
+    public long SamplesReceived =>
+        _backlog is null
+            ? _windowers[0].SamplesWritten
+            : Interlocked.Read(ref _framesReceived) * StreamNormalizer.TargetRate / Format.SampleRate;
 
     public double SecondsReceived => SamplesReceived / (double)StreamNormalizer.TargetRate;
 
     public long WindowsClassified => Interlocked.Read(ref _windows);
 
     public long WindowsDropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Seconds of live audio skipped (no VAD, no windows) because the stream fell behind.</summary>
+    public double AudioSecondsShed => _backlog?.ShedSeconds ?? 0;
+
+    /// <summary>
+    /// A live stream whose source sends faster than real time (a file streamed fast): its latency measures
+    /// the engine's throughput, not live latency, and it is never shed.
+    /// </summary>
+    public bool IsAheadOfRealTime => _backlog?.Ahead ?? false;
+
+    /// <summary>Seconds of live audio waiting for the VAD now.</summary>
+    public double AudioSecondsWaiting => _backlog?.WaitingSeconds ?? 0;
 
     /// <summary>Segments whose every window was dropped, so no final could be given.</summary>
     public long SegmentsLost => Interlocked.Read(ref _segmentsLost);
@@ -80,7 +105,9 @@ public sealed class EngineStream : IAsyncDisposable
     /// <summary>
     /// Adds interleaved source samples (float in [-1, 1], the stream's rate and channel count).
     /// <paramref name="arrivedAt"/> (a <see cref="Stopwatch"/> timestamp, e.g. from capture) is when the last of
-    /// them arrived; it defaults to now. In live mode this never waits; in replay it waits for queue room.
+    /// them arrived; it defaults to now. In live mode this only queues the audio (the stream's own task runs
+    /// the VAD, shedding the oldest audio when it falls behind) and waits only for a source ahead of real time;
+    /// in replay it runs the VAD here and waits for queue room.
     /// </summary>
     public async ValueTask WriteAsync(
         ReadOnlyMemory<float> interleaved,
@@ -94,15 +121,79 @@ public sealed class EngineStream : IAsyncDisposable
             throw new InvalidOperationException($"stream {Id} was completed; no more audio can be written.");
         }
         var now = arrivedAt ?? Stopwatch.GetTimestamp();
-        _normalizer.Process(interleaved.Span);
+        if (_backlog is not null)
+        {
+            if (_drained.Task.IsFaulted)
+            {
+                await _drained.Task; // the stream's own task failed: say why to the writer
+            }
+            var frames = interleaved.Length / Format.Channels;
+            Interlocked.Add(ref _framesReceived, frames);
+            var seconds = frames / (double)Format.SampleRate;
+            var shed = await _backlog.AddAsync(interleaved, seconds, now, cancellationToken);
+            if (shed > 0)
+            {
+                _engine.Metrics.AudioShed.Add(shed);
+            }
+            return;
+        }
+        await ProcessAsync(interleaved.Span, now, shed: false, cancellationToken);
+    }
+
+    // Resampling always runs (it is cheap and keeps stream time exact); shed audio skips VAD and windows.
+    private ValueTask ProcessAsync(
+        ReadOnlySpan<float> interleaved,
+        long arrivedAt,
+        bool shed,
+        CancellationToken cancellationToken
+    )
+    {
+        _normalizer.Process(interleaved);
         for (var c = 0; c < _windowers.Length; c++)
         {
-            _windowers[c].Append(_normalizer.Output(c), now, _states[c], _jobs, _speech);
+            if (shed)
+            {
+                _windowers[c].Skip(_normalizer.Output(c).Length, arrivedAt, _states[c], _jobs, _speech);
+            }
+            else
+            {
+                _windowers[c].Append(_normalizer.Output(c), arrivedAt, _states[c], _jobs, _speech);
+            }
         }
         _engine.Metrics.AudioSeconds.Add(
             _normalizer.Output(0).Length / (double)StreamNormalizer.TargetRate * Channels
         );
-        await SubmitAsync(cancellationToken);
+        return SubmitAsync(cancellationToken);
+    }
+
+    private async Task IngestAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (await _backlog!.TakeAsync(stop) is { } chunk)
+            {
+                try
+                {
+                    await ProcessAsync(chunk.Samples.Span, chunk.ArrivedAt, chunk.Shed, stop);
+                }
+                finally
+                {
+                    chunk.Return();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The stream was disposed before its audio was processed.
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Fail(e);
+        }
+        finally
+        {
+            _backlog!.Drain();
+        }
     }
 
     /// <summary>Ends the audio: closes open segments, then waits until their events have been published.</summary>
@@ -112,6 +203,15 @@ public sealed class EngineStream : IAsyncDisposable
         {
             await _drained.Task.WaitAsync(cancellationToken);
             return;
+        }
+        if (_backlog is not null)
+        {
+            _backlog.Complete();
+            await _ingest!.WaitAsync(cancellationToken);
+            if (_drained.Task.IsFaulted)
+            {
+                await _drained.Task;
+            }
         }
         var now = Stopwatch.GetTimestamp();
         _normalizer.Flush();
@@ -147,6 +247,8 @@ public sealed class EngineStream : IAsyncDisposable
             _events.Writer.TryComplete();
             _drained.TrySetCanceled();
             _engine.StreamClosed(this);
+            _ingestStop?.Cancel();
+            _backlog?.Complete();
         }
         return ValueTask.CompletedTask;
     }

@@ -59,6 +59,19 @@ public sealed class StreamingVad
         _segmenter.Flush(events, _samples);
     }
 
+    /// <summary>
+    /// Skips <paramref name="samples"/> of audio without scoring them (load shedding): the partial frame is
+    /// dropped too, open speech ends where scored audio stops, and the recurrent state starts afresh.
+    /// </summary>
+    public void Skip(long samples, List<VadEvent> events)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(samples);
+        _segmenter.Skip(_frameFill + samples, events);
+        _samples += samples;
+        _frameFill = 0;
+        _state.Reset();
+    }
+
     private void ScoreFrame(List<VadEvent> events)
     {
         LastProbability = _model.Process(_state, _frame);

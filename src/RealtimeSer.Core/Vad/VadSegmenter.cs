@@ -133,6 +133,18 @@ public sealed class VadSegmenter
         ResetSpeech();
     }
 
+    /// <summary>
+    /// Audio is skipped (shed under overload): open speech ends where the audio stops, as at a stream's end,
+    /// and counting resumes <paramref name="skipped"/> samples later with no memory of what came before.
+    /// </summary>
+    public void Skip(long skipped, List<VadEvent> events)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(skipped);
+        Flush(events);
+        _position += skipped;
+        _lastEnd = _position;
+    }
+
     private void AnnounceIfConfirmed(List<VadEvent> events)
     {
         // Only speech up to the current pause counts towards the minimum, so a short burst followed by

@@ -25,6 +25,9 @@ public sealed class StreamRegistry
 
     public DashboardOptions Options { get; }
 
+    /// <summary>Told every live event's latency and every shedding, for adaptive admission.</summary>
+    public LoadGovernor? Governor { get; init; }
+
     /// <summary>Completes when a stream opens or closes (not on every event: the dashboard polls for those).</summary>
     public Task Changed => Volatile.Read(ref _changed).Task;
 

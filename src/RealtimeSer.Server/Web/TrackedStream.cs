@@ -17,6 +17,7 @@ public sealed class TrackedStream : IDisposable
     private readonly bool[] _alert;
     private readonly Lock _lock = new();
     private FinalSpan? _lastFinal;
+    private double _shedSeen;
     private int _disposed;
 
     internal TrackedStream(StreamRegistry registry, EngineStream stream, ModelManifest model, string source)
@@ -64,6 +65,16 @@ public sealed class TrackedStream : IDisposable
             return;
         }
         var channel = _channels[e.Channel];
+        if (_registry.Governor is { } governor && e is EmotionEvent emotion && !_stream.IsAheadOfRealTime)
+        {
+            governor.ObserveLatency(emotion.Latency.EndToEndMs);
+            var shed = _stream.AudioSecondsShed;
+            if (shed > _shedSeen)
+            {
+                governor.ObserveShed(shed - _shedSeen);
+                _shedSeen = shed;
+            }
+        }
         lock (_lock)
         {
             switch (e)

@@ -1,0 +1,101 @@
+using RealtimeSer.Grpc;
+using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Shared;
+
+namespace RealtimeSer.Server.Tests;
+
+/// <summary>Adaptive admission: refuse while live p95 is over the objective or audio is shed; recover after.</summary>
+public sealed class LoadGovernorTests
+{
+    private static (LoadGovernor, ManualClock) Create()
+    {
+        var clock = new ManualClock();
+        var options = new ServerOptions { LatencyObjectiveMs = 500, AdmissionWindowSeconds = 5 };
+        return (new LoadGovernor(options, clock), clock);
+    }
+
+    [Fact]
+    public void Latency_over_the_objective_refuses_until_it_falls_under_eighty_percent_of_it()
+    {
+        var (governor, clock) = Create();
+        using var _ = governor;
+        Assert.Null(governor.RefusalReason());
+        for (var i = 0; i < 100; i++)
+        {
+            governor.ObserveLatency(i < 90 ? 100 : 900); // p95 = 900 ms
+        }
+        var reason = governor.RefusalReason();
+        Assert.NotNull(reason);
+        Assert.Contains("900 ms", reason, StringComparison.Ordinal);
+        Assert.Contains("retry in 5 s", reason, StringComparison.Ordinal);
+        Assert.Equal(900, governor.LiveP95Ms);
+
+        // 5 s later the old samples are out of the window; 450 ms is under the objective but not under 80 %.
+        clock.Advance(6);
+        for (var i = 0; i < 100; i++)
+        {
+            governor.ObserveLatency(450);
+        }
+        Assert.True(governor.Overloaded);
+        clock.Advance(6);
+        for (var i = 0; i < 100; i++)
+        {
+            governor.ObserveLatency(300);
+        }
+        Assert.False(governor.Overloaded);
+        Assert.Null(governor.RefusalReason());
+    }
+
+    [Fact]
+    public void Shedding_refuses_for_one_window_and_an_idle_server_admits()
+    {
+        var (governor, clock) = Create();
+        using var _ = governor;
+        governor.ObserveLatency(50);
+        governor.ObserveShed(0.5); // one stalled chunk on a few streams: not an overload
+        Assert.Null(governor.RefusalReason());
+        governor.ObserveShed(1.0);
+        Assert.Contains("shed 1.5 s of audio", governor.RefusalReason(), StringComparison.Ordinal);
+        clock.Advance(4);
+        Assert.True(governor.Overloaded);
+        clock.Advance(2); // no events, nothing shed within the window
+        Assert.False(governor.Overloaded);
+        Assert.Equal(0, governor.LiveP95Ms);
+    }
+
+    [SkippableFact]
+    public async Task An_overloaded_server_refuses_new_streams_with_RESOURCE_EXHAUSTED_and_admits_after_recovery()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.LatencyObjectiveMs = 100;
+            o.AdmissionWindowSeconds = 60;
+        });
+        // Live latency as the governor sees it from live streams' events: far over the objective.
+        for (var i = 0; i < 20; i++)
+        {
+            server.Server.Governor.ObserveLatency(400);
+        }
+        var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
+        Assert.Equal(GrpcStatusCode.ResourceExhausted, status.Code);
+        Assert.Contains("overloaded", status.Detail, StringComparison.Ordinal);
+        Assert.Contains("400 ms", status.Detail, StringComparison.Ordinal);
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync(
+            new Uri($"http://127.0.0.1:{server.Server.MetricsPort}/metrics")
+        );
+        Assert.Contains("ser_admission_refused_total 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("ser_admission_overloaded 1", metrics, StringComparison.Ordinal);
+
+        // Live latency comes back under 80 % of the objective: recovered.
+        for (var i = 0; i < 1000; i++)
+        {
+            server.Server.Governor.ObserveLatency(20);
+        }
+        Assert.False(server.Server.Governor.Overloaded);
+        var audio = TestPaths.WavData(TestPaths.RequireCallFixture()).AsSpan(0, 16000 * 5).ToArray();
+        (var responses, status) = await server.StreamAsync(TestServer.MulawStereo(), audio, paced: false);
+        Assert.Equal(GrpcStatusCode.OK, status.Code);
+        Assert.Contains(responses, r => r.Result is not null);
+    }
+}

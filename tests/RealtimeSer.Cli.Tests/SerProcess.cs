@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using RealtimeSer.Core;
+
+namespace RealtimeSer.Cli.Tests;
+
+/// <summary>
+/// Runs <c>ser</c> in a child process, as a user does: what only shows outside the test host (native
+/// crashes, the process's own command line and environment) shows here.
+/// </summary>
+internal static class SerProcess
+{
+    /// <summary>The ser.dll built next to the tests.</summary>
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "ser.dll");
+
+    /// <summary>Runs <c>dotnet DLL ARGS</c>; kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.</summary>
+    public static async Task<(int Exit, string Out, string Err)> RunAsync(
+        TimeSpan timeout,
+        IEnumerable<string> args,
+        Action<IDictionary<string, string?>>? environment = null,
+        string? dll = null
+    )
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll ?? Dll);
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        start.Environment["REALTIMESER_ROOT"] = ModelLocator.RepositoryRoots().First();
+        environment?.Invoke(start.Environment);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException(
+                $"ser {string.Join(' ', start.ArgumentList.Skip(1).Take(3))} ... did not finish in {timeout}: {await stderr}"
+            );
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}

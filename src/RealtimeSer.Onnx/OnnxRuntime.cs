@@ -71,6 +71,7 @@ public static class OnnxRuntime
         {
             logId = "realtime-ser",
             logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING,
+            loggingFunction = OrtLog.Function,
         };
         try
         {
@@ -93,6 +94,7 @@ public static class OnnxRuntime
         {
             return $"ONNX Runtime {Version} was built without {CudaProvider} (the CPU package); {GpuHint}";
         }
+        using var log = OrtLog.Capture();
         try
         {
             // Appending the provider is what loads libonnxruntime_providers_cuda and its CUDA dependencies.
@@ -101,7 +103,11 @@ public static class OnnxRuntime
         }
         catch (OnnxException ex)
         {
-            return $"the CUDA provider of ONNX Runtime {Version} failed to load: {ex.NativeMessage.Trim()}";
+            return $"the CUDA provider of ONNX Runtime {Version} failed to load: {WithLog(ex, log)}";
         }
     }
+
+    /// <summary>ORT's error, or the cause it logged when the error itself is vaguer (as for a missing CUDA library).</summary>
+    internal static string WithLog(OnnxException ex, OrtLog.CaptureScope log) =>
+        log.Lines.Count > 0 ? log.Lines[^1] : ex.NativeMessage.Trim();
 }

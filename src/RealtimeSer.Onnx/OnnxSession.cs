@@ -91,43 +91,51 @@ public sealed partial class OnnxSession : IDisposable
 
     private static OnnxSession LoadCuda(string fullPath, OnnxSessionOptions options, string context)
     {
-        var reason = OnnxRuntime.CudaUnavailableReason;
-        if (reason is null)
-        {
-            try
-            {
-                return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
-            }
-            catch (OnnxException ex) when (!IsModelProblem(ex))
-            {
-                reason = ex.NativeMessage;
-            }
-        }
-        throw new OnnxException(
-            OnnxErrorCode.EpFail,
-            $"{context}: CUDA was requested (device {options.CudaDeviceId}) but is unavailable: {reason}. "
-                + $"To fix: {OnnxRuntime.GpuHint}; or use the Cpu or Auto provider.",
-            reason
-        );
+        var session = TryCuda(fullPath, options, context, out var reason);
+        return session
+            ?? throw new OnnxException(
+                OnnxErrorCode.EpFail,
+                $"{context}: CUDA was requested (device {options.CudaDeviceId}) but is unavailable: {reason}. "
+                    + $"To fix: {OnnxRuntime.GpuHint}; or use the Cpu or Auto provider.",
+                reason
+            );
     }
 
     private static OnnxSession LoadAuto(string fullPath, OnnxSessionOptions options, string context)
     {
-        var reason = OnnxRuntime.CudaUnavailableReason;
-        if (reason is null)
+        var session = TryCuda(fullPath, options, context, out var reason);
+        if (session is not null)
         {
-            try
-            {
-                return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
-            }
-            catch (OnnxException ex) when (!IsModelProblem(ex))
-            {
-                // No GPU, missing cuDNN, out of device memory: the model may still run on CPU.
-                reason = $"CUDA failed to initialize: {ex.NativeMessage}";
-            }
+            return session;
         }
         options.Log?.Invoke($"onnx: {Path.GetFileName(fullPath)}: {reason}; using CPU");
         return Create(fullPath, options, ExecutionProviderKind.Cpu, reason, context);
+    }
+
+    /// <summary>A CUDA session, or null and why not (in ORT's words); model problems still throw.</summary>
+    private static OnnxSession? TryCuda(
+        string fullPath,
+        OnnxSessionOptions options,
+        string context,
+        out string reason
+    )
+    {
+        reason = OnnxRuntime.CudaUnavailableReason ?? "";
+        if (OnnxRuntime.CudaUnavailableReason is not null)
+        {
+            return null;
+        }
+        using var log = OrtLog.Capture();
+        try
+        {
+            return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
+        }
+        catch (OnnxException ex) when (!IsModelProblem(ex))
+        {
+            // No GPU, missing cuDNN, out of device memory: the model may still run on CPU.
+            reason = $"CUDA failed to initialize: {OnnxRuntime.WithLog(ex, log)}";
+            return null;
+        }
     }
 
     /// <summary>Errors a different provider would not fix, so retrying on CPU only hides them.</summary>

@@ -12,12 +12,28 @@ internal static class SerProcess
     /// <summary>The ser.dll built next to the tests.</summary>
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "ser.dll");
 
-    /// <summary>Runs <c>dotnet DLL ARGS</c>; kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.</summary>
-    public static async Task<(int Exit, string Out, string Err)> RunAsync(
+    /// <summary>Runs <c>dotnet DLL ARGS</c> (the ser.dll beside the tests unless <paramref name="dll"/> says otherwise).</summary>
+    public static Task<(int Exit, string Out, string Err)> RunAsync(
         TimeSpan timeout,
         IEnumerable<string> args,
         Action<IDictionary<string, string?>>? environment = null,
         string? dll = null
+    ) =>
+        DotnetAsync(
+            timeout,
+            [dll ?? Dll, .. args],
+            env =>
+            {
+                env["REALTIMESER_ROOT"] = ModelLocator.RepositoryRoots().First();
+                environment?.Invoke(env);
+            }
+        );
+
+    /// <summary>Runs <c>dotnet ARGS</c>; kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.</summary>
+    public static async Task<(int Exit, string Out, string Err)> DotnetAsync(
+        TimeSpan timeout,
+        IEnumerable<string> args,
+        Action<IDictionary<string, string?>>? environment = null
     )
     {
         var start = new ProcessStartInfo("dotnet")
@@ -26,12 +42,10 @@ internal static class SerProcess
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(dll ?? Dll);
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
         }
-        start.Environment["REALTIMESER_ROOT"] = ModelLocator.RepositoryRoots().First();
         environment?.Invoke(start.Environment);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -45,7 +59,7 @@ internal static class SerProcess
         {
             process.Kill(entireProcessTree: true);
             throw new TimeoutException(
-                $"ser {string.Join(' ', start.ArgumentList.Skip(1).Take(3))} ... did not finish in {timeout}: {await stderr}"
+                $"dotnet {string.Join(' ', start.ArgumentList.Take(3))} ... did not finish in {timeout}: {await stderr}"
             );
         }
         return (process.ExitCode, await stdout, await stderr);

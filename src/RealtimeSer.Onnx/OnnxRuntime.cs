@@ -13,10 +13,12 @@ public static class OnnxRuntime
     public const string CpuProvider = "CPUExecutionProvider";
     public const string CudaProvider = "CUDAExecutionProvider";
 
-    /// <summary>How to get a build that can use CUDA; part of every "no CUDA" message.</summary>
-    public const string GpuHint =
-        "build with the GPU package: OnnxRuntimeFlavor=Gpu ./ser ... (or dotnet build -p:OnnxRuntimeFlavor=Gpu), "
-        + "which needs CUDA 13 and cuDNN 9 on the library path";
+    /// <summary>What to do to get CUDA with this build; part of every "no CUDA" message.</summary>
+    public static string GpuHint =>
+        IsGpuFlavour
+            ? "install an NVIDIA driver, CUDA 13 and cuDNN 9, with their libraries on LD_LIBRARY_PATH"
+            : "build with the GPU package: OnnxRuntimeFlavor=Gpu ./ser ... (or dotnet build -p:OnnxRuntimeFlavor=Gpu), "
+                + "which needs CUDA 13 and cuDNN 9 on the library path";
 
     private static readonly Lazy<OrtEnv> s_env = new(CreateEnv, LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<IReadOnlyList<string>> s_providers = new(
@@ -38,9 +40,9 @@ public static class OnnxRuntime
 
     /// <summary>The NuGet package the native library came from.</summary>
     public static string NativePackage =>
-        Flavor.Equals("Gpu", StringComparison.OrdinalIgnoreCase)
-            ? "Microsoft.ML.OnnxRuntime.Gpu.Linux"
-            : "Microsoft.ML.OnnxRuntime";
+        IsGpuFlavour ? "Microsoft.ML.OnnxRuntime.Gpu.Linux" : "Microsoft.ML.OnnxRuntime";
+
+    private static bool IsGpuFlavour => Flavor.Equals("Gpu", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The native library's version, e.g. "1.31.1".</summary>
     public static string Version => Env.GetVersionString();

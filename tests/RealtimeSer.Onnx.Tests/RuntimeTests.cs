@@ -18,8 +18,14 @@ public class RuntimeTests
     }
 
     [Fact]
-    public void The_default_build_uses_the_cpu_package()
+    public void The_package_matches_the_flavour_built()
     {
+        if (OnnxRuntime.Flavor == "Gpu")
+        {
+            Assert.Equal("Microsoft.ML.OnnxRuntime.Gpu.Linux", OnnxRuntime.NativePackage);
+            Assert.Contains(OnnxRuntime.CudaProvider, OnnxRuntime.AvailableProviders);
+            return;
+        }
         Assert.Equal("Cpu", OnnxRuntime.Flavor);
         Assert.Equal("Microsoft.ML.OnnxRuntime", OnnxRuntime.NativePackage);
         Assert.DoesNotContain(OnnxRuntime.CudaProvider, OnnxRuntime.AvailableProviders);
@@ -31,8 +37,9 @@ public class RuntimeTests
         var runtimes = Path.Combine(AppContext.BaseDirectory, "runtimes");
         Assert.True(Directory.Exists(runtimes), runtimes);
         var platforms = Directory.GetDirectories(runtimes).Select(d => Path.GetFileName(d)!).ToArray();
-        Assert.Equal(["linux-x64"], platforms);
-        Assert.True(File.Exists(Path.Combine(runtimes, "linux-x64", "native", "libonnxruntime.so")));
+        var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        Assert.Equal([rid], platforms);
+        Assert.True(File.Exists(Path.Combine(runtimes, rid, "native", "libonnxruntime.so")));
     }
 
     [Theory]

@@ -76,9 +76,11 @@ public class GpuFlavourTests
 
     private static async Task<(int Exit, string Output)> DotnetAsync(params string[] args)
     {
+        // Its own compiler process (no shared compiler server), so that all of the build runs at low priority.
         var (exit, stdout, stderr) = await SerProcess.DotnetAsync(
             TimeSpan.FromMinutes(8),
-            [.. args, "-nologo", "-v", "q", "-nodeReuse:false"]
+            [.. args, "-nologo", "-v", "q", "-nodeReuse:false", "-p:UseSharedCompilation=false"],
+            background: true
         );
         return (exit, stdout + stderr);
     }

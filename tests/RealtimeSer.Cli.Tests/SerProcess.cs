@@ -29,19 +29,31 @@ internal static class SerProcess
             }
         );
 
-    /// <summary>Runs <c>dotnet ARGS</c>; kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Runs <c>dotnet ARGS</c>; kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.
+    /// <paramref name="background"/> runs it under <c>nice -n 19</c>, so that heavy work (a build) does not
+    /// slow the timing-sensitive tests that other test assemblies run at the same time.
+    /// </summary>
     public static async Task<(int Exit, string Out, string Err)> DotnetAsync(
         TimeSpan timeout,
         IEnumerable<string> args,
-        Action<IDictionary<string, string?>>? environment = null
+        Action<IDictionary<string, string?>>? environment = null,
+        bool background = false
     )
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(background ? "nice" : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (background)
+        {
+            foreach (var a in new[] { "-n", "19", "dotnet" })
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);

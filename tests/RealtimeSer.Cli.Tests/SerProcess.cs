@@ -31,8 +31,9 @@ internal static class SerProcess
 
     /// <summary>
     /// Runs <c>dotnet ARGS</c>; kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.
-    /// <paramref name="background"/> runs it under <c>nice -n 19</c>, so that heavy work (a build) does not
-    /// slow the timing-sensitive tests that other test assemblies run at the same time.
+    /// <paramref name="background"/> runs it under <c>nice -n 10</c>, so that heavy work (a build) slows the
+    /// timing-sensitive tests that other test assemblies run at the same time less (not 19: on a loaded
+    /// machine that starved the build past its timeout).
     /// </summary>
     public static async Task<(int Exit, string Out, string Err)> DotnetAsync(
         TimeSpan timeout,
@@ -49,7 +50,7 @@ internal static class SerProcess
         };
         if (background)
         {
-            foreach (var a in new[] { "-n", "19", "dotnet" })
+            foreach (var a in new[] { "-n", "10", "dotnet" })
             {
                 start.ArgumentList.Add(a);
             }

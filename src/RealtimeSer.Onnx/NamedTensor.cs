@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+
 namespace RealtimeSer.Onnx;
 
 /// <summary>
@@ -38,9 +41,22 @@ public readonly struct NamedTensor
 
     internal long[] ShapeArray { get; }
 
-    internal int ElementCount => ElementType == TensorElementType.Float ? FloatData.Length : Int64Data.Length;
-
-    internal int ElementSize => ElementType == TensorElementType.Float ? sizeof(float) : sizeof(long);
+    /// <summary>
+    /// An OrtValue over the caller's memory (pinned until the value is disposed). ORT only reads inputs, so
+    /// handing it the read-only memory as writable is safe.
+    /// </summary>
+    internal OrtValue ToOrtValue() =>
+        ElementType == TensorElementType.Float
+            ? OrtValue.CreateTensorValueFromMemory(
+                OrtMemoryInfo.DefaultInstance,
+                MemoryMarshal.AsMemory(FloatData),
+                ShapeArray
+            )
+            : OrtValue.CreateTensorValueFromMemory(
+                OrtMemoryInfo.DefaultInstance,
+                MemoryMarshal.AsMemory(Int64Data),
+                ShapeArray
+            );
 
     public static NamedTensor Float(string name, ReadOnlyMemory<float> data, ReadOnlySpan<long> shape) =>
         new(Validated(name, data.Length, shape), TensorElementType.Float, data, default, shape.ToArray());
@@ -51,7 +67,7 @@ public readonly struct NamedTensor
     /// <summary>A scalar (rank 0) int64, e.g. Silero's "sr" input.</summary>
     public static NamedTensor Int64Scalar(string name, long value) => Int64(name, new[] { value }, []);
 
-    private static string Validated(string name, int length, ReadOnlySpan<long> shape)
+    internal static string Validated(string name, int length, ReadOnlySpan<long> shape)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         long expected = 1;

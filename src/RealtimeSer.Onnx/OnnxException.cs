@@ -16,8 +16,13 @@ public sealed class OnnxException : Exception
         NativeMessage = message;
     }
 
-    public OnnxException(OnnxErrorCode errorCode, string message, string? nativeMessage = null)
-        : base(message)
+    public OnnxException(
+        OnnxErrorCode errorCode,
+        string message,
+        string? nativeMessage = null,
+        Exception? innerException = null
+    )
+        : base(message, innerException)
     {
         ErrorCode = errorCode;
         NativeMessage = nativeMessage ?? message;

@@ -1,159 +1,133 @@
-using System.Buffers;
-using RealtimeSer.Onnx.Native;
+using Microsoft.ML.OnnxRuntime;
 
 namespace RealtimeSer.Onnx;
 
 public sealed partial class OnnxSession
 {
-    // Above this many inputs/outputs the scratch arrays move from the stack to the heap.
-    private const int StackLimit = 16;
-
     /// <summary>
     /// Runs the model. Inputs are passed to ORT as views of the caller's memory (pinned for the call only);
-    /// outputs are copied into managed arrays. Empty <paramref name="outputNames"/> returns every output,
-    /// in model order; otherwise the requested ones in the requested order.
+    /// outputs are copied into new managed arrays. Empty <paramref name="outputNames"/> returns every output,
+    /// in model order; otherwise the requested ones in the requested order. For the hot path, where the
+    /// caller knows the output shapes, <see cref="RunInto"/> writes into caller memory instead.
     /// </summary>
     /// <exception cref="OnnxException">An unknown or duplicate name, a wrong element type, or ORT rejecting the run.</exception>
     /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
-    public unsafe TensorOutput[] Run(
+    public TensorOutput[] Run(
         scoped ReadOnlySpan<NamedTensor> inputs,
         ReadOnlySpan<string> outputNames = default
     )
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-        var inputCount = inputs.Length;
-        var outputCount = outputNames.IsEmpty ? Outputs.Count : outputNames.Length;
-        Span<nint> inputNamePtrs =
-            inputCount <= StackLimit ? stackalloc nint[inputCount] : new nint[inputCount];
-        Span<nint> inputValues =
-            inputCount <= StackLimit ? stackalloc nint[inputCount] : new nint[inputCount];
-        Span<nint> outputNamePtrs =
-            outputCount <= StackLimit ? stackalloc nint[outputCount] : new nint[outputCount];
-        Span<nint> outputValues =
-            outputCount <= StackLimit ? stackalloc nint[outputCount] : new nint[outputCount];
-        Span<int> outputIndices =
-            outputCount <= StackLimit ? stackalloc int[outputCount] : new int[outputCount];
-        inputValues.Clear();
-        outputValues.Clear();
-
-        var api = OrtApi.Instance;
-        var pins = ArrayPool<MemoryHandle>.Shared.Rent(inputCount);
-        var inputHandles = new OrtValueHandle?[inputCount];
-        var sessionRef = false;
-        var inputNamesRef = false;
-        var outputNamesRef = false;
+        var names = ResolveOutputs(outputNames);
+        _gate.Enter(this);
+        var (inputNames, inputValues) = BindInputs(inputs);
         try
         {
-            // Held for the whole call so that a concurrent Dispose cannot free what ORT is still using;
-            // a handle already closed throws ObjectDisposedException here.
-            _session.DangerousAddRef(ref sessionRef);
-            _inputNames.DangerousAddRef(ref inputNamesRef);
-            _outputNames.DangerousAddRef(ref outputNamesRef);
-
-            ResolveOutputs(outputNames, outputIndices, outputNamePtrs);
-            var memoryInfo = OnnxRuntime.CpuMemory.DangerousGetHandle();
-            for (var i = 0; i < inputCount; i++)
-            {
-                ref readonly var input = ref inputs[i];
-                var index = ResolveInput(input, inputs[..i]);
-                inputNamePtrs[i] = _inputNames.Table[index];
-                pins[i] =
-                    input.ElementType == TensorElementType.Float
-                        ? input.FloatData.Pin()
-                        : input.Int64Data.Pin();
-                var shape = input.ShapeArray;
-                nint value;
-                nint status;
-                fixed (long* dims = shape)
-                {
-                    status = api.CreateTensorWithDataAsOrtValue(
-                        memoryInfo,
-                        pins[i].Pointer,
-                        (nuint)((long)input.ElementCount * input.ElementSize),
-                        dims,
-                        (nuint)shape.Length,
-                        (int)input.ElementType,
-                        &value
-                    );
-                }
-                // The context string is built only on failure: Run allocates no strings when it succeeds.
-                if (status != 0)
-                {
-                    api.Check(
-                        status,
-                        "CreateTensorWithDataAsOrtValue",
-                        $"Input '{input.Name}' of {Path.GetFileName(ModelPath)}"
-                    );
-                }
-                inputHandles[i] = new OrtValueHandle(value);
-                inputValues[i] = value;
-            }
-
-            nint runStatus;
-            fixed (nint* inNames = inputNamePtrs)
-            fixed (nint* inValues = inputValues)
-            fixed (nint* outNames = outputNamePtrs)
-            fixed (nint* outValues = outputValues)
-            {
-                runStatus = api.Run(
-                    _session.DangerousGetHandle(),
-                    0,
-                    inNames,
-                    inValues,
-                    (nuint)inputCount,
-                    outNames,
-                    (nuint)outputCount,
-                    outValues
-                );
-            }
-            // Own whatever ORT produced before looking at the status, so nothing leaks on either path.
-            var outputHandles = new OrtValueHandle[outputCount];
-            for (var i = 0; i < outputCount; i++)
-            {
-                outputHandles[i] = new OrtValueHandle(outputValues[i]);
-            }
+            IDisposableReadOnlyCollection<OrtValue> results;
             try
             {
-                if (runStatus != 0)
-                {
-                    api.Check(runStatus, "Run", $"Model {Path.GetFileName(ModelPath)}");
-                }
-                var results = new TensorOutput[outputCount];
-                for (var i = 0; i < outputCount; i++)
-                {
-                    results[i] = ReadOutput(Outputs[outputIndices[i]].Name, outputValues[i]);
-                }
-                return results;
+                results = _session.Run(_runOptions, inputNames, inputValues, names);
             }
-            finally
+            catch (OnnxRuntimeException ex)
             {
-                foreach (var handle in outputHandles)
+                throw OrtErrors.Translate(ex, $"Model {Path.GetFileName(ModelPath)}");
+            }
+            using (results)
+            {
+                var outputs = new TensorOutput[names.Length];
+                var i = 0;
+                foreach (var value in results)
                 {
-                    handle.Dispose();
+                    outputs[i] = ReadOutput(names[i], value);
+                    i++;
                 }
+                return outputs;
             }
         }
         finally
         {
-            for (var i = 0; i < inputCount; i++)
+            DisposeAll(inputValues);
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Runs the model with inputs and outputs both in caller memory: ORT writes each requested output straight
+    /// into its <see cref="OutputBuffer"/>, so nothing the size of the data is allocated or copied. Each buffer
+    /// must have the exact shape the model produces for these inputs (ORT rejects any other).
+    /// </summary>
+    /// <exception cref="OnnxException">An unknown or duplicate name, a wrong element type or shape, or ORT rejecting the run.</exception>
+    /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
+    public void RunInto(scoped ReadOnlySpan<NamedTensor> inputs, scoped ReadOnlySpan<OutputBuffer> outputs)
+    {
+        var outputNames = new string[outputs.Length];
+        for (var i = 0; i < outputs.Length; i++)
+        {
+            outputNames[i] = ResolveOutputBuffer(outputs[i], outputs[..i]);
+        }
+        _gate.Enter(this);
+        var (inputNames, inputValues) = BindInputs(inputs);
+        var outputValues = new OrtValue[outputs.Length];
+        try
+        {
+            for (var i = 0; i < outputs.Length; i++)
             {
-                inputHandles[i]?.Dispose();
-                pins[i].Dispose();
+                outputValues[i] = OrtValue.CreateTensorValueFromMemory(
+                    OrtMemoryInfo.DefaultInstance,
+                    outputs[i].Destination,
+                    outputs[i].ShapeArray
+                );
             }
-            ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
-            if (outputNamesRef)
+            try
             {
-                _outputNames.DangerousRelease();
+                _session.Run(_runOptions, inputNames, inputValues, outputNames, outputValues);
             }
-            if (inputNamesRef)
+            catch (OnnxRuntimeException ex)
             {
-                _inputNames.DangerousRelease();
+                throw OrtErrors.Translate(ex, $"Model {Path.GetFileName(ModelPath)}");
             }
-            if (sessionRef)
+        }
+        finally
+        {
+            DisposeAll(outputValues);
+            DisposeAll(inputValues);
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>Checks every input, then wraps each in an OrtValue over its memory; on failure none is left pinned.</summary>
+    private (string[] Names, OrtValue[] Values) BindInputs(scoped ReadOnlySpan<NamedTensor> inputs)
+    {
+        var names = new string[inputs.Length];
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            names[i] = Inputs[ResolveInput(inputs[i], inputs[..i])].Name;
+        }
+        var values = new OrtValue[inputs.Length];
+        try
+        {
+            for (var i = 0; i < inputs.Length; i++)
             {
-                _session.DangerousRelease();
+                values[i] = inputs[i].ToOrtValue();
             }
+            return (names, values);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            DisposeAll(values);
+            throw OrtErrors.Translate(ex, $"Inputs of {Path.GetFileName(ModelPath)}");
+        }
+        catch
+        {
+            DisposeAll(values);
+            throw;
+        }
+    }
+
+    private static void DisposeAll(OrtValue[] values)
+    {
+        foreach (var value in values)
+        {
+            value?.Dispose();
         }
     }
 
@@ -194,74 +168,88 @@ public sealed partial class OnnxSession
         return index;
     }
 
-    private unsafe void ResolveOutputs(ReadOnlySpan<string> requested, Span<int> indices, Span<nint> namePtrs)
+    private string[] ResolveOutputs(ReadOnlySpan<string> requested)
     {
         if (requested.IsEmpty)
         {
-            for (var i = 0; i < indices.Length; i++)
-            {
-                indices[i] = i;
-                namePtrs[i] = _outputNames.Table[i];
-            }
-            return;
+            return Outputs.Select(o => o.Name).ToArray();
         }
+        var names = new string[requested.Length];
         for (var i = 0; i < requested.Length; i++)
         {
-            if (!_outputIndex.TryGetValue(requested[i] ?? string.Empty, out var index))
+            names[i] = Outputs[OutputIndex(requested[i])].Name;
+        }
+        return names;
+    }
+
+    private string ResolveOutputBuffer(in OutputBuffer output, ReadOnlySpan<OutputBuffer> earlier)
+    {
+        var info = Outputs[OutputIndex(output.Name)];
+        foreach (var other in earlier)
+        {
+            if (other.Name == output.Name)
             {
                 throw new OnnxException(
                     OnnxErrorCode.InvalidArgument,
-                    $"Model {Path.GetFileName(ModelPath)} has no output '{requested[i]}'; its outputs are: {string.Join(", ", Outputs)}."
+                    $"Output '{output.Name}' was given twice."
                 );
             }
-            indices[i] = index;
-            namePtrs[i] = _outputNames.Table[index];
         }
+        if (info.ElementType != TensorElementType.Float)
+        {
+            throw new OnnxException(
+                OnnxErrorCode.InvalidArgument,
+                $"Output '{output.Name}' of model {Path.GetFileName(ModelPath)} is {info.ElementType}; "
+                    + "RunInto writes Float outputs only (Run returns the others)."
+            );
+        }
+        return info.Name;
     }
 
-    private static unsafe TensorOutput ReadOutput(string name, nint value)
+    private int OutputIndex(string? name)
     {
-        var api = OrtApi.Instance;
-        nint info;
-        CheckOutput(api.GetTensorTypeAndShape(value, &info), "GetTensorTypeAndShape", name);
-        using var infoHandle = new OrtTensorTypeAndShapeInfoHandle(info);
-        var (type, shape) = SessionIntrospection.ReadTypeAndShape(info);
-        nuint count;
-        CheckOutput(api.GetTensorShapeElementCount(info, &count), "GetTensorShapeElementCount", name);
-
-        void* data = null;
-        if (count > 0)
+        if (!_outputIndex.TryGetValue(name ?? string.Empty, out var index))
         {
-            CheckOutput(api.GetTensorMutableData(value, &data), "GetTensorMutableData", name);
+            throw new OnnxException(
+                OnnxErrorCode.InvalidArgument,
+                $"Model {Path.GetFileName(ModelPath)} has no output '{name}'; its outputs are: {string.Join(", ", Outputs)}."
+            );
         }
-        switch (type)
-        {
-            case TensorElementType.Float:
-            {
-                var floats = new float[(int)count];
-                new ReadOnlySpan<float>(data, (int)count).CopyTo(floats);
-                return new TensorOutput(name, type, shape, floats, null);
-            }
-            case TensorElementType.Int64:
-            {
-                var int64s = new long[(int)count];
-                new ReadOnlySpan<long>(data, (int)count).CopyTo(int64s);
-                return new TensorOutput(name, type, shape, null, int64s);
-            }
-            default:
-                throw new OnnxException(
-                    OnnxErrorCode.NotImplemented,
-                    $"Output '{name}' is {type}; only Float and Int64 outputs are supported."
-                );
-        }
+        return index;
     }
 
-    // Formats the context only on failure, keeping the success path free of string allocations.
-    private static void CheckOutput(nint status, string operation, string outputName)
+    private static TensorOutput ReadOutput(string name, OrtValue value)
     {
-        if (status != 0)
+        if (!value.IsTensor)
         {
-            OrtApi.Instance.Check(status, operation, $"Output '{outputName}'");
+            throw new OnnxException(
+                OnnxErrorCode.NotImplemented,
+                $"Output '{name}' is a {value.OnnxType}; only tensors are supported."
+            );
         }
+        var info = value.GetTensorTypeAndShape();
+        var shape = info.Shape;
+        var type = (TensorElementType)(int)info.ElementDataType;
+        return type switch
+        {
+            TensorElementType.Float => new TensorOutput(
+                name,
+                type,
+                shape,
+                value.GetTensorDataAsSpan<float>().ToArray(),
+                null
+            ),
+            TensorElementType.Int64 => new TensorOutput(
+                name,
+                type,
+                shape,
+                null,
+                value.GetTensorDataAsSpan<long>().ToArray()
+            ),
+            _ => throw new OnnxException(
+                OnnxErrorCode.NotImplemented,
+                $"Output '{name}' is {type}; only Float and Int64 outputs are supported."
+            ),
+        };
     }
 }

@@ -1,27 +1,26 @@
 using System.Collections.Frozen;
-using System.Text;
-using RealtimeSer.Onnx.Native;
+using Microsoft.ML.OnnxRuntime;
 
 namespace RealtimeSer.Onnx;
 
 /// <summary>
-/// One loaded ONNX model. Everything about the model is read at load; <see cref="Run"/> is thread-safe
-/// (ORT allows concurrent runs on one session) and touches no mutable state of its own.
+/// One loaded ONNX model over the package's <see cref="InferenceSession"/>. Everything about the model is
+/// read at load; <see cref="Run"/> is thread-safe (ORT allows concurrent runs on one session) and touches no
+/// mutable state of its own.
 /// </summary>
 public sealed partial class OnnxSession : IDisposable
 {
-    private readonly OrtSessionHandle _session;
-    private readonly NativeUtf8Table _inputNames;
-    private readonly NativeUtf8Table _outputNames;
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions;
+    private readonly RunGate _gate;
     private readonly FrozenDictionary<string, int> _inputIndex;
     private readonly FrozenDictionary<string, int> _outputIndex;
     private readonly OnnxSessionOptions _options;
-    private int _disposed;
 
     private OnnxSession(
         string modelPath,
         OnnxSessionOptions options,
-        OrtSessionHandle session,
+        InferenceSession session,
         ExecutionProviderKind provider,
         string? fallbackReason
     )
@@ -32,18 +31,17 @@ public sealed partial class OnnxSession : IDisposable
         ExecutionProvider = provider;
         FallbackReason = fallbackReason;
 
-        var raw = session.DangerousGetHandle();
-        Inputs = SessionIntrospection.ReadInputs(raw);
-        Outputs = SessionIntrospection.ReadOutputs(raw);
-        var metadata = SessionIntrospection.ReadMetadata(raw);
-        CustomMetadata = metadata.Custom;
+        Inputs = session.InputNames.Select(n => Describe(n, session.InputMetadata[n])).ToArray();
+        Outputs = session.OutputNames.Select(n => Describe(n, session.OutputMetadata[n])).ToArray();
+        var metadata = session.ModelMetadata;
+        CustomMetadata = metadata.CustomMetadataMap.ToFrozenDictionary();
         ProducerName = metadata.ProducerName;
         GraphName = metadata.GraphName;
 
-        _inputNames = new NativeUtf8Table(Inputs.Select(i => i.Name).ToArray());
-        _outputNames = new NativeUtf8Table(Outputs.Select(o => o.Name).ToArray());
         _inputIndex = Inputs.Select((info, i) => KeyValuePair.Create(info.Name, i)).ToFrozenDictionary();
         _outputIndex = Outputs.Select((info, i) => KeyValuePair.Create(info.Name, i)).ToFrozenDictionary();
+        _runOptions = new RunOptions();
+        _gate = new RunGate(ReleaseNative);
     }
 
     public IReadOnlyList<TensorInfo> Inputs { get; }
@@ -93,44 +91,51 @@ public sealed partial class OnnxSession : IDisposable
 
     private static OnnxSession LoadCuda(string fullPath, OnnxSessionOptions options, string context)
     {
-        var reason = OnnxRuntime.CudaUnavailableReason;
-        if (reason is null)
-        {
-            try
-            {
-                return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
-            }
-            catch (OnnxException ex) when (!IsModelProblem(ex))
-            {
-                reason = ex.NativeMessage;
-            }
-        }
-        throw new OnnxException(
-            OnnxErrorCode.EpFail,
-            $"{context}: CUDA was requested (device {options.CudaDeviceId}) but is unavailable: {reason}. "
-                + $"Point {OrtLibrary.PathVariable} at a CUDA build of libonnxruntime (with libonnxruntime_providers_shared "
-                + "and libonnxruntime_providers_cuda beside it), or use the Cpu or Auto provider.",
-            reason
-        );
+        var session = TryCuda(fullPath, options, context, out var reason);
+        return session
+            ?? throw new OnnxException(
+                OnnxErrorCode.EpFail,
+                $"{context}: CUDA was requested (device {options.CudaDeviceId}) but is unavailable: {reason}. "
+                    + $"To fix: {OnnxRuntime.GpuHint}; or use the Cpu or Auto provider.",
+                reason
+            );
     }
 
     private static OnnxSession LoadAuto(string fullPath, OnnxSessionOptions options, string context)
     {
-        var reason = OnnxRuntime.CudaUnavailableReason;
-        if (reason is null)
+        var session = TryCuda(fullPath, options, context, out var reason);
+        if (session is not null)
         {
-            try
-            {
-                return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
-            }
-            catch (OnnxException ex) when (!IsModelProblem(ex))
-            {
-                // No GPU, missing cuDNN, out of device memory: the model may still run on CPU.
-                reason = $"CUDA failed to initialize: {ex.NativeMessage}";
-            }
+            return session;
         }
         options.Log?.Invoke($"onnx: {Path.GetFileName(fullPath)}: {reason}; using CPU");
         return Create(fullPath, options, ExecutionProviderKind.Cpu, reason, context);
+    }
+
+    /// <summary>A CUDA session, or null and why not (in ORT's words); model problems still throw.</summary>
+    private static OnnxSession? TryCuda(
+        string fullPath,
+        OnnxSessionOptions options,
+        string context,
+        out string reason
+    )
+    {
+        reason = OnnxRuntime.CudaUnavailableReason ?? "";
+        if (OnnxRuntime.CudaUnavailableReason is not null)
+        {
+            return null;
+        }
+        using var log = OrtLog.Capture();
+        try
+        {
+            return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
+        }
+        catch (OnnxException ex) when (!IsModelProblem(ex))
+        {
+            // No GPU, missing cuDNN, out of device memory: the model may still run on CPU.
+            reason = $"CUDA failed to initialize: {OnnxRuntime.WithLog(ex, log)}";
+            return null;
+        }
     }
 
     /// <summary>Errors a different provider would not fix, so retrying on CPU only hides them.</summary>
@@ -140,7 +145,7 @@ public sealed partial class OnnxSession : IDisposable
                 or OnnxErrorCode.NoSuchFile
                 or OnnxErrorCode.InvalidGraph;
 
-    private static unsafe OnnxSession Create(
+    private static OnnxSession Create(
         string fullPath,
         OnnxSessionOptions options,
         ExecutionProviderKind provider,
@@ -148,26 +153,11 @@ public sealed partial class OnnxSession : IDisposable
         string context
     )
     {
-        var api = OrtApi.Instance;
-        var env = OnnxRuntime.Env;
         using var sessionOptions = SessionOptionsFactory.Create(
             options,
             provider == ExecutionProviderKind.Cuda
         );
-        nint raw;
-        // ORTCHAR_T is wchar_t on Windows and UTF-8 char elsewhere.
-        var pathBytes = OperatingSystem.IsWindows()
-            ? Encoding.Unicode.GetBytes(fullPath + "\0")
-            : Utf8.Z(fullPath);
-        fixed (byte* path = pathBytes)
-        {
-            api.Check(
-                api.CreateSession(env.DangerousGetHandle(), path, sessionOptions.DangerousGetHandle(), &raw),
-                "CreateSession",
-                context
-            );
-        }
-        var session = new OrtSessionHandle(raw);
+        var session = OrtErrors.Call(() => new InferenceSession(fullPath, sessionOptions), context);
         try
         {
             return new OnnxSession(fullPath, options, session, provider, fallbackReason);
@@ -178,6 +168,16 @@ public sealed partial class OnnxSession : IDisposable
             throw;
         }
     }
+
+    /// <summary>Dynamic dimensions come back as -1, as ORT reports them; non-tensors as Undefined.</summary>
+    private static TensorInfo Describe(string name, NodeMetadata metadata) =>
+        new(
+            name,
+            metadata.IsTensor
+                ? (TensorElementType)(int)metadata.ElementDataType
+                : TensorElementType.Undefined,
+            metadata.IsTensor ? metadata.Dimensions.Select(d => (long)d).ToArray() : []
+        );
 
     /// <summary>One line for the app's log, e.g. "onnx: model silero_vad.onnx on CPU (ORT 1.30.0, intra 1 / inter 1 threads)".</summary>
     public string Describe()
@@ -195,15 +195,12 @@ public sealed partial class OnnxSession : IDisposable
 
     public override string ToString() => Describe();
 
-    public void Dispose()
+    /// <summary>Idempotent; a run still in flight finishes first (the native session goes when it leaves).</summary>
+    public void Dispose() => _gate.Dispose();
+
+    private void ReleaseNative()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-        // SafeHandle ref counts defer the native release until any Run still holding a reference finishes.
         _session.Dispose();
-        _inputNames.Dispose();
-        _outputNames.Dispose();
+        _runOptions.Dispose();
     }
 }

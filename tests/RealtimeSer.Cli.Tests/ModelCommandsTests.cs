@@ -102,6 +102,55 @@ public class ModelCommandsTests
         }
     }
 
+    [SkippableFact]
+    public async Task Classify_takes_directories_and_globs_as_replay_does()
+    {
+        RequireModel();
+        var a = CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
+        var b = CliRunner.RequireShared("fixtures/clips/1004_TIE_HAP_XX.wav");
+        var dir = Path.Combine(Path.GetTempPath(), $"ser-classify-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path.Combine(dir, "day2"));
+        try
+        {
+            File.Copy(a, Path.Combine(dir, "angry.wav"));
+            File.Copy(b, Path.Combine(dir, "day2", "happy.wav"));
+            File.WriteAllText(Path.Combine(dir, "notes.txt"), "not audio");
+            string[] expected = [Path.Join(dir, "angry.wav"), Path.Join(dir, "day2", "happy.wav")];
+
+            var byDirectory = await CliRunner.RunAsync("classify", "--json", dir);
+            var byGlob = await CliRunner.RunAsync("classify", "--json", Path.Join(dir, "**", "*.wav"));
+            var withMissing = await CliRunner.RunAsync(
+                "classify",
+                "--json",
+                Path.Join(dir, "day2"),
+                Path.Join(dir, "missing.wav")
+            );
+
+            foreach (var (exit, stdout, stderr) in new[] { byDirectory, byGlob })
+            {
+                Assert.True(exit == 0, stderr);
+                Assert.Equal(expected, Files(stdout));
+            }
+            Assert.Equal(1, withMissing.Exit);
+            Assert.Equal([expected[1]], Files(withMissing.Out));
+            Assert.Contains(
+                "missing.wav: no such file or directory",
+                withMissing.Err,
+                StringComparison.Ordinal
+            );
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        static string[] Files(string stdout) =>
+            stdout
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("file").GetString()!)
+                .ToArray();
+    }
+
     [Fact]
     public async Task Unknown_model_id_lists_what_is_installed()
     {

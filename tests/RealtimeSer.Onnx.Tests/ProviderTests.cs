@@ -3,8 +3,9 @@ using RealtimeSer.Onnx.Tests.Models;
 namespace RealtimeSer.Onnx.Tests;
 
 /// <summary>
-/// The bundled npm library lists CUDAExecutionProvider but ships no provider plugin, and CI has no GPU,
-/// so these pin down the no-CUDA behaviour; they skip on a machine where CUDA really loads.
+/// The default (CPU) package has no CUDA provider and CI has no GPU, so these pin down the no-CUDA
+/// behaviour; they skip on a machine where CUDA really loads. The GPU package's fallback is tested by
+/// RealtimeSer.Cli.Tests' GpuFlavourTests, which builds it.
 /// </summary>
 public class ProviderTests
 {
@@ -43,7 +44,7 @@ public class ProviderTests
         Assert.Equal(OnnxErrorCode.EpFail, ex.ErrorCode);
         Assert.Equal(OnnxRuntime.CudaUnavailableReason, ex.NativeMessage);
         Assert.Contains("CUDA was requested", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("REALTIMESER_ONNXRUNTIME", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("OnnxRuntimeFlavor=Gpu", ex.Message, StringComparison.Ordinal);
         Assert.Contains("linear.onnx", ex.Message, StringComparison.Ordinal);
     }
 
@@ -69,6 +70,11 @@ public class ProviderTests
         {
             Assert.False(OnnxRuntime.HasCuda);
             Assert.Contains("built without", OnnxRuntime.CudaUnavailableReason, StringComparison.Ordinal);
+            Assert.Contains(
+                "OnnxRuntimeFlavor=Gpu",
+                OnnxRuntime.CudaUnavailableReason,
+                StringComparison.Ordinal
+            );
         }
         Assert.Equal(OnnxRuntime.CudaUnavailableReason is null, OnnxRuntime.HasCuda);
     }

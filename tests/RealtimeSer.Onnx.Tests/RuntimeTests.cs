@@ -1,14 +1,13 @@
-using RealtimeSer.Onnx.Native;
-
 namespace RealtimeSer.Onnx.Tests;
 
 public class RuntimeTests
 {
     [Fact]
-    public void Version_is_the_bundled_library_version()
+    public void Version_is_the_packaged_library_version()
     {
         Assert.Matches(@"^\d+\.\d+\.\d+", OnnxRuntime.Version);
-        Assert.True(System.Version.Parse(OnnxRuntime.Version) >= new Version(1, 13), OnnxRuntime.Version);
+        // The packages pinned in Directory.Packages.props: 1.31.1 (CPU) or 1.31.0 (GPU).
+        Assert.True(System.Version.Parse(OnnxRuntime.Version) >= new Version(1, 31), OnnxRuntime.Version);
     }
 
     [Fact]
@@ -19,53 +18,50 @@ public class RuntimeTests
     }
 
     [Fact]
-    public void Library_search_puts_the_override_first_then_the_app_directory()
+    public void The_package_matches_the_flavour_built()
     {
-        var candidates = OrtLibrary.Candidates("/opt/ort/libonnxruntime.so", "/app");
-        Assert.Equal("/opt/ort/libonnxruntime.so", candidates[0]);
-        Assert.All(candidates.Skip(1), c => Assert.StartsWith("/app", c, StringComparison.Ordinal));
-        Assert.True(candidates.Count >= 2);
+        if (OnnxRuntime.Flavor == "Gpu")
+        {
+            Assert.Equal("Microsoft.ML.OnnxRuntime.Gpu.Linux", OnnxRuntime.NativePackage);
+            Assert.Contains(OnnxRuntime.CudaProvider, OnnxRuntime.AvailableProviders);
+            return;
+        }
+        Assert.Equal("Cpu", OnnxRuntime.Flavor);
+        Assert.Equal("Microsoft.ML.OnnxRuntime", OnnxRuntime.NativePackage);
+        Assert.DoesNotContain(OnnxRuntime.CudaProvider, OnnxRuntime.AvailableProviders);
     }
 
     [Fact]
-    public void Missing_library_error_lists_what_was_searched_and_how_to_fix_it()
+    public void The_native_library_of_this_platform_only_is_copied()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "realtimeser-no-ort-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
-        {
-            var ex = Assert.Throws<DllNotFoundException>(() =>
-                OrtLibrary.Load("/nonexistent/libonnxruntime.so", dir)
-            );
-            Assert.Contains("/nonexistent/libonnxruntime.so", ex.Message, StringComparison.Ordinal);
-            Assert.Contains(dir, ex.Message, StringComparison.Ordinal);
-            Assert.Contains(
-                "run tools/bootstrap, or set REALTIMESER_ONNXRUNTIME=/path/to/libonnxruntime.so",
-                ex.Message,
-                StringComparison.Ordinal
-            );
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var runtimes = Path.Combine(AppContext.BaseDirectory, "runtimes");
+        Assert.True(Directory.Exists(runtimes), runtimes);
+        var platforms = Directory.GetDirectories(runtimes).Select(d => Path.GetFileName(d)!).ToArray();
+        var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        Assert.Equal([rid], platforms);
+        Assert.True(File.Exists(Path.Combine(runtimes, rid, "native", "libonnxruntime.so")));
     }
 
-    [Fact]
-    public void A_file_that_is_not_onnx_runtime_is_rejected_with_a_reason()
+    [Theory]
+    [InlineData(
+        "[ErrorCode:InvalidArgument] Got invalid dimensions",
+        OnnxErrorCode.InvalidArgument,
+        "Got invalid dimensions"
+    )]
+    [InlineData("[ErrorCode:NoSuchFile] Load model failed", OnnxErrorCode.NoSuchFile, "Load model failed")]
+    [InlineData(
+        "[ErrorCode:ShapeInferenceNotRegistered] provider failed",
+        OnnxErrorCode.EpFail,
+        "provider failed"
+    )]
+    [InlineData("[ErrorCode:14] not found", OnnxErrorCode.NotFound, "not found")]
+    [InlineData("[ErrorCode:99] odd", OnnxErrorCode.Fail, "odd")]
+    [InlineData("no prefix at all", OnnxErrorCode.Fail, "no prefix at all")]
+    public void Package_errors_keep_orts_code_and_text(string message, OnnxErrorCode code, string native)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "realtimeser-fake-ort-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
-        {
-            var fake = Path.Combine(dir, "libonnxruntime.so.1");
-            File.WriteAllText(fake, "not a shared library");
-            var ex = Assert.Throws<DllNotFoundException>(() => OrtLibrary.Load(null, dir));
-            Assert.Contains($"{fake} (exists but could not be loaded", ex.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var (parsedCode, parsedMessage) = OrtErrors.Parse(message);
+
+        Assert.Equal(code, parsedCode);
+        Assert.Equal(native, parsedMessage);
     }
 }

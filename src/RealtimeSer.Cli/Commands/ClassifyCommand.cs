@@ -1,12 +1,13 @@
 using System.CommandLine;
 using System.Text.Json;
+using RealtimeSer.Cli.Replay;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Output;
 
 namespace RealtimeSer.Cli.Commands;
 
-/// <summary><c>ser classify FILE...</c>: the label and scores of each whole clip.</summary>
+/// <summary><c>ser classify INPUT...</c>: the label and scores of each whole clip (files, directories, globs).</summary>
 internal static class ClassifyCommand
 {
     public static Command Create()
@@ -14,7 +15,8 @@ internal static class ClassifyCommand
         var files = new Argument<string[]>("file")
         {
             Arity = ArgumentArity.OneOrMore,
-            Description = "Audio clips.",
+            Description =
+                "Audio clips: files, directories (searched recursively) or globs (*, ?, **), as for `ser replay`.",
         };
         var json = new Option<bool>("--json")
         {
@@ -32,12 +34,19 @@ internal static class ClassifyCommand
                 CliErrors.RunAsync(async () =>
                 {
                     using var classifier = model.Load(parse, announce: !parse.GetValue(json));
-                    var failed = 0;
-                    foreach (var file in parse.GetValue(files)!)
+                    var problems = new List<string>();
+                    var inputs = InputExpander.ExpandFiles(parse.GetValue(files)!, problems);
+                    foreach (var problem in problems)
                     {
+                        await Console.Error.WriteLineAsync($"ser: {problem}");
+                    }
+                    var failed = problems.Count;
+                    foreach (var input in inputs)
+                    {
+                        var file = input.Display;
                         try
                         {
-                            var audio = await AudioLoader.ReadMono16kAsync(file, ct);
+                            var audio = await AudioLoader.ReadMono16kAsync(input.Path, ct);
                             var result = await ClipClassifier.ClassifyAsync(classifier, audio, ct);
                             Console.WriteLine(
                                 parse.GetValue(json) ? ToJson(file, result) : ToText(file, result)

@@ -4,7 +4,7 @@ using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
 
-/// <summary><c>ser info</c>: which native pieces were found and which execution providers they offer.</summary>
+/// <summary><c>ser info</c>: the ONNX Runtime package in use, the execution providers it offers, and model paths.</summary>
 internal static class InfoCommand
 {
     public static Command Create()
@@ -18,6 +18,9 @@ internal static class InfoCommand
                 CliErrors.RunAsync(() =>
                 {
                     Console.WriteLine($"onnxruntime: {OnnxRuntime.Version}");
+                    Console.WriteLine(
+                        $"package:     {OnnxRuntime.NativePackage} (OnnxRuntimeFlavor={OnnxRuntime.Flavor})"
+                    );
                     Console.WriteLine($"providers:   {string.Join(", ", OnnxRuntime.AvailableProviders)}");
                     Console.WriteLine(
                         $"cuda:        {OnnxRuntime.CudaUnavailableReason?.Trim() ?? "available"}"

@@ -104,16 +104,11 @@ internal sealed class ModelOptions
         );
         if (announce)
         {
-            // One short line; `ser info` gives the full reason when CUDA is not used.
+            // One line, which says why when Auto could not use CUDA (in ONNX Runtime's own words).
             Console.Error.WriteLine(
                 $"ser: model {manifest.Id} on {classifier.ExecutionProvider.ToString().ToUpperInvariant()} (ONNX Runtime {OnnxRuntime.Version}, "
                     + $"{(threads > 0 ? threads : Environment.ProcessorCount)} threads)"
-                    + (
-                        classifier.ExecutionProvider == ExecutionProviderKind.Cpu
-                        && provider == ExecutionProviderKind.Auto
-                            ? "; CUDA not available (see `ser info`)"
-                            : ""
-                    )
+                    + (classifier.FallbackReason is { } reason ? $"; CUDA not used: {reason}" : "")
             );
         }
         return classifier;

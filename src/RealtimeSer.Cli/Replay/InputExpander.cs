@@ -2,8 +2,14 @@ using System.Text.RegularExpressions;
 
 namespace RealtimeSer.Cli.Replay;
 
-/// <summary>One recording to replay, and the name its outputs take (relative to the input it came from).</summary>
-internal sealed record ReplayInput(string Path, string OutputName);
+/// <summary>
+/// One recording to replay, the name its outputs take (relative to the input it came from), and how to show
+/// it to the user (the argument as typed, or the directory or glob root as typed joined with the file).
+/// </summary>
+internal sealed record ReplayInput(string Path, string OutputName, string? Shown = null)
+{
+    public string Display => Shown ?? Path;
+}
 
 /// <summary>Expands files, directories (recursive) and globs (<c>*</c>, <c>?</c>, <c>**</c>) into recordings.</summary>
 internal static class InputExpander
@@ -25,43 +31,12 @@ internal static class InputExpander
         ".au",
     ];
 
+    /// <summary>
+    /// Replay's inputs: every recording once, and a problem for two recordings whose outputs would collide.
+    /// </summary>
     public static List<ReplayInput> Expand(IEnumerable<string> arguments, List<string> problems)
     {
-        var inputs = new List<ReplayInput>();
-        foreach (var argument in arguments)
-        {
-            if (File.Exists(argument))
-            {
-                inputs.Add(new ReplayInput(Path.GetFullPath(argument), Stem(Path.GetFileName(argument))));
-            }
-            else if (Directory.Exists(argument))
-            {
-                AddTree(
-                    Path.GetFullPath(argument),
-                    Directory.EnumerateFiles(argument, "*", SearchOption.AllDirectories),
-                    inputs
-                );
-            }
-            else if (argument.IndexOfAny(['*', '?']) >= 0)
-            {
-                var (root, regex) = Glob(argument);
-                var matches = Directory.Exists(root)
-                    ? Directory
-                        .EnumerateFiles(root, "*", SearchOption.AllDirectories)
-                        .Where(f => regex.IsMatch(Path.GetRelativePath(root, f).Replace('\\', '/')))
-                    : [];
-                var before = inputs.Count;
-                AddTree(Path.GetFullPath(root), matches, inputs);
-                if (inputs.Count == before)
-                {
-                    problems.Add($"{argument}: no audio file matches");
-                }
-            }
-            else
-            {
-                problems.Add($"{argument}: no such file or directory");
-            }
-        }
+        var inputs = ExpandFiles(arguments, problems);
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var input in inputs)
         {
@@ -75,12 +50,62 @@ internal static class InputExpander
         return inputs.DistinctBy(i => i.Path).ToList();
     }
 
+    /// <summary>
+    /// The audio files the arguments name, in argument order (each directory or glob sorted), repeats kept:
+    /// what a command that writes nothing per file (<c>ser classify</c>) needs. Arguments that name nothing
+    /// become problems.
+    /// </summary>
+    public static List<ReplayInput> ExpandFiles(IEnumerable<string> arguments, List<string> problems)
+    {
+        var inputs = new List<ReplayInput>();
+        foreach (var argument in arguments)
+        {
+            if (File.Exists(argument))
+            {
+                inputs.Add(
+                    new ReplayInput(Path.GetFullPath(argument), Stem(Path.GetFileName(argument)), argument)
+                );
+            }
+            else if (Directory.Exists(argument))
+            {
+                AddTree(
+                    argument,
+                    Directory.EnumerateFiles(argument, "*", SearchOption.AllDirectories),
+                    inputs
+                );
+            }
+            else if (argument.IndexOfAny(['*', '?']) >= 0)
+            {
+                var (root, regex) = Glob(argument);
+                var matches = Directory.Exists(root)
+                    ? Directory
+                        .EnumerateFiles(root, "*", SearchOption.AllDirectories)
+                        .Where(f => regex.IsMatch(Path.GetRelativePath(root, f).Replace('\\', '/')))
+                    : [];
+                var before = inputs.Count;
+                AddTree(root, matches, inputs);
+                if (inputs.Count == before)
+                {
+                    problems.Add($"{argument}: no audio file matches");
+                }
+            }
+            else
+            {
+                problems.Add($"{argument}: no such file or directory");
+            }
+        }
+        return inputs;
+    }
+
+    /// <summary>Adds the audio files under <paramref name="root"/> (as the user wrote it), sorted.</summary>
     private static void AddTree(string root, IEnumerable<string> files, List<ReplayInput> inputs)
     {
+        var fullRoot = Path.GetFullPath(root);
         foreach (var file in files.Where(IsAudio).Order(StringComparer.Ordinal))
         {
-            var relative = Path.GetRelativePath(root, file);
-            inputs.Add(new ReplayInput(Path.GetFullPath(file), Stem(relative)));
+            var relative = Path.GetRelativePath(fullRoot, Path.GetFullPath(file));
+            var shown = root == "." ? relative : Path.Join(root, relative);
+            inputs.Add(new ReplayInput(Path.GetFullPath(file), Stem(relative), shown));
         }
     }
 

@@ -8,19 +8,20 @@ namespace RealtimeSer.Core.Inference;
 public sealed class OnnxEmotionClassifier : IEmotionClassifier
 {
     private readonly OnnxSession _session;
-    private readonly string[] _outputNames;
 
     private OnnxEmotionClassifier(ModelManifest manifest, OnnxSession session)
     {
         Manifest = manifest;
         _session = session;
-        _outputNames = [manifest.Output];
         CheckGraph();
     }
 
     public ModelManifest Manifest { get; }
 
     public ExecutionProviderKind ExecutionProvider => _session.ExecutionProvider;
+
+    /// <summary>Why the Auto provider ended up on CPU (ONNX Runtime's own reason), or null.</summary>
+    public string? FallbackReason => _session.FallbackReason;
 
     /// <summary>The execution provider in use and thread settings, for the start-up log line.</summary>
     public string Describe() => _session.Describe();
@@ -48,12 +49,12 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
     )
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Classify(windows, count, probabilities.Span);
+        Classify(windows, count, probabilities);
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Synchronous form, for callers already on a worker thread.</summary>
-    public void Classify(Memory<float> windows, int count, Span<float> probabilities)
+    public void Classify(Memory<float> windows, int count, Memory<float> probabilities)
     {
         ComputeOutputs(windows, count, probabilities);
         if (Manifest.OutputKind == ModelOutputKind.Logits)
@@ -61,16 +62,17 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
             var labels = Manifest.Labels.Count;
             for (var i = 0; i < count; i++)
             {
-                AudioMath.SoftmaxInPlace(probabilities.Slice(i * labels, labels));
+                AudioMath.SoftmaxInPlace(probabilities.Span.Slice(i * labels, labels));
             }
         }
     }
 
     /// <summary>
     /// The model's raw outputs (logits or probabilities, as the manifest says) for <paramref name="count"/>
-    /// equal windows, after the manifest's input normalization.
+    /// equal windows, after the manifest's input normalization. ORT reads the windows and writes the scores
+    /// in place (no copies, no per-batch buffers).
     /// </summary>
-    public void ComputeOutputs(Memory<float> windows, int count, Span<float> outputs)
+    public void ComputeOutputs(Memory<float> windows, int count, Memory<float> outputs)
     {
         if (count <= 0 || windows.Length % count != 0)
         {
@@ -89,18 +91,25 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
                 AudioMath.NormalizeZeroMeanUnitVariance(windows.Span.Slice(i * length, length));
             }
         }
-        var result = _session.Run(
-            [NamedTensor.Float(Manifest.Input, windows, [count, length])],
-            _outputNames
-        );
-        var scores = result[0].FloatData!;
-        if (scores.Length != count * labels)
+        try
         {
-            throw new InvalidDataException(
-                $"{Manifest.ModelPath} returned {scores.Length} scores for {count} windows; its manifest lists {labels} labels."
+            _session.RunInto(
+                [NamedTensor.Float(Manifest.Input, windows, [count, length])],
+                [new OutputBuffer(Manifest.Output, outputs[..(count * labels)], [count, labels])]
             );
         }
-        scores.AsSpan().CopyTo(outputs);
+        // ORT names the output when the scores it computed do not fit [count, labels].
+        catch (OnnxException e)
+            when (e.ErrorCode == OnnxErrorCode.InvalidArgument
+                && e.NativeMessage.Contains(Manifest.Output, StringComparison.Ordinal)
+            )
+        {
+            throw new InvalidDataException(
+                $"{Manifest.ModelPath} did not return [{count}, {labels}] scores for {count} windows "
+                    + $"(its manifest lists {labels} labels): {e.NativeMessage}",
+                e
+            );
+        }
     }
 
     public void Dispose() => _session.Dispose();

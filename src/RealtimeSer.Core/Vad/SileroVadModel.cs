@@ -19,14 +19,15 @@ public sealed class SileroVadModel : IDisposable
     internal const int StateSize = 2 * 128;
 
     private readonly OnnxSession _session;
-    private readonly long[] _sampleRate = [SampleRate];
 
     private SileroVadModel(OnnxSession session)
     {
         _session = session;
-        RequireInput("input", TensorElementType.Float);
-        RequireInput("state", TensorElementType.Float);
-        RequireInput("sr", TensorElementType.Int64);
+        Require("input", "input", _session.Inputs, TensorElementType.Float);
+        Require("input", "state", _session.Inputs, TensorElementType.Float);
+        Require("input", "sr", _session.Inputs, TensorElementType.Int64);
+        Require("output", "output", _session.Outputs, TensorElementType.Float);
+        Require("output", "stateN", _session.Outputs, TensorElementType.Float);
     }
 
     public string ModelPath => _session.ModelPath;
@@ -61,27 +62,24 @@ public sealed class SileroVadModel : IDisposable
         frame.CopyTo(input.AsSpan(ContextSamples));
         SanitizeInPlace(input.AsSpan(ContextSamples));
 
-        var outputs = _session.Run([
-            NamedTensor.Float("input", input, [1, ContextSamples + FrameSamples]),
-            NamedTensor.Float("state", state.Recurrent, [2, 1, 128]),
-            NamedTensor.Int64("sr", _sampleRate, []),
-        ]);
-        var probability = outputs[0].FloatData![0];
-        outputs[1].FloatData!.AsSpan(0, StateSize).CopyTo(state.Recurrent);
+        // Inputs and outputs are views over the state's own buffers, built once per state: a frame
+        // allocates no tensors and copies no results.
+        _session.RunInto(state.RunInputs, state.RunOutputs);
+        state.Advance();
         // The tail of this frame is the next frame's context, as in the reference wrapper.
         input.AsSpan(FrameSamples, ContextSamples).CopyTo(input);
-        return probability;
+        return state.Probability;
     }
 
     public void Dispose() => _session.Dispose();
 
-    private void RequireInput(string name, TensorElementType type)
+    private void Require(string kind, string name, IReadOnlyList<TensorInfo> declared, TensorElementType type)
     {
-        if (!_session.Inputs.Any(i => i.Name == name && i.ElementType == type))
+        if (!declared.Any(i => i.Name == name && i.ElementType == type))
         {
             throw new InvalidDataException(
-                $"{_session.ModelPath} is not a Silero VAD v5 model: it has no {type} input '{name}' "
-                    + $"(inputs: {string.Join(", ", _session.Inputs.Select(i => i.Name))}). "
+                $"{_session.ModelPath} is not a Silero VAD v5 model: it has no {type} {kind} '{name}' "
+                    + $"({kind}s: {string.Join(", ", declared.Select(i => i.Name))}). "
                     + "Run tools/bootstrap to fetch silero_vad_v5.onnx, or point REALTIMESER_VAD_MODEL at it."
             );
         }
@@ -109,16 +107,69 @@ public sealed class SileroVadModel : IDisposable
     }
 }
 
-/// <summary>One stream's (one channel's) Silero state: the recurrent state and the 64-sample context.</summary>
+/// <summary>
+/// One stream's (one channel's) Silero state: the 64-sample context and the recurrent state. The recurrent
+/// state is double-buffered (ORT reads one buffer and writes the other; the two swap after each frame) so
+/// the model never reads and writes the same memory in one run.
+/// </summary>
 public sealed class SileroVadState
 {
+    private static readonly long[] s_sampleRate = [SileroVadModel.SampleRate];
+
+    private readonly float[] _probability = new float[1];
+    private readonly float[][] _recurrent =
+    [
+        new float[SileroVadModel.StateSize],
+        new float[SileroVadModel.StateSize],
+    ];
+    private readonly NamedTensor[][] _inputs;
+    private readonly OutputBuffer[][] _outputs;
+    private int _current;
+
+    public SileroVadState()
+    {
+        _inputs = [Inputs(_recurrent[0]), Inputs(_recurrent[1])];
+        _outputs = [Outputs(_recurrent[1]), Outputs(_recurrent[0])];
+    }
+
     internal float[] Input { get; } = new float[SileroVadModel.ContextSamples + SileroVadModel.FrameSamples];
 
-    internal float[] Recurrent { get; } = new float[SileroVadModel.StateSize];
+    /// <summary>The recurrent state the next frame reads.</summary>
+    internal float[] Recurrent => _recurrent[_current];
+
+    internal NamedTensor[] RunInputs => _inputs[_current];
+
+    internal OutputBuffer[] RunOutputs => _outputs[_current];
+
+    /// <summary>The speech probability of the last frame run.</summary>
+    internal float Probability => _probability[0];
+
+    /// <summary>After a run: the state just written becomes the one the next frame reads.</summary>
+    internal void Advance() => _current ^= 1;
 
     public void Reset()
     {
         Array.Clear(Input);
-        Array.Clear(Recurrent);
+        Array.Clear(_recurrent[0]);
+        Array.Clear(_recurrent[1]);
+        _probability[0] = 0;
+        _current = 0;
     }
+
+    private NamedTensor[] Inputs(float[] recurrent) =>
+        [
+            NamedTensor.Float(
+                "input",
+                Input,
+                [1, SileroVadModel.ContextSamples + SileroVadModel.FrameSamples]
+            ),
+            NamedTensor.Float("state", recurrent, [2, 1, 128]),
+            NamedTensor.Int64("sr", s_sampleRate, []),
+        ];
+
+    private OutputBuffer[] Outputs(float[] recurrentNext) =>
+        [
+            new OutputBuffer("output", _probability, [1, 1]),
+            new OutputBuffer("stateN", recurrentNext, [2, 1, 128]),
+        ];
 }

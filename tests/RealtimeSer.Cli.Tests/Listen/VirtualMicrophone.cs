@@ -93,37 +93,8 @@ internal sealed class VirtualMicrophone : IDisposable
     }
 
     /// <summary>Runs <c>ser</c> in a child process whose ALSA sees only this device.</summary>
-    public async Task<(int Exit, string Out, string Err)> RunSerAsync(TimeSpan timeout, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(SerDll);
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        ApplyEnvironment(start.Environment);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException(
-                $"ser {string.Join(' ', args)} did not finish in {timeout}: {await stderr}"
-            );
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public Task<(int Exit, string Out, string Err)> RunSerAsync(TimeSpan timeout, params string[] args) =>
+        SerProcess.RunAsync(timeout, args, ApplyEnvironment);
 
     public void ApplyEnvironment(IDictionary<string, string?> environment)
     {
@@ -133,7 +104,7 @@ internal sealed class VirtualMicrophone : IDisposable
         environment["JACK_NO_START_SERVER"] = "1";
     }
 
-    public static string SerDll => Path.Combine(AppContext.BaseDirectory, "ser.dll");
+    public static string SerDll => SerProcess.Dll;
 
     public static void RequirePortAudio() =>
         Skip.IfNot(PortAudioHost.IsAvailable(), "PortAudio not found: apt-get install libportaudio2");

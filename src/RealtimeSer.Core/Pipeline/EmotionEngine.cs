@@ -86,12 +86,13 @@ public sealed class EmotionEngine : IAsyncDisposable
                     : BoundedChannelFullMode.DropOldest,
         };
         _queue = Channel.CreateBounded<WindowJob>(queueOptions, OnDropped);
-        // Live engines also drop windows that waited longer than the backlog bound: when the CPU is short for
+        // Live engines also drop windows that waited longer than twice the backlog bound (the audio already
+        // had up to one bound of wait before its VAD): when the CPU is short for
         // every stage, a late window would only give a late event and take the model from fresher ones.
         // Sources ahead of real time (files streamed fast) are exempt: their windows are early, not late.
         _maxWindowAge =
             _options.Overload == OverloadPolicy.DropOldest && _options.MaxBacklogSeconds > 0
-                ? (long)(_options.MaxBacklogSeconds * Stopwatch.Frequency)
+                ? (long)(2 * _options.MaxBacklogSeconds * Stopwatch.Frequency)
                 : 0;
         _runSlots = new SemaphoreSlim(_options.ConcurrentRuns, _options.ConcurrentRuns);
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));

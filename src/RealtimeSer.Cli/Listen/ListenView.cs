@@ -50,6 +50,17 @@ internal static class ListenView
             VadLine(s) + "   " + LatencyLine(s),
             "",
         };
+        if (s.AudioShedSeconds > 0)
+        {
+            // Its own line: the status line is full at 80 columns, and lost audio must not be clipped away.
+            lines.Insert(
+                2,
+                Fit(
+                    $"[red]audio shed {s.AudioShedSeconds:0.0} s: the engine fell behind and skipped it[/]",
+                    inner
+                )
+            );
+        }
         var current = s.Current;
         var title = current is null
             ? "[grey]emotion: waiting for speech…[/]"
@@ -132,8 +143,7 @@ internal static class ListenView
         var drops = s.WindowsDropped + s.BlocksDropped + s.Overflows;
         var dropText =
             drops == 0 ? "drops 0" : $"[red]drops {s.WindowsDropped}w/{s.BlocksDropped}b/{s.Overflows}o[/]";
-        var shedText = s.AudioShedSeconds > 0 ? $" · [red]shed {s.AudioShedSeconds:0.0} s[/]" : "";
-        return $"{latency} · {dropText}{shedText}";
+        return $"{latency} · {dropText}";
     }
 
     internal static string Clock(TimeSpan t) =>

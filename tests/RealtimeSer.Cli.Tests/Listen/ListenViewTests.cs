@@ -43,6 +43,33 @@ public class ListenViewTests
             0
         );
 
+    [Fact]
+    public void A_second_model_shows_beside_emotion_and_shedding_in_the_status_line()
+    {
+        var withArousal = Event(5, final: false) with
+        {
+            Models =
+            [
+                new ModelScores("crema6", "angry", Labels, [0.62f, 0.1f, 0.08f, 0.1f, 0.05f, 0.05f], 1.5),
+                new ModelScores("arousal3", "high", ["low", "neutral", "high"], [0.1f, 0.2f, 0.7f], 1.2),
+            ],
+        };
+        var finalWithArousal = Event(4, final: true) with { Models = withArousal.Models };
+        var snapshot = Snapshot(3) with
+        {
+            Current = withArousal,
+            Finals = [finalWithArousal],
+            AudioShedSeconds = 2.5,
+        };
+
+        var text = ListenView.ToPlainText(snapshot, 80, 24);
+
+        Assert.Contains("arousal3: high low 0.10 · neutral 0.20 · high 0.70", text, StringComparison.Ordinal);
+        Assert.Contains("arousal3 high", text, StringComparison.Ordinal); // the final's line
+        Assert.Contains("audio shed 2.5 s", text, StringComparison.Ordinal);
+        Assert.All(text.TrimEnd('\n').Split('\n'), l => Assert.True(l.Length <= 80, l));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(3)]

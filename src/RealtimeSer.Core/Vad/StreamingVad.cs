@@ -29,8 +29,15 @@ public sealed class StreamingVad
     /// <summary>True while inside announced speech.</summary>
     public bool InSpeech => _segmenter.InSpeech;
 
-    /// <summary>Number of frames scored so far.</summary>
+    /// <summary>Frames scored by the model so far.</summary>
     public long FramesScored { get; private set; }
+
+    /// <summary>Frames of digital silence (below −100 dBFS throughout) taken as probability 0 without the model.</summary>
+    public long FramesSilent { get; private set; }
+
+    // Below PCM16's smallest step (3e-5): a muted or idle channel, which cannot hold speech.
+    private const float SilenceLevel = 1e-5f;
+    private bool _silent;
 
     public void Process(ReadOnlySpan<float> samples, List<VadEvent> events)
     {
@@ -59,6 +66,18 @@ public sealed class StreamingVad
         _segmenter.Flush(events, _samples);
     }
 
+    private static bool IsDigitalSilence(ReadOnlySpan<float> frame)
+    {
+        foreach (var x in frame)
+        {
+            if (Math.Abs(x) >= SilenceLevel)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>
     /// Skips <paramref name="samples"/> of audio without scoring them (load shedding): the partial frame is
     /// dropped too, open speech ends where scored audio stops, and the recurrent state starts afresh.
@@ -74,8 +93,24 @@ public sealed class StreamingVad
 
     private void ScoreFrame(List<VadEvent> events)
     {
-        LastProbability = _model.Process(_state, _frame);
-        FramesScored++;
+        if (IsDigitalSilence(_frame))
+        {
+            // No model run: the muted side of a call costs nothing. Speech after it starts from a fresh state,
+            // as it would after the zeros the model would have seen.
+            if (!_silent)
+            {
+                _state.Reset();
+                _silent = true;
+            }
+            LastProbability = 0;
+            FramesSilent++;
+        }
+        else
+        {
+            _silent = false;
+            LastProbability = _model.Process(_state, _frame);
+            FramesScored++;
+        }
         _frameFill = 0;
         _segmenter.Push(LastProbability, events);
     }

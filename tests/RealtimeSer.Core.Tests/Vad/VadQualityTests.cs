@@ -60,6 +60,29 @@ public class VadQualityTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void Digital_silence_costs_no_model_run_and_speech_after_it_is_still_found()
+    {
+        using var model = SileroVadModel.Load(TestPaths.RequireVadModel());
+        var clip = ReadMono(TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav"));
+        var vad = new StreamingVad(model);
+        var events = new List<VadEvent>();
+
+        vad.Process(new float[16000 * 3], events); // a muted channel: 3 s of zeros
+        Assert.Equal(0, vad.FramesScored);
+        Assert.Equal(16000 * 3 / SileroVadModel.FrameSamples, vad.FramesSilent);
+        Assert.Empty(events);
+
+        vad.Process(clip, events);
+        vad.Process(new float[16000], events);
+        vad.Flush(events);
+        Assert.True(vad.FramesScored > 0);
+        var start = Assert.Single(events, e => e.Kind == VadEventKind.SpeechStart);
+        // The speech begins after the 3 s of silence, and is found with the same rules as ever.
+        Assert.InRange(start.Sample / 16000.0, 2.9, 3.0 + clip.Length / 16000.0);
+        Assert.Contains(events, e => e.Kind == VadEventKind.SpeechEnd);
+    }
+
+    [SkippableFact]
     public void Streams_have_independent_state()
     {
         using var model = SileroVadModel.Load(TestPaths.RequireVadModel());

@@ -15,13 +15,13 @@ namespace RealtimeSer.Server.Tests.Web;
 internal sealed class BrowserSession : IAsyncDisposable
 {
     public const string ChromiumVariable = "REALTIMESER_CHROMIUM";
-    private readonly OnnxEmotionClassifier _classifier;
+    private readonly OnnxEmotionClassifier[] _classifiers;
     private readonly SileroVadModel _vad;
     private readonly EmotionEngine _engine;
     private readonly IPlaywright _playwright;
 
     private BrowserSession(
-        OnnxEmotionClassifier classifier,
+        OnnxEmotionClassifier[] classifiers,
         SileroVadModel vad,
         EmotionEngine engine,
         SerServer server,
@@ -30,7 +30,7 @@ internal sealed class BrowserSession : IAsyncDisposable
         IBrowserContext context
     )
     {
-        _classifier = classifier;
+        _classifiers = classifiers;
         _vad = vad;
         _engine = engine;
         Server = server;
@@ -43,7 +43,7 @@ internal sealed class BrowserSession : IAsyncDisposable
     public IBrowser Browser { get; }
     public IBrowserContext Context { get; }
 
-    public IReadOnlyList<string> Labels => _classifier.Manifest.Labels;
+    public IReadOnlyList<string> Labels => _classifiers[0].Manifest.Labels;
 
     public string Url(string path) => $"http://127.0.0.1:{Server.Port}{path}";
 
@@ -75,7 +75,12 @@ internal sealed class BrowserSession : IAsyncDisposable
         return Path.Combine(dir, name);
     }
 
-    public static async Task<BrowserSession> StartAsync(string? captureWav, string? apiKey = null)
+    /// <summary>A server on the default model, or on <paramref name="models"/> (ids) run on the same windows.</summary>
+    public static async Task<BrowserSession> StartAsync(
+        string? captureWav,
+        string? apiKey = null,
+        IReadOnlyList<string>? models = null
+    )
     {
         var chromium = FindChromium();
         Skip.If(
@@ -84,9 +89,14 @@ internal sealed class BrowserSession : IAsyncDisposable
         );
         Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed (the default is in models/)");
         var vad = TestPaths.LoadVad();
-        var classifier = OnnxEmotionClassifier.Load(ModelCatalog.Resolve(null));
+        OnnxEmotionClassifier[] classifiers =
+        [
+            .. (models ?? [ModelCatalog.Resolve(null).Id]).Select(id =>
+                OnnxEmotionClassifier.Load(ModelCatalog.Resolve(id))
+            ),
+        ];
         var engine = new EmotionEngine(
-            classifier,
+            classifiers,
             vad,
             new EngineOptions { Overload = OverloadPolicy.DropOldest }
         );
@@ -136,7 +146,7 @@ internal sealed class BrowserSession : IAsyncDisposable
             ["microphone"],
             new() { Origin = $"http://127.0.0.1:{server.Port}" }
         );
-        return new BrowserSession(classifier, vad, engine, server, playwright, browser, context);
+        return new BrowserSession(classifiers, vad, engine, server, playwright, browser, context);
     }
 
     public async ValueTask DisposeAsync()
@@ -147,7 +157,10 @@ internal sealed class BrowserSession : IAsyncDisposable
         await Server.StopAsync();
         await Server.DisposeAsync();
         await _engine.DisposeAsync();
-        _classifier.Dispose();
+        foreach (var classifier in _classifiers)
+        {
+            classifier.Dispose();
+        }
         _vad.Dispose();
     }
 }

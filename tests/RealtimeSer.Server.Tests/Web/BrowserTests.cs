@@ -1,4 +1,5 @@
 using Microsoft.Playwright;
+using RealtimeSer.Core.Models;
 using RealtimeSer.Grpc;
 using RealtimeSer.Server.Tests.Robustness;
 using static RealtimeSer.Server.Tests.Web.WebTestSupport;
@@ -117,6 +118,42 @@ public sealed class BrowserTests
         {
             File.Delete(capture);
         }
+    }
+
+    [SkippableFact]
+    public async Task With_emotion_and_arousal_every_final_of_a_dropped_recording_shows_both()
+    {
+        Skip.If(
+            !ModelCatalog.List().Any(m => m.Id == "arousal3"),
+            "arousal3 is not installed (models/arousal3)"
+        );
+        var wav = CallSlice(0, 20, mono: false);
+        await using var session = await BrowserSession.StartAsync(
+            captureWav: null,
+            models: [ModelCatalog.Resolve(null).Id, "arousal3"]
+        );
+        var page = await session.Context.NewPageAsync();
+        await page.GotoAsync(session.Url("/"));
+        await WaitAsync(page, "() => document.body.dataset.ready === 'true'", TimeSpan.FromSeconds(20));
+        await page.Locator("#file")
+            .SetInputFilesAsync(
+                new FilePayload
+                {
+                    Name = "call-20s.wav",
+                    MimeType = "audio/wav",
+                    Buffer = wav,
+                }
+            );
+        await WaitAsync(
+            page,
+            "() => !document.getElementById('file-result').hidden",
+            TimeSpan.FromSeconds(60)
+        );
+        // textContent: the list may sit in a collapsed section, where innerText is empty.
+        var finals = await page.Locator("#file-finals li")
+            .EvaluateAllAsync<string[]>("items => items.map(li => li.textContent)");
+        Assert.NotEmpty(finals);
+        Assert.All(finals, text => Assert.Matches(@"· arousal3 (low|neutral|high)$", text));
     }
 
     [SkippableFact]

@@ -58,6 +58,8 @@ internal sealed class ChannelState
 
     public bool IsAheadOfRealTime => _stream.IsAheadOfRealTime;
 
+    public bool IsShedding => _stream.IsShedding;
+
     public int Channel { get; }
 
     public string? ChannelName { get; }

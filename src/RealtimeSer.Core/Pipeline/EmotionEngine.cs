@@ -89,7 +89,8 @@ public sealed class EmotionEngine : IAsyncDisposable
         // Live engines also drop windows that waited longer than twice the backlog bound (the audio already
         // had up to one bound of wait before its VAD): when the CPU is short for
         // every stage, a late window would only give a late event and take the model from fresher ones.
-        // Sources ahead of real time (files streamed fast) are exempt: their windows are early, not late.
+        // Only streams that are shedding audio now (a sustained overload) lose late windows: a start-up stall
+        // or a file streamed fast (never shed) keeps every window, so no segment loses its final for a blip.
         _maxWindowAge =
             _options.Overload == OverloadPolicy.DropOldest && _options.MaxBacklogSeconds > 0
                 ? (long)(2 * _options.MaxBacklogSeconds * Stopwatch.Frequency)
@@ -179,7 +180,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                     var now = Stopwatch.GetTimestamp();
                     batch.RemoveAll(job =>
                     {
-                        if (now - job.ArrivedAt <= _maxWindowAge || job.Owner.IsAheadOfRealTime)
+                        if (now - job.ArrivedAt <= _maxWindowAge || !job.Owner.IsShedding)
                         {
                             return false;
                         }

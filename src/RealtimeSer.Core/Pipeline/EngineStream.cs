@@ -92,6 +92,9 @@ public sealed class EngineStream : IAsyncDisposable
     /// </summary>
     public bool IsAheadOfRealTime => _backlog?.Ahead ?? false;
 
+    /// <summary>A live stream that shed audio within the last 2 s: overloaded now, not in a start-up stall.</summary>
+    internal bool IsShedding => _backlog?.ShedWithin(2) ?? false;
+
     /// <summary>Seconds of live audio waiting for the VAD now.</summary>
     public double AudioSecondsWaiting => _backlog?.WaitingSeconds ?? 0;
 

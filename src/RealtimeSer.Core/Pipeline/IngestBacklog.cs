@@ -33,6 +33,7 @@ internal sealed class IngestBacklog(
     private readonly SemaphoreSlim _room = new(0);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private long _firstAt = -1;
+    private long _lastShedAt = long.MinValue;
     private double _received;
     private double _waiting;
     private double _shed;
@@ -48,6 +49,15 @@ internal sealed class IngestBacklog(
             {
                 return _shed;
             }
+        }
+    }
+
+    /// <summary>Whether audio was shed within the last <paramref name="seconds"/>: the stream is overloaded now.</summary>
+    public bool ShedWithin(double seconds)
+    {
+        lock (_gate)
+        {
+            return _lastShedAt != long.MinValue && _time.GetElapsedTime(_lastShedAt).TotalSeconds < seconds;
         }
     }
 
@@ -129,6 +139,10 @@ internal sealed class IngestBacklog(
             }
         }
         _shed += shed;
+        if (shed > 0)
+        {
+            _lastShedAt = _time.GetTimestamp();
+        }
         return shed;
     }
 
@@ -152,6 +166,7 @@ internal sealed class IngestBacklog(
                 {
                     chunk.Shed = true;
                     _shed += chunk.Seconds;
+                    _lastShedAt = _time.GetTimestamp();
                 }
             }
             if (_writersWaiting > 0)

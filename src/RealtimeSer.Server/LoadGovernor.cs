@@ -30,6 +30,7 @@ public sealed class LoadGovernor : IDisposable
     private bool _overloaded;
     private double _lastP95;
     private readonly Counter<long> _refused;
+    private MeterListener? _listener;
 
     public LoadGovernor(ServerOptions options, TimeProvider? time = null)
     {
@@ -57,6 +58,27 @@ public sealed class LoadGovernor : IDisposable
     }
 
     public Meter Meter { get; }
+
+    /// <summary>
+    /// Takes every live shedding from the engines' own <c>ser.audio.shed</c> counter (on these meters only),
+    /// so shedding counts even when it leaves a stream with no event to report it.
+    /// </summary>
+    public void Watch(IEnumerable<Meter> engineMeters)
+    {
+        var meters = engineMeters.ToHashSet();
+        _listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (meters.Contains(instrument.Meter) && instrument.Name == "ser.audio.shed")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        _listener.SetMeasurementEventCallback<double>((_, seconds, _, _) => ObserveShed(seconds));
+        _listener.Start();
+    }
 
     /// <summary>Where state changes are logged (set once the host's logging exists).</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
@@ -181,5 +203,9 @@ public sealed class LoadGovernor : IDisposable
         return _sheds.Sum(s => s.Seconds);
     }
 
-    public void Dispose() => Meter.Dispose();
+    public void Dispose()
+    {
+        _listener?.Dispose();
+        Meter.Dispose();
+    }
 }

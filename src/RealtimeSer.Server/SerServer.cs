@@ -36,6 +36,7 @@ public sealed class SerServer : IAsyncDisposable
         Models = models;
         Lifetime = new ServerLifetime();
         Governor = new LoadGovernor(options);
+        Governor.Watch(models.Engines.Select(e => e.Metrics.Meter));
         _exporter = new PrometheusExporter(
             models.Engines.Select(e => e.Metrics.Meter).Append(Governor.Meter)
         );

@@ -57,32 +57,9 @@ internal sealed class ModelOptions
     public LoadedModels LoadAll(ParseResult parse, bool announce = true)
     {
         var ids = Ids(parse);
-        if (ids.Count == 0)
-        {
-            return new LoadedModels([Load(parse, null, ExecutionProviderKind.Auto, announce)]);
-        }
-        var duplicate = ids.GroupBy(i => i, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw new ArgumentException($"--model lists '{duplicate.Key}' twice; list each model once.");
-        }
-        var loaded = new List<OnnxEmotionClassifier>(ids.Count);
-        try
-        {
-            foreach (var id in ids)
-            {
-                loaded.Add(Load(parse, id, ExecutionProviderKind.Auto, announce));
-            }
-            return new LoadedModels(loaded);
-        }
-        catch
-        {
-            foreach (var c in loaded)
-            {
-                c.Dispose();
-            }
-            throw;
-        }
+        return ids.Count == 0
+            ? new LoadedModels([Load(parse, null, ExecutionProviderKind.Auto, announce)])
+            : LoadedModels.Load(ids, id => Load(parse, id, ExecutionProviderKind.Auto, announce));
     }
 
     private OnnxEmotionClassifier Load(
@@ -122,7 +99,35 @@ internal sealed class LoadedModels(IReadOnlyList<OnnxEmotionClassifier> classifi
 
     public OnnxEmotionClassifier First => Classifiers[0];
 
-    public string Ids => string.Join(",", Classifiers.Select(c => c.Manifest.Id));
+    /// <summary>
+    /// Loads each id once, in order, with <paramref name="load"/>; a repeated id is refused before anything
+    /// loads, and a failure disposes what was already loaded.
+    /// </summary>
+    public static LoadedModels Load(IReadOnlyList<string> ids, Func<string, OnnxEmotionClassifier> load)
+    {
+        var duplicate = ids.GroupBy(i => i, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"--model lists '{duplicate.Key}' twice; list each model once.");
+        }
+        var loaded = new List<OnnxEmotionClassifier>(ids.Count);
+        try
+        {
+            foreach (var id in ids)
+            {
+                loaded.Add(load(id));
+            }
+            return new LoadedModels(loaded);
+        }
+        catch
+        {
+            foreach (var c in loaded)
+            {
+                c.Dispose();
+            }
+            throw;
+        }
+    }
 
     public void Dispose()
     {

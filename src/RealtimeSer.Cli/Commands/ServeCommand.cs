@@ -107,9 +107,10 @@ internal static class ServeCommand
                     {
                         ids = [ModelCatalog.Resolve(null).Id];
                     }
-                    using var loaded = new LoadedModels([
-                        .. ids.Select(id => OnnxEmotionClassifier.Load(ModelCatalog.Resolve(id))),
-                    ]);
+                    using var loaded = LoadedModels.Load(
+                        ids,
+                        id => OnnxEmotionClassifier.Load(ModelCatalog.Resolve(id))
+                    );
                     using var vad = SileroVadModel.Load(ModelLocator.SileroVad());
                     await using var engine = new EmotionEngine(
                         loaded.Classifiers,

@@ -11,8 +11,6 @@ internal sealed class ChannelState
 {
     private readonly object _gate = new();
     private readonly EngineStream _stream;
-    private readonly EmotionSmoother _smoother;
-    private readonly IReadOnlyList<string> _labels;
     private readonly ModelSlot[] _models;
     private readonly bool _interim;
     private readonly SortedDictionary<long, Result> _waiting = [];
@@ -50,13 +48,9 @@ internal sealed class ChannelState
             );
             offset += labels.Count;
         }
-        _labels = _models[0].Labels;
-        _smoother = _models[0].Smoother;
     }
 
     public string StreamId => _stream.Id;
-
-    public bool IsAheadOfRealTime => _stream.IsAheadOfRealTime;
 
     public bool IsShedding => _stream.IsShedding;
 
@@ -135,6 +129,12 @@ internal sealed class ChannelState
         _lastArrivedAt = result.ArrivedAt;
         if (_interim)
         {
+            var models = new ModelScores[_models.Length];
+            for (var k = 0; k < _models.Length; k++)
+            {
+                var smoother = _models[k].Smoother;
+                models[k] = Scores(k, smoother.Current, smoother.Smoothed.ToArray(), result.ModelMs);
+            }
             Emit(
                 new EmotionEvent(
                     StreamId,
@@ -142,15 +142,15 @@ internal sealed class ChannelState
                     result.Segment,
                     result.Start / 16000.0,
                     result.End / 16000.0,
-                    _labels[_smoother.Current],
-                    _labels,
-                    _smoother.Smoothed.ToArray(),
+                    models[0].Label,
+                    models[0].Labels,
+                    models[0].Scores,
                     IsFinal: false,
                     WithEndToEnd(result.Latency, result.ArrivedAt)
                 )
                 {
                     ChannelName = ChannelName,
-                    Models = Smoothed(result.ModelMs),
+                    Models = models,
                 }
             );
         }
@@ -161,8 +161,7 @@ internal sealed class ChannelState
         while (_segmentEnds.TryPeek(out var end) && end.LastWindowSequence < _next)
         {
             _segmentEnds.Dequeue();
-            var scores = new float[_labels.Count];
-            if (_segment == end.Segment && _smoother.TryGetPooled(scores, out var label))
+            if (_segment == end.Segment && TryPool(out var models))
             {
                 Emit(
                     new EmotionEvent(
@@ -171,17 +170,17 @@ internal sealed class ChannelState
                         end.Segment,
                         end.StartSeconds,
                         end.Seconds,
-                        _labels[label],
-                        _labels,
-                        scores,
+                        models[0].Label,
+                        models[0].Labels,
+                        models[0].Scores,
                         IsFinal: true,
                         WithEndToEnd(_lastLatency, Math.Max(_lastArrivedAt, end.ArrivedAt))
                     )
                     {
                         ChannelName = ChannelName,
-                        Windows = _smoother.Windows,
+                        Windows = _models[0].Smoother.Windows,
                         WindowsDropped = _droppedInSegment,
-                        Models = Pooled(scores, label),
+                        Models = models,
                     }
                 );
             }
@@ -201,46 +200,26 @@ internal sealed class ChannelState
 
     private void Emit(EmotionEvent e) => _stream.Publish(e);
 
-    private ModelScores[] Smoothed(double[]? modelMs)
+    // Every model pools the same windows of the segment, so all have scores when the first has.
+    private bool TryPool(out ModelScores[] models)
     {
-        var all = new ModelScores[_models.Length];
+        models = new ModelScores[_models.Length];
         for (var k = 0; k < _models.Length; k++)
         {
-            var m = _models[k];
-            all[k] = new ModelScores(
-                m.Id,
-                m.Labels[m.Smoother.Current],
-                m.Labels,
-                m.Smoother.Smoothed.ToArray(),
-                modelMs is null ? 0 : modelMs[k]
-            );
+            var scores = new float[_models[k].Labels.Count];
+            if (!_models[k].Smoother.TryGetPooled(scores, out var label))
+            {
+                return false;
+            }
+            models[k] = Scores(k, label, scores, _lastModelMs);
         }
-        return all;
+        return true;
     }
 
-    // The first model's pooled scores were computed by the caller; the others pool the same segment.
-    private ModelScores[] Pooled(float[] firstScores, int firstLabel)
+    private ModelScores Scores(int k, int label, float[] scores, double[]? modelMs)
     {
-        var all = new ModelScores[_models.Length];
-        for (var k = 0; k < _models.Length; k++)
-        {
-            var m = _models[k];
-            var scores = firstScores;
-            var label = firstLabel;
-            if (k > 0)
-            {
-                scores = new float[m.Labels.Count];
-                m.Smoother.TryGetPooled(scores, out label);
-            }
-            all[k] = new ModelScores(
-                m.Id,
-                m.Labels[label],
-                m.Labels,
-                scores,
-                _lastModelMs is null ? 0 : _lastModelMs[k]
-            );
-        }
-        return all;
+        var m = _models[k];
+        return new ModelScores(m.Id, m.Labels[label], m.Labels, scores, modelMs is null ? 0 : modelMs[k]);
     }
 
     private sealed record ModelSlot(

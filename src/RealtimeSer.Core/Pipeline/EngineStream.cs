@@ -56,7 +56,11 @@ public sealed class EngineStream : IAsyncDisposable
         }
         if (options.Overload == OverloadPolicy.DropOldest && options.MaxBacklogSeconds > 0)
         {
-            _backlog = new IngestBacklog(options.MaxBacklogSeconds, options.MaxQueuedSeconds);
+            _backlog = new IngestBacklog(
+                options.MaxBacklogSeconds,
+                options.MaxQueuedSeconds,
+                onShed: engine.Metrics.AudioShed.Add
+            );
             _ingestStop = new CancellationTokenSource();
             _ingest = Task.Run(() => IngestAsync(_ingestStop.Token));
         }
@@ -95,9 +99,6 @@ public sealed class EngineStream : IAsyncDisposable
     /// <summary>A live stream that shed audio within the last 2 s: overloaded now, not in a start-up stall.</summary>
     internal bool IsShedding => _backlog?.ShedWithin(2) ?? false;
 
-    /// <summary>Seconds of live audio waiting for the VAD now.</summary>
-    public double AudioSecondsWaiting => _backlog?.WaitingSeconds ?? 0;
-
     /// <summary>Segments whose every window was dropped, so no final could be given.</summary>
     public long SegmentsLost => Interlocked.Read(ref _segmentsLost);
 
@@ -133,11 +134,7 @@ public sealed class EngineStream : IAsyncDisposable
             var frames = interleaved.Length / Format.Channels;
             Interlocked.Add(ref _framesReceived, frames);
             var seconds = frames / (double)Format.SampleRate;
-            var shed = await _backlog.AddAsync(interleaved, seconds, now, cancellationToken);
-            if (shed > 0)
-            {
-                _engine.Metrics.AudioShed.Add(shed);
-            }
+            await _backlog.AddAsync(interleaved, seconds, now, cancellationToken);
             return;
         }
         await ProcessAsync(interleaved.Span, now, shed: false, cancellationToken);

@@ -18,11 +18,13 @@ namespace RealtimeSer.Core.Pipeline;
 /// <item>A source slower than real time (a slow network, a drifting sound card) builds no backlog here, so
 /// it is never shed either.</item>
 /// </list>
+/// Every shedding, by either rule, is also reported to <c>onShed</c> (seconds), so metrics see all of it.
 /// </summary>
 internal sealed class IngestBacklog(
     double maxBacklogSeconds,
     double maxQueuedSeconds,
-    TimeProvider? time = null
+    TimeProvider? time = null,
+    Action<double>? onShed = null
 )
 {
     private const double Epsilon = 1e-9; // chunk durations are sums of floating-point seconds
@@ -138,12 +140,19 @@ internal sealed class IngestBacklog(
                 shed += chunk.Seconds;
             }
         }
-        _shed += shed;
         if (shed > 0)
         {
-            _lastShedAt = _time.GetTimestamp();
+            RecordShed(shed);
         }
         return shed;
+    }
+
+    // Under the lock.
+    private void RecordShed(double seconds)
+    {
+        _shed += seconds;
+        _lastShedAt = _time.GetTimestamp();
+        onShed?.Invoke(seconds);
     }
 
     /// <summary>The next chunk in order (return it with <see cref="IngestChunk.Return"/>), or null once completed and empty.</summary>
@@ -165,8 +174,7 @@ internal sealed class IngestBacklog(
                 if (!Ahead && age > maxBacklogSeconds)
                 {
                     chunk.Shed = true;
-                    _shed += chunk.Seconds;
-                    _lastShedAt = _time.GetTimestamp();
+                    RecordShed(chunk.Seconds);
                 }
             }
             if (_writersWaiting > 0)

@@ -25,7 +25,7 @@ public sealed class StreamRegistry
 
     public DashboardOptions Options { get; }
 
-    /// <summary>Told every live event's latency and every shedding, for adaptive admission.</summary>
+    /// <summary>Told every live event's latency, for adaptive admission.</summary>
     public LoadGovernor? Governor { get; init; }
 
     /// <summary>Completes when a stream opens or closes (not on every event: the dashboard polls for those).</summary>

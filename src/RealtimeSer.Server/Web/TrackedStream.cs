@@ -17,7 +17,6 @@ public sealed class TrackedStream : IDisposable
     private readonly bool[] _alert;
     private readonly Lock _lock = new();
     private FinalSpan? _lastFinal;
-    private double _shedSeen;
     private int _disposed;
 
     internal TrackedStream(StreamRegistry registry, EngineStream stream, ModelManifest model, string source)
@@ -68,12 +67,6 @@ public sealed class TrackedStream : IDisposable
         if (_registry.Governor is { } governor && e is EmotionEvent emotion && !_stream.IsAheadOfRealTime)
         {
             governor.ObserveLatency(emotion.Latency.EndToEndMs);
-            var shed = _stream.AudioSecondsShed;
-            if (shed > _shedSeen)
-            {
-                governor.ObserveShed(shed - _shedSeen);
-                _shedSeen = shed;
-            }
         }
         lock (_lock)
         {

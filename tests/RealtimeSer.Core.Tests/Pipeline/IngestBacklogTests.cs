@@ -44,6 +44,25 @@ public sealed class IngestBacklogTests
     }
 
     [Fact]
+    public async Task A_chunk_that_reaches_the_reader_late_is_shed_and_every_shedding_is_reported()
+    {
+        var clock = new ManualClock();
+        var reported = 0.0;
+        var backlog = new IngestBacklog(0.3, 5, clock, seconds => reported += seconds);
+        for (var i = 0; i < 5; i++)
+        {
+            clock.Advance(0.1);
+            await backlog.AddAsync(Chunk, 0.1, clock.GetTimestamp(), CancellationToken.None);
+        }
+        Assert.Equal(0.2, reported, 6); // two chunks over the 0.3 s bound, shed on arrival
+        clock.Advance(1.0); // the reader was starved for a second: what is left is stale
+        var all = await TakeAllAsync(backlog);
+        Assert.All(all, c => Assert.True(c.Shed));
+        Assert.Equal(0.5, backlog.ShedSeconds, 6);
+        Assert.Equal(backlog.ShedSeconds, reported, 6);
+    }
+
+    [Fact]
     public async Task A_reader_that_keeps_up_sheds_nothing()
     {
         var clock = new ManualClock();

@@ -116,16 +116,23 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         await using var engine = new EmotionEngine(new FakeClassifier(), _vad, options);
         var streams = StreamsForOverload(3.0 * Environment.ProcessorCount);
 
-        var (latencies, shed) = await RunLiveAsync(engine, audio, streams, TimeSpan.FromSeconds(8));
+        var duration = TimeSpan.FromSeconds(10);
+        var (latencies, shed) = await RunLiveAsync(engine, audio, streams, duration);
         var p95 = P95(latencies);
         output.WriteLine(
-            $"{streams} streams: {latencies.Count} events, p95 {p95:F0} ms, shed {shed:F1} s of {streams * 8} s"
+            $"{streams} streams: {latencies.Count} events, p95 {p95:F0} ms, shed {shed:F1} s of {streams * duration.TotalSeconds} s"
         );
         Assert.True(shed > 0, "overload must shed live audio");
         Assert.NotEmpty(latencies);
-        // The bound is the backlog (0.3 s) plus one chunk's VAD and a window's wait: well under the seconds
-        // that unbounded backlogs reach (12 s at 1.5× capacity before shedding existed).
-        Assert.True(p95 < 2500, $"p95 {p95:F0} ms under overload");
+        // What this test can pin without timing the machine is that latency stops growing with the run's
+        // length. Unbounded, a backlog at 3× capacity grows by two thirds of every second: 6.7 s after 10 s,
+        // more when other test processes share the cores. Shed, it stays at the backlog bound plus CPU
+        // contention (0.5–2.8 s measured here, depending on what else ran). The figure against the 500 ms
+        // objective is measured by `ser bench live`, on an otherwise idle machine.
+        Assert.True(
+            p95 < 0.4 * duration.TotalMilliseconds,
+            $"p95 {p95:F0} ms under overload: latency grew with the run instead of staying bounded"
+        );
 
         // Load falls: one stream, (almost) nothing shed, latency within the objective. A chunk or two may
         // still be shed when this machine is busy with other work.

@@ -37,7 +37,24 @@ public static class ClipClassifier
             var windows = new float[count * length];
             Array.Copy(samples16k, windows, windows.Length);
             var all = new float[count * labels];
-            await classifier.ClassifyAsync(windows, count, all, cancellationToken);
+            if (classifier is IChannelAdaptiveClassifier { AdaptsPerChannel: true } adaptive)
+            {
+                // A long recording is one channel: its windows adapt to the speaker in order, as a live one would.
+                var features = new float[count * adaptive.FeatureCount];
+                adaptive.ComputeFeatures(windows, count, features);
+                var adapter = adaptive.CreateChannelAdapter();
+                for (var i = 0; i < count; i++)
+                {
+                    adapter.Adapt(
+                        features.AsSpan(i * adaptive.FeatureCount, adaptive.FeatureCount),
+                        all.AsSpan(i * labels, labels)
+                    );
+                }
+            }
+            else
+            {
+                await classifier.ClassifyAsync(windows, count, all, cancellationToken);
+            }
             for (var i = 0; i < all.Length; i++)
             {
                 scores[i % labels] += all[i] / count;

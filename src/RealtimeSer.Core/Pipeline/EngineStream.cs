@@ -39,13 +39,12 @@ public sealed class EngineStream : IAsyncDisposable
         Id = id;
         Format = format;
         _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
-        var models = engine.Classifiers.Select(c => c.Manifest).ToArray();
         _windowers = new ChannelWindower[_normalizer.OutputChannels];
         _states = new ChannelState[_normalizer.OutputChannels];
         for (var c = 0; c < _windowers.Length; c++)
         {
             var name = format.ChannelNames is { } names && c < names.Count ? names[c] : null;
-            _states[c] = new ChannelState(this, c, name, options, models);
+            _states[c] = new ChannelState(this, c, name, options, engine.Outputs());
             _windowers[c] = new ChannelWindower(
                 engine.VadModel,
                 options.Vad,

@@ -9,7 +9,7 @@ namespace RealtimeSer.Core.Vad.Batching;
 /// which other streams share its batch. Buffers and tensor descriptions are made once per batch size, so a
 /// run allocates nothing the size of its data. Not thread-safe: one per worker.
 /// </summary>
-internal sealed class SileroVadBatch
+public sealed class SileroVadBatch
 {
     private const int Row = SileroVadModel.ContextSamples + SileroVadModel.FrameSamples;
     private const int Half = SileroVadModel.StateSize / 2; // one LSTM layer's state: [1, 128] of [2, 1, 128]
@@ -38,10 +38,35 @@ internal sealed class SileroVadBatch
     public int Capacity { get; }
 
     /// <summary>
+    /// Scores frame i of <paramref name="frames"/> (512 samples each, one after another) with
+    /// <paramref name="states"/>[i] in one model run; each state moves on to its next frame.
+    /// </summary>
+    public void Run(
+        SileroVadModel model,
+        ReadOnlySpan<SileroVadState> states,
+        ReadOnlySpan<float> frames,
+        Span<float> probabilities
+    )
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (frames.Length != states.Length * SileroVadModel.FrameSamples)
+        {
+            throw new ArgumentException(
+                $"{states.Length} states need {states.Length * SileroVadModel.FrameSamples} samples; got {frames.Length}."
+            );
+        }
+        for (var b = 0; b < states.Length; b++)
+        {
+            states[b].Load(frames.Slice(b * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples));
+        }
+        Run(model, states, probabilities);
+    }
+
+    /// <summary>
     /// Runs every state's loaded frame (see <see cref="SileroVadState.Load"/>) in one model run and moves each
     /// state on; <paramref name="probabilities"/>[i] receives the speech probability of <paramref name="states"/>[i].
     /// </summary>
-    public void Run(SileroVadModel model, ReadOnlySpan<SileroVadState> states, Span<float> probabilities)
+    internal void Run(SileroVadModel model, ReadOnlySpan<SileroVadState> states, Span<float> probabilities)
     {
         var count = states.Length;
         if (count == 0)

@@ -21,6 +21,14 @@ internal static class BenchModelCommands
                 Path.Combine(ModelLocator.RepositoryRoots().FirstOrDefault() ?? ".", ".cache", "bench"),
         };
 
+    private static Option<int> VadMaxBatchOption() =>
+        new("--vad-max-batch")
+        {
+            Description =
+                "Most VAD frames (of all streams and channels) per Silero run; 0: one run per frame.",
+            DefaultValueFactory = _ => VadBatcher.DefaultMaxBatch,
+        };
+
     private static Argument<string[]> RecordingsArgument() =>
         new("recording")
         {
@@ -157,6 +165,7 @@ internal static class BenchModelCommands
             DefaultValueFactory = _ => Environment.ProcessorCount * 2,
         };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var vadMaxBatch = VadMaxBatchOption();
         var output = OutOption();
         var model = new ModelOptions();
         var command = new Command(
@@ -169,6 +178,7 @@ internal static class BenchModelCommands
             copies,
             jobs,
             batch,
+            vadMaxBatch,
             output,
         };
         model.AddTo(command);
@@ -194,6 +204,7 @@ internal static class BenchModelCommands
                         {
                             MaxBatch = parse.GetValue(batch),
                             QueueCapacity = 4 * parse.GetValue(batch),
+                            VadMaxBatch = parse.GetValue(vadMaxBatch),
                         },
                         line => Console.Error.WriteLine(line),
                         ct

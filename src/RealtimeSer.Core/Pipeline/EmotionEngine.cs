@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 
 namespace RealtimeSer.Core.Pipeline;
 
@@ -103,6 +104,16 @@ public sealed class EmotionEngine : IAsyncDisposable
                 ? (long)(2 * _options.MaxBacklogSeconds * Stopwatch.Frequency)
                 : 0;
         _runSlots = new SemaphoreSlim(_options.ConcurrentRuns, _options.ConcurrentRuns);
+        // One batcher per engine over the (possibly shared) model: engines of one server batch apart, each
+        // across all of its own streams.
+        VadBatcher =
+            _options.VadMaxBatch > 0
+                ? new VadBatcher(
+                    vadModel,
+                    _options.VadMaxBatch,
+                    onBatch: size => Metrics.VadBatchSize.Record(size)
+                )
+                : null;
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
 
@@ -130,6 +141,9 @@ public sealed class EmotionEngine : IAsyncDisposable
     public string Name => string.Join('+', ModelIds);
 
     public SileroVadModel VadModel { get; }
+
+    /// <summary>Scores every stream's VAD frames in shared runs; null when <see cref="EngineOptions.VadMaxBatch"/> is 0.</summary>
+    public VadBatcher? VadBatcher { get; }
 
     public EngineMetrics Metrics { get; }
 
@@ -364,6 +378,10 @@ public sealed class EmotionEngine : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
         await _scheduler;
+        if (VadBatcher is not null)
+        {
+            await VadBatcher.DisposeAsync();
+        }
         while (_queue.Reader.TryRead(out var job))
         {
             job.ReturnSamples();

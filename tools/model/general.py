@@ -573,7 +573,8 @@ def step_card(a):
     w("- One channel should carry one speaker (stereo calls: `--channels agent,customer`). A mono mix of two "
       "speakers is normalised as one.")
     w("- The first seconds of a channel lean on the prior. A clip judged alone (`ser classify` on a file of up to "
-      "30 s) is normalised with the prior only; recordings longer than 30 s adapt across their windows. Judged "
+      "30 s) is normalised with the prior only, unless `--one-speaker` says the files are one speaker's, in "
+      "order; recordings longer than 30 s adapt across their windows. Judged "
       "alone, held-out clips score lower (table below), about what the CNN models score on unseen corpora.")
     w("- A speaker who is angry from the first to the last word has that anger partly absorbed into their "
       "baseline: the model reports changes within a channel better than a constant state.\n")

@@ -10,7 +10,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
@@ -53,6 +52,18 @@ public sealed class SerServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(h =>
             h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds + 5)
         );
+        builder
+            .Services.AddGrpc(g =>
+            {
+                g.MaxReceiveMessageSize = options.MaxMessageBytes;
+                g.Interceptors.Add<ErrorInterceptor>();
+            })
+            .AddServiceOptions<EmotionService>(g => g.Interceptors.Add<AdmissionInterceptor>());
+        StrictServiceMethodProvider<EmotionService>.Replace(builder.Services);
+        // The services are built once the app's logger exists (below) and resolved on the first call.
+        builder.Services.AddSingleton(_ => _admission!);
+        builder.Services.AddSingleton(_ => _service!);
+        builder.Services.AddSingleton(_ => new HealthService(Lifetime));
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -108,33 +119,11 @@ public sealed class SerServer : IAsyncDisposable
         {
             _app.MapWeb(models, options, Lifetime, _admission, Streams, _logger);
         }
-        var health = new HealthService(Lifetime);
-        Func<int> maxSize = () => options.MaxMessageBytes;
-        Action<Exception> unexpected = e => ServerLog.Unexpected(_logger, e);
-        _app.MapGrpcMethod(
-            EmotionService.StreamingRecognizePath,
-            maxSize,
-            _service.StreamingRecognizeAsync,
-            unexpected
-        );
-        _app.MapGrpcMethod(EmotionService.RecognizePath, maxSize, _service.RecognizeAsync, unexpected);
-        _app.MapGrpcMethod(EmotionService.ListModelsPath, maxSize, _service.ListModelsAsync, unexpected);
-        _app.MapGrpcMethod(HealthService.CheckPath, maxSize, health.CheckAsync, unexpected);
-        _app.MapGrpcMethod(HealthService.WatchPath, maxSize, health.WatchAsync, unexpected);
-        // Unknown methods: UNIMPLEMENTED, as gRPC clients expect, rather than a bare 404.
-        _app.MapFallback(
-            async (HttpContext context) =>
-            {
-                context.Response.ContentType = GrpcProtocol.ContentType;
-                context.Response.Headers[GrpcProtocol.StatusTrailer] = (
-                    (int)GrpcStatusCode.Unimplemented
-                ).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.Response.Headers[GrpcProtocol.MessageTrailer] = PercentEncoding.Encode(
-                    $"Method {context.Request.Path} is not implemented."
-                );
-                await context.Response.CompleteAsync();
-            }
-        );
+        _app.Use(GrpcHeaderCheck.InvokeAsync);
+        _app.Use(IdleRequestBody.For(options, EmotionService.Service.TrimEnd('/')));
+        // Unknown methods and services get UNIMPLEMENTED from Grpc.AspNetCore itself.
+        _app.MapGrpcService<EmotionService>();
+        _app.MapGrpcService<HealthService>();
         var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(BeginShutdown);
 

@@ -57,9 +57,12 @@ public sealed class SerServer : IAsyncDisposable
             {
                 g.MaxReceiveMessageSize = options.MaxMessageBytes;
                 g.Interceptors.Add<ErrorInterceptor>();
+                // gzip from clients, inflated no further than the message limit; identity is always accepted.
+                g.CompressionProviders = [new BoundedGzipProvider(() => options.MaxMessageBytes)];
             })
             .AddServiceOptions<EmotionService>(g => g.Interceptors.Add<AdmissionInterceptor>());
         StrictServiceMethodProvider<EmotionService>.Replace(builder.Services);
+        builder.Services.AddGrpcReflection();
         // The services are built once the app's logger exists (below) and resolved on the first call.
         builder.Services.AddSingleton(_ => _admission!);
         builder.Services.AddSingleton(_ => _service!);
@@ -89,7 +92,9 @@ public sealed class SerServer : IAsyncDisposable
                 {
                     if (!string.IsNullOrEmpty(options.TlsCertificate))
                     {
-                        listen.Protocols = HttpProtocols.Http1AndHttp2;
+                        // HTTP/2 only, negotiated by ALPN: gRPC never needs HTTP/1.1, and browsers speak
+                        // HTTP/2 (WebSockets too, RFC 8441) to a TLS server.
+                        listen.Protocols = HttpProtocols.Http2;
                         listen.UseHttps(
                             X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey)
                         );
@@ -120,10 +125,14 @@ public sealed class SerServer : IAsyncDisposable
             _app.MapWeb(models, options, Lifetime, _admission, Streams, _logger);
         }
         _app.Use(GrpcHeaderCheck.InvokeAsync);
+        // gRPC-Web (unary and server streaming) for browsers, on the same port and services.
+        _app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
         _app.Use(IdleRequestBody.For(options, EmotionService.Service.TrimEnd('/')));
         // Unknown methods and services get UNIMPLEMENTED from Grpc.AspNetCore itself.
         _app.MapGrpcService<EmotionService>();
         _app.MapGrpcService<HealthService>();
+        // grpc.reflection.v1 and v1alpha: grpcurl and IDE clients discover the API without the proto files.
+        _app.MapGrpcReflectionService();
         var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(BeginShutdown);
 

@@ -39,7 +39,9 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(
             $"VAD: {1000 * perSecondOfAudio:F2} ms of CPU per second of audio → {streams} streams"
         );
-        return Math.Clamp(streams, 64, 6000);
+        // The VAD timing is taken before the load starts, so on a momentarily idle machine it asks for far more
+        // streams than the cores can hold beside the other test processes; 640 still overloads two cores.
+        return Math.Clamp(streams, 64, 640);
     }
 
     /// <summary>Every event's latency, with the second of the run it arrived in, and the audio shed.</summary>

@@ -1,16 +1,14 @@
 using System.Diagnostics;
-using Grpc.Core;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using CoreSpeech = RealtimeSer.Core.Pipeline.SpeechEvent;
 
 namespace RealtimeSer.Server;
 
-/// <summary>
-/// realtime_ser.v1.EmotionRecognizer on the shared engines. Admission (keys, rates, limits) runs before each
-/// call in <see cref="AdmissionInterceptor"/>; request bodies that go idle are cut by <see cref="IdleRequestBody"/>.
-/// </summary>
+/// <summary>realtime_ser.v1.EmotionRecognizer on the shared engines.</summary>
 internal sealed class EmotionService(
     ModelRegistry models,
     ServerOptions options,
@@ -18,7 +16,7 @@ internal sealed class EmotionService(
     StreamAdmission admission,
     StreamRegistry registry,
     ILogger logger
-) : EmotionRecognizer.EmotionRecognizerBase
+)
 {
     public const string Service = "/realtime_ser.v1.EmotionRecognizer/";
     public const string StreamingRecognizePath = Service + "StreamingRecognize";
@@ -27,25 +25,29 @@ internal sealed class EmotionService(
 
     private long _nextId;
 
-    public override async Task StreamingRecognize(
-        IAsyncStreamReader<StreamingRecognizeRequest> requestStream,
-        IServerStreamWriter<StreamingRecognizeResponse> responseStream,
-        ServerCallContext context
-    )
+    public async Task StreamingRecognizeAsync(GrpcServerCall call)
     {
-        var first = await RequestReader.NextAsync(requestStream, context.CancellationToken);
+        using var slot = Admit(call);
+        using var idle = StreamIdleTimer.For(options);
+        var first = await idle.ReadAsync(
+            call.HttpContext.Request.BodyReader,
+            StreamingRecognizeRequest.Parser,
+            options.MaxMessageBytes,
+            call.CancellationToken
+        );
         if (first is null || first.RequestCase != StreamingRecognizeRequest.RequestOneofCase.Config)
         {
-            throw admission.Refused(
-                new Status(
-                    StatusCode.InvalidArgument,
+            throw Refused(
+                call,
+                new GrpcStatus(
+                    GrpcStatusCode.InvalidArgument,
                     first is null
                         ? "Empty request stream: send a StreamingRecognizeRequest with `config` first, then audio_content."
                         : "Audio before config: the first StreamingRecognizeRequest must carry only `config`; send audio_content after it."
                 )
             );
         }
-        var setup = Setup(first.Config);
+        var setup = Setup(call, first.Config);
         var id =
             "grpc-"
             + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -62,11 +64,11 @@ internal sealed class EmotionService(
         var status = "OK";
         try
         {
-            await RunStreamAsync(new Call(requestStream, responseStream, context), setup, stream, tracked);
+            await RunStreamAsync(call, setup, stream, tracked, idle);
         }
         catch (Exception e)
         {
-            status = CallStatus.Of(e, context).ToString();
+            status = GrpcStatus.FromException(e, call.DeadlineExpired).Code.ToString();
             throw;
         }
         finally
@@ -82,22 +84,16 @@ internal sealed class EmotionService(
         }
     }
 
-    /// <summary>One streaming call: its requests, its responses and its context.</summary>
-    private sealed record Call(
-        IAsyncStreamReader<StreamingRecognizeRequest> Requests,
-        IServerStreamWriter<StreamingRecognizeResponse> Responses,
-        ServerCallContext Context
-    );
-
     private async Task RunStreamAsync(
-        Call call,
+        GrpcServerCall call,
         StreamSetup setup,
         EngineStream stream,
-        TrackedStream tracked
+        TrackedStream tracked,
+        StreamIdleTimer idle
     )
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(
-            call.Context.CancellationToken,
+            call.CancellationToken,
             lifetime.HardStop
         );
         var token = cancel.Token;
@@ -111,25 +107,25 @@ internal sealed class EmotionService(
         long received = 0;
         try
         {
-            while (await RequestReader.NextAsync(call.Requests, token) is { } request)
+            var body = call.HttpContext.Request.BodyReader;
+            while (
+                await idle.ReadAsync(body, StreamingRecognizeRequest.Parser, options.MaxMessageBytes, token)
+                    is { } request
+            )
             {
                 if (request.RequestCase != StreamingRecognizeRequest.RequestOneofCase.AudioContent)
                 {
-                    throw new RpcException(
-                        new Status(
-                            StatusCode.InvalidArgument,
-                            "Only the first request may carry `config`; later ones must carry only audio_content."
-                        )
+                    throw new GrpcException(
+                        GrpcStatusCode.InvalidArgument,
+                        "Only the first request may carry `config`; later ones must carry only audio_content."
                     );
                 }
                 received += request.AudioContent.Length;
                 if (received > maxBytes)
                 {
-                    throw new RpcException(
-                        new Status(
-                            StatusCode.OutOfRange,
-                            $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
-                        )
+                    throw new GrpcException(
+                        GrpcStatusCode.OutOfRange,
+                        $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
                     );
                 }
                 var samples = decoder.Decode(request.AudioContent.Span);
@@ -160,23 +156,21 @@ internal sealed class EmotionService(
             {
                 await forward;
             }
-            catch (RpcException) when (e is OperationCanceledException)
+            catch (GrpcException) when (e is OperationCanceledException)
             {
                 // The events side failed first (a model failure): its reason is the call's status.
                 throw;
             }
-            catch (Exception fe) when (fe is OperationCanceledException or RpcException) { }
+            catch (Exception fe) when (fe is OperationCanceledException or GrpcException) { }
             if (
                 e is OperationCanceledException
                 && lifetime.HardStop.IsCancellationRequested
-                && !call.Context.CancellationToken.IsCancellationRequested
+                && !call.HttpContext.RequestAborted.IsCancellationRequested
             )
             {
-                throw new RpcException(
-                    new Status(
-                        StatusCode.Unavailable,
-                        "The server is shutting down; reconnect to another instance."
-                    )
+                throw new GrpcException(
+                    GrpcStatusCode.Unavailable,
+                    "The server is shutting down; reconnect to another instance."
                 );
             }
             throw;
@@ -184,7 +178,7 @@ internal sealed class EmotionService(
     }
 
     private async Task ForwardEventsAsync(
-        Call call,
+        GrpcServerCall call,
         EngineStream stream,
         TrackedStream tracked,
         SemaphoreSlim writeLock,
@@ -210,14 +204,14 @@ internal sealed class EmotionService(
                 }
             }
         }
-        catch (Exception e) when (e is not RpcException and not OperationCanceledException)
+        catch (Exception e) when (e is not GrpcException and not OperationCanceledException)
         {
             // The stream's channel completes with the model's error: keep its detail off the wire.
             await cancel.CancelAsync();
             ServerLog.Unexpected(logger, e);
             throw InferenceFailure.Stream();
         }
-        catch (RpcException)
+        catch (GrpcException)
         {
             await cancel.CancelAsync();
             throw;
@@ -225,7 +219,7 @@ internal sealed class EmotionService(
     }
 
     private async Task SendStatsAsync(
-        Call call,
+        GrpcServerCall call,
         EngineStream stream,
         SemaphoreSlim writeLock,
         long started,
@@ -248,16 +242,16 @@ internal sealed class EmotionService(
     }
 
     private static async Task WriteLockedAsync(
-        Call call,
+        GrpcServerCall call,
         SemaphoreSlim writeLock,
-        StreamingRecognizeResponse message,
+        IMessage message,
         CancellationToken token
     )
     {
         await writeLock.WaitAsync(token);
         try
         {
-            await call.Responses.WriteAsync(message, token);
+            await call.WriteAsync(message);
         }
         finally
         {
@@ -271,26 +265,34 @@ internal sealed class EmotionService(
         {
             await task;
         }
-        catch (Exception e) when (e is OperationCanceledException or RpcException) { }
+        catch (Exception e) when (e is OperationCanceledException or GrpcException) { }
     }
 
-    public override async Task<RecognizeResponse> Recognize(
-        RecognizeRequest request,
-        ServerCallContext context
-    )
+    public async Task RecognizeAsync(GrpcServerCall call)
     {
-        var setup = Setup(request.Config);
+        using var slot = Admit(call);
+        using var idle = StreamIdleTimer.For(options);
+        var request =
+            await idle.ReadAsync(
+                call.HttpContext.Request.BodyReader,
+                RecognizeRequest.Parser,
+                options.MaxMessageBytes,
+                call.CancellationToken
+            )
+            ?? throw new GrpcException(
+                GrpcStatusCode.InvalidArgument,
+                "Send one RecognizeRequest with config and audio_content."
+            );
+        var setup = Setup(call, request.Config);
         var decoder = setup.CreateDecoder();
         if (
             (double)request.AudioContent.Length / decoder.BytesPerFrame / setup.SampleRate
             > options.MaxStreamSeconds
         )
         {
-            throw new RpcException(
-                new Status(
-                    StatusCode.OutOfRange,
-                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
-                )
+            throw new GrpcException(
+                GrpcStatusCode.OutOfRange,
+                $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
             );
         }
         var id =
@@ -306,7 +308,7 @@ internal sealed class EmotionService(
         );
         var started = Stopwatch.GetTimestamp();
         var response = new RecognizeResponse();
-        var token = context.CancellationToken;
+        var token = call.CancellationToken;
         var collect = Task.Run(
             async () =>
             {
@@ -341,11 +343,13 @@ internal sealed class EmotionService(
         await stream.CompleteAsync(token);
         await InferenceFailure.AwaitRecordingAsync(collect, logger);
         response.StreamStats = ResponseMapper.Stats(stream, Stopwatch.GetElapsedTime(started));
-        return response;
+        await call.WriteAsync(response);
     }
 
-    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    public async Task ListModelsAsync(GrpcServerCall call)
     {
+        _ = admission.AuthenticateCall(call.RequestHeaders.Authorization.ToString());
+        _ = await call.ReadAsync(ListModelsRequest.Parser);
         var response = new ListModelsResponse();
         foreach (var classifier in models.Classifiers)
         {
@@ -363,18 +367,27 @@ internal sealed class EmotionService(
             response.Models.Add(info);
         }
         response.DefaultModels.AddRange(models.Default.ModelIds);
-        return Task.FromResult(response);
+        await call.WriteAsync(response);
     }
 
-    private StreamSetup Setup(RecognitionConfig? config)
+    private StreamSetup Setup(GrpcServerCall call, RecognitionConfig? config)
     {
         try
         {
             return StreamSetup.From(config, models, options);
         }
-        catch (RpcException e)
+        catch (GrpcException e)
         {
-            throw admission.Refused(e.Status);
+            throw Refused(call, e.Status);
         }
+    }
+
+    private IDisposable Admit(GrpcServerCall call) =>
+        admission.Admit(call.RequestHeaders.Authorization.ToString());
+
+    private GrpcException Refused(GrpcServerCall call, GrpcStatus status)
+    {
+        _ = call;
+        return admission.Refused(status);
     }
 }

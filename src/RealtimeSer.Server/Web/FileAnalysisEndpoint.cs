@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -8,6 +7,7 @@ using RealtimeSer.Audio;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Grpc;
 using CoreSpeech = RealtimeSer.Core.Pipeline.SpeechEvent;
 
 namespace RealtimeSer.Server;
@@ -35,16 +35,14 @@ internal sealed class FileAnalysisEndpoint(
         {
             if (origins.Check(context.Request) is { } refused)
             {
-                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
+                throw new GrpcException(GrpcStatusCode.PermissionDenied, refused);
             }
             using var slot = admission.Admit(context.Request.Headers.Authorization.ToString());
             var engine =
                 models.Find(context.Request.Query["model"].ToString())
-                ?? throw new RpcException(
-                    new Status(
-                        StatusCode.InvalidArgument,
-                        "Unknown model; /v1/models lists the ids, or leave it out for the default."
-                    )
+                ?? throw new GrpcException(
+                    GrpcStatusCode.InvalidArgument,
+                    "Unknown model; /v1/models lists the ids, or leave it out for the default."
                 );
             if (context.Request.ContentLength > options.MaxUploadBytes)
             {
@@ -69,7 +67,7 @@ internal sealed class FileAnalysisEndpoint(
                 File.Delete(temp);
             }
         }
-        catch (RpcException e)
+        catch (GrpcException e)
         {
             await WebErrors.WriteHttpAsync(context, e.Status);
         }
@@ -77,17 +75,15 @@ internal sealed class FileAnalysisEndpoint(
         {
             await WebErrors.WriteHttpAsync(
                 context,
-                new Status(StatusCode.InvalidArgument, "Cannot read this recording: " + e.Message)
+                new GrpcStatus(GrpcStatusCode.InvalidArgument, "Cannot read this recording: " + e.Message)
             );
         }
     }
 
-    private RpcException TooLarge() =>
+    private GrpcException TooLarge() =>
         new(
-            new Status(
-                StatusCode.OutOfRange,
-                $"Recording larger than the server's upload limit of {options.MaxUploadBytes / (1024 * 1024)} MiB (Server:MaxUploadBytes)."
-            )
+            GrpcStatusCode.OutOfRange,
+            $"Recording larger than the server's upload limit of {options.MaxUploadBytes / (1024 * 1024)} MiB (Server:MaxUploadBytes)."
         );
 
     private async Task SaveAsync(HttpContext context, string path)
@@ -110,11 +106,9 @@ internal sealed class FileAnalysisEndpoint(
         }
         if (file.Length == 0)
         {
-            throw new RpcException(
-                new Status(
-                    StatusCode.InvalidArgument,
-                    "Empty upload: send the recording's bytes as the request body."
-                )
+            throw new GrpcException(
+                GrpcStatusCode.InvalidArgument,
+                "Empty upload: send the recording's bytes as the request body."
             );
         }
     }
@@ -126,11 +120,9 @@ internal sealed class FileAnalysisEndpoint(
         var format = reader.Format;
         if (reader.TotalFrames is { } frames && frames / (double)format.SampleRate > options.MaxStreamSeconds)
         {
-            throw new RpcException(
-                new Status(
-                    StatusCode.OutOfRange,
-                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
-                )
+            throw new GrpcException(
+                GrpcStatusCode.OutOfRange,
+                $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
             );
         }
         var mode = format.Channels <= 2 ? ChannelMode.Split : ChannelMode.Mix;
@@ -176,11 +168,9 @@ internal sealed class FileAnalysisEndpoint(
             await stream.WriteAsync(block.AsMemory(0, read * format.Channels), cancellationToken: token);
             if (stream.SecondsReceived > options.MaxStreamSeconds)
             {
-                throw new RpcException(
-                    new Status(
-                        StatusCode.OutOfRange,
-                        $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
-                    )
+                throw new GrpcException(
+                    GrpcStatusCode.OutOfRange,
+                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
                 );
             }
             await Task.Yield();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -77,11 +76,11 @@ internal static class WebEndpoints
         {
             if (origins.Check(context.Request) is { } refused)
             {
-                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
+                throw new Grpc.GrpcException(Grpc.GrpcStatusCode.PermissionDenied, refused);
             }
             _ = admission.AuthenticateCall(context.Request.Headers.Authorization.ToString());
         }
-        catch (RpcException e)
+        catch (Grpc.GrpcException e)
         {
             await WebErrors.WriteHttpAsync(context, e.Status);
             return;

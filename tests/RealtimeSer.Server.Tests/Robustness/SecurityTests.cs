@@ -70,22 +70,6 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
         );
         output.WriteLine($"plaintext h2c client against the TLS port: {refused.Status}");
         Assert.Equal(GrpcStatusCode.Unavailable, refused.Code);
-
-        // The TLS port speaks HTTP/2 only: a TLS client that offers only HTTP/1.1 is refused at the handshake.
-        using var http1 = new HttpClient(
-            new SocketsHttpHandler
-            {
-                SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-            }
-        )
-        {
-            DefaultRequestVersion = System.Net.HttpVersion.Version11,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        var http1Refused = await Assert.ThrowsAsync<HttpRequestException>(() =>
-            http1.GetAsync(new Uri($"https://127.0.0.1:{server.Server.Port}/"), cancel.Token)
-        );
-        output.WriteLine($"HTTP/1.1 TLS client against the TLS port: {http1Refused.Message}");
     }
 
     [SkippableFact]

@@ -41,6 +41,7 @@ import calibrate  # noqa: E402
 import corpora  # noqa: E402
 import crema  # noqa: E402
 import onnx_util  # noqa: E402
+from model_card_arousal import load_json  # noqa: E402
 
 MODEL_ID = "general6"
 OUT_DIR = os.path.join(crema.ROOT, "models", MODEL_ID)
@@ -236,26 +237,15 @@ def prior_of(X, speakers):
 
 def causal_zscore(X, speakers, prior, k, seed=0):
     """What a live channel can do: each speaker's clips in a random order, each normalised with the running
-    statistics of that speaker's clips so far (itself included) plus k pseudo-clips of the prior."""
-    pm, pv = prior
+    statistics of that speaker's clips so far (itself included) plus k pseudo-clips of the prior, exactly as
+    the runtime's normaliser (runtime_zscore) does."""
     rs = np.random.RandomState(seed)
     Z = np.empty_like(X, dtype=np.float64)
     for s in np.unique(speakers):
         idx = np.where(speakers == s)[0]
         rs.shuffle(idx)
-        s1 = np.zeros(X.shape[1])
-        s2 = np.zeros(X.shape[1])
-        for n, i in enumerate(idx, 1):
-            s1 += X[i]
-            s2 += X[i] * X[i]
-            mu = (s1 + k * pm) / (n + k)
-            var = (s2 + k * (pv + pm * pm)) / (n + k) - mu * mu
-            Z[i] = (X[i] - mu) / np.sqrt(np.maximum(var, 1e-8))
+        Z[idx] = runtime_zscore(X[idx], prior, k)
     return Z
-
-
-def corpus_zscore(X, groups):
-    return speaker_zscore(X, groups)
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -306,13 +296,10 @@ def score(logits, y):
 # --------------------------------------------------------------------------------------------- steps
 
 def step_loco(a):
+    import evaluate
     feats = {v: load_features(v) for v in ("opus", "mulaw8k")}
     d = feats["opus"]
-    results = {}
-    path = os.path.join(OUT_DIR, "loco.json")
-    if os.path.exists(path):
-        with open(path) as fh:
-            results = json.load(fh)
+    os.makedirs(OUT_DIR, exist_ok=True)
     for held in a.corpora or corpora.EMOTION_CORPORA:
         started = time.time()
         tr = (d["corpus"] != held) & (d["split"] == "train")
@@ -325,14 +312,10 @@ def step_loco(a):
         for v, fv in feats.items():
             Z = causal_zscore(fv["X"][te], fv["speaker"][te], prior, PRIOR_CLIPS)
             r[v] = score(logits_of(head, Z), fv["y"][te])
-        results[f"{MODEL_ID}-recipe/{held}"] = r
+        evaluate.record(os.path.join(OUT_DIR, "loco.json"), f"{MODEL_ID}-recipe/{held}", r)
         o, t = r["opus"], r["mulaw8k"]
         print(f"LOCO {held:8s} acc {100 * o['accuracy']:5.1f} mrec {100 * o['macro_recall']:5.1f} "
               f"min {100 * min(o['recall'].values()):5.1f} | mulaw mrec {100 * t['macro_recall']:5.1f}", flush=True)
-        os.makedirs(OUT_DIR, exist_ok=True)
-        with open(path, "w") as fh:
-            json.dump(results, fh, indent=1, sort_keys=True)
-            fh.write("\n")
 
 
 def step_ablate(a):
@@ -354,7 +337,8 @@ def step_ablate(a):
                 mu, sd = Xs[tr].mean(0), Xs[tr].std(0) + 1e-6
                 Ztr, Zte = (Xs[tr] - mu) / sd, (Xs[te] - mu) / sd
             elif name == "corpus":
-                Ztr, Zte = corpus_zscore(Xs[tr], C[tr]), corpus_zscore(Xs[te], C[te])
+                # speaker_zscore over corpora: each corpus by its own statistics
+                Ztr, Zte = speaker_zscore(Xs[tr], C[tr]), speaker_zscore(Xs[te], C[te])
             else:
                 Ztr = speaker_zscore(Xs[tr], S[tr])
                 Zte = (speaker_zscore(Xs[te], S[te]) if name == "speaker_full"
@@ -442,14 +426,8 @@ def export(head, prior, calib, train_clips):
     for c, r in res["test"].items():
         for v, key in (("opus", f"test_{c}"), ("mulaw8k", f"test_{c}_mulaw8k")):
             man["metrics"][key] = {k: round(r[v][k], 4) for k in ("accuracy", "macro_recall", "macro_f1")} | {"n": r[v]["n"]}
-    loco_path = os.path.join(OUT_DIR, "loco.json")
-    if os.path.exists(loco_path):
-        with open(loco_path) as fh:
-            own = [v for v in json.load(fh).values() if v.get("recipe_of") == MODEL_ID]
-        for key in ("macro_recall", "accuracy"):
-            man["metrics"][f"loco_mean_{key}"] = round(float(np.mean([v["opus"][key] for v in own])), 4)
-            man["metrics"][f"loco_mean_{key}_mulaw8k"] = round(float(np.mean([v["mulaw8k"][key] for v in own])), 4)
-        man["metrics"]["loco_corpora"] = sorted(v["held_out"] for v in own)
+    import evaluate
+    evaluate.summarise_loco(man, os.path.join(OUT_DIR, "loco.json"))
     with open(os.path.join(OUT_DIR, "manifest.json"), "w") as fh:
         json.dump(man, fh, indent=2)
         fh.write("\n")
@@ -524,9 +502,9 @@ def step_card(a):
     with open(os.path.join(OUT_DIR, "loco.json")) as fh:
         loco = {v["held_out"]: v for v in json.load(fh).values() if v.get("recipe_of") == MODEL_ID}
     abl_path = os.path.join(OUT_DIR, "ablation.json")
-    abl = json.load(open(abl_path)) if os.path.exists(abl_path) else {}
+    abl = load_json(abl_path, {})
     cnn_path = os.path.join(crema.ROOT, "models", "multi6", "loco.json")
-    cnn = json.load(open(cnn_path)) if os.path.exists(cnn_path) else {}
+    cnn = load_json(cnn_path, {})
     with open(os.path.join(OUT_DIR, "manifest.json")) as fh:
         man = json.load(fh)
     core = [c for c in ("crema-d", "nemo", "ased") if c in loco]

@@ -53,7 +53,7 @@ internal sealed class ChannelState
 
     public string StreamId => _stream.Id;
 
-    public bool IsShedding => _stream.IsShedding;
+    public bool DropsLateWindows => _stream.DropsLateWindows;
 
     public int Channel { get; }
 

@@ -94,14 +94,16 @@ public sealed class EmotionEngine : IAsyncDisposable
                     : BoundedChannelFullMode.DropOldest,
         };
         _queue = Channel.CreateBounded<WindowJob>(queueOptions, OnDropped);
-        // Live engines also drop windows that waited longer than twice the backlog bound (the audio already
-        // had up to one bound of wait before its VAD): when the CPU is short for
-        // every stage, a late window would only give a late event and take the model from fresher ones.
-        // Only streams that are shedding audio now (a sustained overload) lose late windows: a start-up stall
-        // or a file streamed fast (never shed) keeps every window, so no segment loses its final for a blip.
+        // Live engines also drop windows whose audio arrived more than the backlog bound ago by the time the
+        // model could take them: when the CPU is short for every stage, a late window would only give a late
+        // event and take the model from fresher ones. The bound is the same as the audio's (both are the latency
+        // objective): a window's age counts from its audio's arrival, so it includes the wait before the VAD.
+        // Live sources at real time lose late windows whether or not their VAD keeps up: with the real model the
+        // model stage can be the one that falls behind. A file streamed fast (ahead of real time) keeps every
+        // window.
         _maxWindowAge =
             _options.Overload == OverloadPolicy.DropOldest && _options.MaxBacklogSeconds > 0
-                ? (long)(2 * _options.MaxBacklogSeconds * Stopwatch.Frequency)
+                ? (long)(_options.MaxBacklogSeconds * Stopwatch.Frequency)
                 : 0;
         _runSlots = new SemaphoreSlim(_options.ConcurrentRuns, _options.ConcurrentRuns);
         // One batcher per engine over the (possibly shared) model: engines of one server batch apart, each
@@ -211,15 +213,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                 if (_maxWindowAge > 0)
                 {
                     var now = Stopwatch.GetTimestamp();
-                    batch.RemoveAll(job =>
-                    {
-                        if (now - job.ArrivedAt <= _maxWindowAge || !job.Owner.IsShedding)
-                        {
-                            return false;
-                        }
-                        OnDropped(job);
-                        return true;
-                    });
+                    batch.RemoveAll(job => DroppedAsLate(job, now));
                 }
                 foreach (var group in batch.GroupBy(j => j.Length))
                 {
@@ -264,7 +258,41 @@ public sealed class EmotionEngine : IAsyncDisposable
         }
     }
 
+    // Drops a window that waited too long (see _maxWindowAge); true when it was dropped.
+    private bool DroppedAsLate(WindowJob job, long now)
+    {
+        if (now - job.ArrivedAt <= _maxWindowAge || !job.Owner.DropsLateWindows)
+        {
+            return false;
+        }
+        OnDropped(job);
+        return true;
+    }
+
+    // Holds one run slot, released here whatever happens.
     private void RunBatch(WindowJob[] jobs)
+    {
+        try
+        {
+            if (_maxWindowAge > 0)
+            {
+                // Again once the run has a core: under CPU overload the wait for a run slot and for a thread
+                // can be longer than the wait in the queue.
+                var now = Stopwatch.GetTimestamp();
+                jobs = Array.FindAll(jobs, job => !DroppedAsLate(job, now));
+            }
+            if (jobs.Length > 0)
+            {
+                RunModels(jobs);
+            }
+        }
+        finally
+        {
+            _runSlots.Release();
+        }
+    }
+
+    private void RunModels(WindowJob[] jobs)
     {
         var length = jobs[0].Length;
         var count = jobs.Length;
@@ -365,7 +393,6 @@ public sealed class EmotionEngine : IAsyncDisposable
                 EnginePool.Floats.Return(work);
                 EnginePool.Floats.Return(modelScores);
             }
-            _runSlots.Release();
         }
     }
 

@@ -61,11 +61,10 @@ public sealed record EngineOptions
     /// Engine-wide (ignored in a stream's overrides): score the VAD frames of all streams and channels in
     /// shared Silero runs of up to this many frames (the per-frame cost falls with the batch; the figures are
     /// in docs/benchmarks.md). 0 runs each channel's frames on its own, one model run per frame, as before.
-    /// Off by default: past capacity, live streams that shed with batched VAD were seen to deliver no event at
-    /// all (982 streams on 2 cores; LiveOverloadTests), while per-frame VAD keeps serving a share of them.
-    /// Replay (which never sheds) turns it on.
+    /// On by default. Past capacity the batcher serves the oldest channels first, so a share of the live streams
+    /// stays in real time while the newest shed (LiveOverloadTests runs both settings at 3× capacity).
     /// </summary>
-    public int VadMaxBatch { get; init; }
+    public int VadMaxBatch { get; init; } = RealtimeSer.Core.Vad.Batching.VadBatcher.DefaultMaxBatch;
 
     public void Validate()
     {

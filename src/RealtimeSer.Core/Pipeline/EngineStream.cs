@@ -106,8 +106,12 @@ public sealed class EngineStream : IAsyncDisposable
     /// </summary>
     public bool IsAheadOfRealTime => _backlog?.Ahead ?? false;
 
-    /// <summary>A live stream that shed audio within the last 2 s: overloaded now, not in a start-up stall.</summary>
-    internal bool IsShedding => _backlog?.ShedWithin(2) ?? false;
+    /// <summary>
+    /// Whether a window of this stream that waited too long for the model is dropped rather than run: a live
+    /// source at real time (its listener wants now, not complete), or one shedding now. A source ahead of real
+    /// time (a file sent fast) keeps every window.
+    /// </summary>
+    internal bool DropsLateWindows => _backlog is { } backlog && (!backlog.Ahead || backlog.ShedWithin(2));
 
     /// <summary>Segments whose every window was dropped, so no final could be given.</summary>
     public long SegmentsLost => Interlocked.Read(ref _segmentsLost);

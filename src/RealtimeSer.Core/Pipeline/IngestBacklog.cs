@@ -12,9 +12,12 @@ namespace RealtimeSer.Core.Pipeline;
 /// and no windows, and they are counted. A chunk that reaches the reader more than <c>maxBacklogSeconds</c>
 /// after it arrived is shed too (the reader itself was starved of CPU).</item>
 /// <item>A source ahead of real time (a file streamed fast; more than half the bound ahead of the wall clock
-/// since its first chunk) is never shed: it waits for room once <c>maxQueuedSeconds</c> are waiting, as flow
-/// control would make it. A real-time source whose first chunk came late by more than half the bound looks
-/// ahead for good and is not shed either.</item>
+/// since the stream opened) is never shed: it waits for room once <c>maxQueuedSeconds</c> are waiting, as flow
+/// control would make it. The clock starts when the stream opens, not at its first chunk: a real-time sender
+/// that stalls (a starved thread, a network hiccup) and then sends its late audio in a burst is behind, not
+/// ahead, and is shed like any other late audio. (Anchored at the first chunk, such a burst looked ahead for
+/// good, so under CPU overload most live streams were never shed and their latency grew to tens of
+/// seconds.)</item>
 /// <item>A source slower than real time (a slow network, a drifting sound card) builds no backlog here, so
 /// it is never shed either.</item>
 /// </list>
@@ -34,7 +37,7 @@ internal sealed class IngestBacklog(
     private readonly SemaphoreSlim _items = new(0);
     private readonly SemaphoreSlim _room = new(0);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private long _firstAt = -1;
+    private readonly long _openedAt = (time ?? TimeProvider.System).GetTimestamp();
     private long _lastShedAt = long.MinValue;
     private double _received;
     private double _waiting;
@@ -95,13 +98,7 @@ internal sealed class IngestBacklog(
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_completed, this);
-                var now = _time.GetTimestamp();
-                if (_firstAt < 0)
-                {
-                    // The first chunk's audio began `seconds` before it arrived.
-                    _firstAt = now - (long)(seconds * _time.TimestampFrequency);
-                }
-                var wall = (now - _firstAt) / (double)_time.TimestampFrequency;
+                var wall = _time.GetElapsedTime(_openedAt).TotalSeconds;
                 // Ahead by half the bound: a source that sends faster than it speaks. A real-time source stays
                 // near zero (behind, when the transport stalls), so this never mistakes it for one.
                 var ahead = _received + seconds - wall > maxBacklogSeconds / 2;

@@ -63,6 +63,27 @@ public sealed class IngestBacklogTests
     }
 
     [Fact]
+    public async Task A_real_time_source_that_stalled_and_sends_its_late_audio_in_a_burst_is_behind_not_ahead()
+    {
+        var clock = new ManualClock();
+        var backlog = new IngestBacklog(maxBacklogSeconds: 0.3, maxQueuedSeconds: 5, clock);
+        clock.Advance(1.0); // the sender's first chunk is a second late (its thread was starved)
+        double shed = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            clock.Advance(0.02); // then it catches up: a second of audio in 0.2 s; nobody reads
+            shed += await backlog.AddAsync(Chunk, 0.1, clock.GetTimestamp(), CancellationToken.None);
+        }
+
+        Assert.False(
+            backlog.Ahead,
+            "a second of audio 1.2 s after the stream opened is not ahead of real time"
+        );
+        Assert.Equal(0.7, shed, 6);
+        Assert.Equal(0.3, backlog.WaitingSeconds, 6);
+    }
+
+    [Fact]
     public async Task A_reader_that_keeps_up_sheds_nothing()
     {
         var clock = new ManualClock();

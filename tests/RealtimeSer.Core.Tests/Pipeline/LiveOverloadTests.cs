@@ -20,7 +20,11 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _vad.Dispose();
 
-    /// <summary>Streams that would take this many cores of VAD: several times what the machine has.</summary>
+    /// <summary>
+    /// Streams that would take this many cores of per-frame VAD: several times what the machine has. A batched
+    /// engine gets the same streams: its frames cost about half as much (docs/benchmarks.md), but the rest of
+    /// each stream's work (pacing, ingest, windows) does not shrink, so that is still past its capacity.
+    /// </summary>
     private int StreamsForOverload(double cores)
     {
         var state = new SileroVadState();
@@ -29,12 +33,19 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         {
             _vad.Process(state, frame);
         }
-        var clock = Stopwatch.StartNew();
-        for (var i = 0; i < 300; i++)
+        // The fastest of several rounds: other processes on these cores inflate a single timing several-fold,
+        // and an inflated timing asks for too few streams to overload anything.
+        var fastest = double.MaxValue;
+        for (var round = 0; round < 6; round++)
         {
-            _vad.Process(state, frame);
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < 50; i++)
+            {
+                _vad.Process(state, frame);
+            }
+            fastest = Math.Min(fastest, clock.Elapsed.TotalSeconds / 50);
         }
-        var perSecondOfAudio = clock.Elapsed.TotalSeconds / 300 * (16000.0 / SileroVadModel.FrameSamples);
+        var perSecondOfAudio = fastest * (16000.0 / SileroVadModel.FrameSamples);
         var streams = (int)Math.Ceiling(cores / perSecondOfAudio);
         output.WriteLine(
             $"VAD: {1000 * perSecondOfAudio:F2} ms of CPU per second of audio → {streams} streams"
@@ -44,8 +55,11 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         return Math.Clamp(streams, 64, 640);
     }
 
-    /// <summary>Every event's latency, with the second of the run it arrived in, and the audio shed.</summary>
-    private static async Task<(List<(double At, double Ms)> Latencies, double Shed)> RunLiveAsync(
+    /// <summary>
+    /// Every event's latency, with the second of the run it arrived in; the audio shed; how many streams got
+    /// any event.
+    /// </summary>
+    private static async Task<(List<(double At, double Ms)> Latencies, double Shed, int Served)> RunLiveAsync(
         EmotionEngine engine,
         float[] audio,
         int streams,
@@ -55,6 +69,7 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         var latencies = new List<(double At, double Ms)>();
         var run = Stopwatch.StartNew();
         double shed = 0;
+        var served = 0;
         var random = new Random(7);
         var offsets = Enumerable.Range(0, streams).Select(_ => random.Next(audio.Length)).ToArray();
         await Task.WhenAll(
@@ -97,11 +112,12 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
                         {
                             latencies.AddRange(mine);
                             shed += stream.AudioSecondsShed;
+                            served += mine.Count > 0 ? 1 : 0;
                         }
                     })
                 )
         );
-        return (latencies, shed);
+        return (latencies, shed, served);
     }
 
     private static double P95(IEnumerable<(double At, double Ms)> events)
@@ -110,8 +126,12 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         return values.Count == 0 ? 0 : values[(int)Math.Ceiling(0.95 * values.Count) - 1];
     }
 
-    [SkippableFact]
-    public async Task Past_capacity_live_streams_shed_audio_keep_latency_bounded_and_recover_when_load_falls()
+    [SkippableTheory]
+    [InlineData(0)] // each channel runs its own Silero frames
+    [InlineData(64)] // frames of all channels in shared runs (VadBatcher)
+    public async Task Past_capacity_live_streams_shed_audio_keep_latency_bounded_and_recover_when_load_falls(
+        int vadMaxBatch
+    )
     {
         var audio = TestAudio.Conversation(TestAudio.FixtureClips(6), 1);
         var options = new EngineOptions
@@ -119,12 +139,13 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
             Overload = OverloadPolicy.DropOldest,
             MaxBacklogSeconds = 0.3,
             InterimResults = true,
+            VadMaxBatch = vadMaxBatch,
         };
         await using var engine = new EmotionEngine(new FakeClassifier(), _vad, options);
         var streams = StreamsForOverload(3.0 * Environment.ProcessorCount);
 
         var duration = TimeSpan.FromSeconds(12);
-        var (latencies, shed) = await RunLiveAsync(engine, audio, streams, duration);
+        var (latencies, shed, served) = await RunLiveAsync(engine, audio, streams, duration);
         var p95 = P95(latencies);
         // Bounded means not growing with the run. Unbounded at 3× capacity, the backlog grows by two thirds of
         // every second, so the last third's p95 would be 2.7 s above the middle third's. Shed, both sit
@@ -135,11 +156,17 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         var middle = P95(latencies.Where(e => e.At >= third && e.At < 2 * third));
         var last = P95(latencies.Where(e => e.At >= 2 * third));
         output.WriteLine(
-            $"{streams} streams: {latencies.Count} events, p95 {p95:F0} ms (middle third {middle:F0}, last third "
+            $"{streams} streams, {served} with events: {latencies.Count} events, p95 {p95:F0} ms (middle third {middle:F0}, last third "
                 + $"{last:F0}), shed {shed:F1} s of {streams * duration.TotalSeconds} s"
         );
         Assert.True(shed > 0, "overload must shed live audio");
-        Assert.NotEmpty(latencies);
+        // At 3× capacity about a third of the streams can be served in real time. Shedding that spreads the
+        // shortfall over every stream serves none: each keeps fragments too short for a window (first-come
+        // batched VAD did that: 8 events from 285 streams in 12 s).
+        Assert.True(
+            served >= streams / 10,
+            $"only {served} of {streams} streams got an event: shedding starved them all instead of serving some"
+        );
         Assert.True(
             last < middle + 1500,
             $"p95 {last:F0} ms in the last third against {middle:F0} ms in the middle one: latency grew with the run"
@@ -147,7 +174,7 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
 
         // Load falls: one stream, (almost) nothing shed, latency within the objective. A chunk or two may
         // still be shed when this machine is busy with other work.
-        (latencies, shed) = await RunLiveAsync(engine, audio, 1, TimeSpan.FromSeconds(4));
+        (latencies, shed, _) = await RunLiveAsync(engine, audio, 1, TimeSpan.FromSeconds(4));
         output.WriteLine($"after: {latencies.Count} events, p95 {P95(latencies):F0} ms, shed {shed:F2} s");
         Assert.True(shed <= 0.1, $"{shed:F2} s of 4 s shed after the load fell");
         Assert.NotEmpty(latencies);

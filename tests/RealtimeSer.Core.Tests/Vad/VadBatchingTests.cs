@@ -125,6 +125,69 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Past_a_batch_pending_frames_are_served_oldest_channel_first_not_first_come()
+    {
+        // Thirteen channels opened in order 0..12. Channel 12's frame runs first and holds the worker while the
+        // others arrive newest first; then they must run in batches of four by age, 0-3, 4-7, 8-11, whatever
+        // order they came in.
+        var requests = Enumerable
+            .Range(0, 13)
+            .Select(_ => new VadFrameRequest(new SileroVadState()))
+            .ToArray();
+        var pending = new ValueTask<float>[requests.Length];
+        var completedAtEachBatch = new List<int[]>();
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var frame = Enumerable.Range(0, SileroVadModel.FrameSamples).Select(i => (i % 5) * 0.01f).ToArray();
+        await using (
+            var batcher = new VadBatcher(
+                _model,
+                maxBatch: 4,
+                workers: 1,
+                onBatch: _ =>
+                {
+                    // Runs on the worker after a batch ran and before its frames complete: what completed
+                    // by now is every earlier batch.
+                    completedAtEachBatch.Add(
+                        Enumerable.Range(0, pending.Length).Where(i => pending[i].IsCompleted).ToArray()
+                    );
+                    if (completedAtEachBatch.Count == 1)
+                    {
+                        holding.Set();
+                        release.Wait(TimeSpan.FromSeconds(30));
+                    }
+                }
+            )
+        )
+        {
+            pending[12] = batcher.ScoreAsync(requests[12], frame);
+            Assert.True(holding.Wait(TimeSpan.FromSeconds(30)), "the first batch never ran");
+            for (var i = 11; i >= 0; i--)
+            {
+                pending[i] = batcher.ScoreAsync(requests[i], frame);
+            }
+            release.Set();
+            foreach (var task in pending)
+            {
+                await task;
+            }
+        }
+
+        var batches = new List<int[]>();
+        var seen = Array.Empty<int>();
+        foreach (var completed in completedAtEachBatch.Skip(1).Append(Enumerable.Range(0, 13).ToArray()))
+        {
+            batches.Add(completed.Except(seen).Order().ToArray());
+            seen = completed;
+        }
+        output.WriteLine(string.Join(" | ", batches.Select(b => string.Join(",", b))));
+        Assert.Equal(
+            new[] { "12", "0,1,2,3", "4,5,6,7", "8,9,10,11" },
+            batches.Select(b => string.Join(",", b)).ToArray()
+        );
+    }
+
+    [SkippableFact]
     public async Task A_disposed_batcher_refuses_frames_with_a_clear_error()
     {
         var batcher = new VadBatcher(_model, workers: 1);

@@ -9,6 +9,14 @@ namespace RealtimeSer.Core.Vad.Batching;
 /// is a frame or two and nothing waits; as load grows, frames queue while a batch runs and the next batch is
 /// larger, which is when the lower per-frame cost of batching pays (docs/benchmarks.md). Each channel's
 /// recurrent state and context stay its own; a probability does not depend on the batch it ran in.
+/// <para>
+/// Pending frames are served oldest channel first (the order the channels were opened), not first come first
+/// served. Below capacity every pending frame fits in the next runs and the order changes nothing. Past it,
+/// first-come-first-served made every stream equally late, so every live stream shed its audio in fragments and
+/// none delivered an event; served by seniority, the streams that were established keep real-time service and
+/// the newest ones shed (counted, as per-frame VAD does when the thread pool starves some streams), which is
+/// what adaptive admission then stops admitting.
+/// </para>
 /// </summary>
 public sealed class VadBatcher : IAsyncDisposable
 {
@@ -19,6 +27,9 @@ public sealed class VadBatcher : IAsyncDisposable
     private const int QueueCapacity = 8192;
 
     private readonly Channel<VadFrameRequest> _pending;
+
+    // Frames moved off the channel and not yet run, most senior channel first; guarded by itself.
+    private readonly PriorityQueue<VadFrameRequest, long> _bySeniority = new();
     private readonly Task[] _workers;
     private readonly Action<int>? _onBatch;
     private long _frames;
@@ -101,18 +112,25 @@ public sealed class VadBatcher : IAsyncDisposable
         var probabilities = new float[MaxBatch];
         var reader = _pending.Reader;
         // Ends when the queue is completed (disposal) and drained: every frame submitted gets its answer.
-        while (await reader.WaitToReadAsync())
+        while (true)
         {
-            var count = 0;
-            while (count < MaxBatch && reader.TryRead(out var request))
-            {
-                requests[count] = request;
-                states[count] = request.State;
-                count++;
-            }
+            var count = TakeBatch(reader, requests, states);
             if (count == 0)
             {
-                continue; // another worker took them
+                // Nothing pending here. A frame left behind by another worker's full batch is that worker's
+                // to run next; this one waits for new frames.
+                if (await reader.WaitToReadAsync())
+                {
+                    continue;
+                }
+                lock (_bySeniority)
+                {
+                    if (_bySeniority.Count == 0)
+                    {
+                        return;
+                    }
+                }
+                continue;
             }
             Exception? error = null;
             try
@@ -141,6 +159,34 @@ public sealed class VadBatcher : IAsyncDisposable
             // Closed streams' states must not stay reachable from here.
             Array.Clear(requests, 0, count);
             Array.Clear(states, 0, count);
+            // To the back of the thread pool's queue: a worker that went straight on would hold a core for as
+            // long as frames are pending, and under overload they always are, so the streams' own work (taking
+            // their audio, windowing) would only get what is left and every stream would fall behind alike.
+            await Task.Yield();
+        }
+    }
+
+    // Moves whatever has arrived into the seniority order and takes the most senior frames, up to a batch.
+    private int TakeBatch(
+        ChannelReader<VadFrameRequest> reader,
+        VadFrameRequest[] requests,
+        SileroVadState[] states
+    )
+    {
+        lock (_bySeniority)
+        {
+            while (reader.TryRead(out var arrived))
+            {
+                _bySeniority.Enqueue(arrived, arrived.Seniority);
+            }
+            var count = 0;
+            while (count < MaxBatch && _bySeniority.TryDequeue(out var request, out _))
+            {
+                requests[count] = request;
+                states[count] = request.State;
+                count++;
+            }
+            return count;
         }
     }
 

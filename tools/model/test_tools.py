@@ -212,6 +212,19 @@ class General(unittest.TestCase):
         band = int(np.argmax(a[:40]))
         self.assertAlmostEqual(c[band] - a[band], np.log(4.0), places=3)  # level is left to the normaliser
 
+    def test_weights_give_crema_d_its_multiple_and_balance_labels_within_each_corpus(self):
+        import general
+        c = np.array(["crema-d"] * 6 + ["nemo"] * 3 + ["nemo"] * 1)
+        y = np.array([0, 1, 1, 2, 2, 2, 0, 0, 0, 5])
+        w = general.weights(c, y, crema_weight=8.0)
+        for cc in ("crema-d", "nemo"):
+            m = c == cc
+            per_label = [w[m & (y == k)].sum() for k in np.unique(y[m])]
+            np.testing.assert_allclose(per_label, per_label[0])  # every label of a corpus weighs the same
+        crema, nemo = w[c == "crema-d"].sum(), w[c == "nemo"].sum()
+        self.assertAlmostEqual(crema / nemo, 8.0 * np.sqrt(6) / np.sqrt(4), places=6)  # 8 x its sqrt share
+        self.assertAlmostEqual(w.mean(), 1.0, places=9)
+
     def test_runtime_normaliser_starts_from_the_prior_and_learns_the_speaker(self):
         import general
         prior = (np.array([1.0, -2.0]), np.array([4.0, 0.25]))

@@ -1,0 +1,382 @@
+"""Head experiments for general6 on its cached features (`general.py features` first): the model card's
+*Head experiments* table and the disgust-transfer figures. About a minute per experiment on one core.
+
+    /usr/bin/python3 tools/model/head_experiments.py run NAME key=value ...   # one row -> .cache/.../head_experiments.jsonl
+    /usr/bin/python3 tools/model/head_experiments.py table                    # -> models/general6/head_experiments.json
+    /usr/bin/python3 tools/model/head_experiments.py disgust key=value ...    # -> models/general6/disgust_transfer.json
+
+Keys (defaults = the recipe before CREMA-D weighting and mixup): hidden, layers, drop_in, drop_h, epochs, lr, wd, ls,
+mixup, scheme (sqrt | lin | equal corpus weight), crema_w, lab_alpha (move label totals towards equal), seeds (an
+ensemble averaged), bias (a logit bias fitted on the training corpora's dev speakers), seed_off; and loco=a,b,c,
+alone=1. Each row: a head on every corpus's train speakers (dev and test scored) and one leave-one-corpus-out
+head per held-out corpus (CREMA-D, nEMO, ASED unless loco= says), every clip, causal speaker statistics.
+The rows in the card were measured with an unseeded mixup draw (now seeded): mixup rows repeat within noise.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import general as G  # noqa: E402
+
+RESULTS = os.path.join(G.CACHE, "head_experiments.jsonl")
+LAB = G.LABELS
+CORE = ["crema-d", "nemo", "ased"]
+
+
+class Head(nn.Module):
+    def __init__(self, d, hidden, layers, drop_in, drop_h, n=6):
+        super().__init__()
+        mods = [nn.Dropout(drop_in)]
+        prev = d
+        for _ in range(layers):
+            mods += [nn.Linear(prev, hidden), nn.GELU(), nn.Dropout(drop_h)]
+            prev = hidden
+        mods.append(nn.Linear(prev, n))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def weights(c, y, scheme, crema_w):
+    w = np.zeros(len(y))
+    for cc in np.unique(c):
+        m = c == cc
+        labs = np.unique(y[m])
+        size = {"sqrt": np.sqrt(m.sum()), "lin": m.sum(), "equal": 1.0}[scheme]
+        for lab in labs:
+            mm = m & (y == lab)
+            w[mm] = size / len(labs) / mm.sum()
+        if cc == "crema-d":
+            w[m] *= crema_w
+    return w / w.mean()
+
+
+def label_balance(w, y, alpha):
+    """Rescale so each label's total weight moves towards equal (alpha 1 = equal totals)."""
+    if alpha == 0:
+        return w
+    tot = np.array([w[y == k].sum() for k in range(6)])
+    f = (tot.mean() / np.maximum(tot, 1e-9)) ** alpha
+    w = w * f[y]
+    return w / w.mean()
+
+
+def fit(Z, y, w, cfg, seed):
+    torch.manual_seed(seed)
+    rs = np.random.RandomState(seed)
+    head = Head(Z.shape[1], cfg["hidden"], cfg["layers"], cfg["drop_in"], cfg["drop_h"])
+    X = torch.tensor(Z, dtype=torch.float32)
+    Y = torch.tensor(y)
+    W = torch.tensor(w, dtype=torch.float32)
+    ep = cfg["epochs"]
+    bs = 512
+    opt = torch.optim.AdamW(head.parameters(), cfg["lr"], weight_decay=cfg["wd"])
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg["lr"], total_steps=ep * ((len(Y) + bs - 1) // bs))
+    for _ in range(ep):
+        head.train()
+        perm = torch.randperm(len(Y))
+        for b in range(0, len(perm), bs):
+            i = perm[b:b + bs]
+            x, t, ww = X[i], Y[i], W[i]
+            if cfg["mixup"] > 0:
+                lam = float(rs.beta(cfg["mixup"], cfg["mixup"]))
+                j = torch.randperm(len(i))
+                x = lam * x + (1 - lam) * x[j]
+                out = head(x)
+                l1 = F.cross_entropy(out, t, reduction="none", label_smoothing=cfg["ls"])
+                l2 = F.cross_entropy(out, t[j], reduction="none", label_smoothing=cfg["ls"])
+                loss = (lam * l1 * ww + (1 - lam) * l2 * ww[j]).mean()
+            else:
+                loss = (F.cross_entropy(head(x), t, reduction="none", label_smoothing=cfg["ls"]) * ww).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return head.eval()
+
+
+@torch.no_grad()
+def logits(heads, Z):
+    X = torch.tensor(Z, dtype=torch.float32)
+    return np.mean([h(X).numpy() for h in heads], 0)
+
+
+def fit_bias(lg, y, c):
+    """Logit bias maximising balanced (corpus x label) log-likelihood on dev."""
+    w = np.zeros(len(y))
+    for cc in np.unique(c):
+        m = c == cc
+        for k in np.unique(y[m]):
+            mm = m & (y == k)
+            w[mm] = 1.0 / mm.sum()
+    L = torch.tensor(lg, dtype=torch.float64)
+    Y = torch.tensor(y)
+    W = torch.tensor(w / w.sum())
+    b = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([b], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = (F.cross_entropy(L + b, Y, reduction="none") * W).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    b = b.detach().numpy()
+    return b - b.mean()
+
+
+def train_eval(d, tr, cfg):
+    X, S, Y, C = d["X"], d["speaker"], d["y"], d["corpus"]
+    Z = G.speaker_zscore(X[tr], S[tr])
+    w = label_balance(weights(C[tr], Y[tr], cfg["scheme"], cfg["crema_w"]), Y[tr], cfg["lab_alpha"])
+    heads = [fit(Z, Y[tr], w, cfg, G.SEED + cfg["seed_off"] * 100 + k) for k in range(cfg["seeds"])]
+    prior = G.prior_of(X[tr], S[tr])
+    return heads, prior
+
+
+def run(cfg, loco_corpora):
+    d = G.load_features("opus")
+    X, S, Y, C, SP = d["X"], d["speaker"], d["y"], d["corpus"], d["split"]
+    out = {"cfg": cfg}
+    t0 = time.time()
+    # in-corpus
+    tr = SP == "train"
+    heads, prior = train_eval(d, tr, cfg)
+    dv = SP == "dev"
+    Zdv = G.causal_zscore(X[dv], S[dv], prior, G.PRIOR_CLIPS)
+    lg_dv = logits(heads, Zdv)
+    bias = fit_bias(lg_dv, Y[dv], C[dv]) if cfg["bias"] else np.zeros(6)
+    out["bias"] = [round(float(v), 3) for v in bias]
+    dev = {}
+    for c in G.corpora.EMOTION_CORPORA:
+        m = C[dv] == c
+        dev[c] = G.score(lg_dv[m] + bias, Y[dv][m])
+    out["dev_crema_acc"] = dev["crema-d"]["accuracy"]
+    out["dev_mean_mrec"] = float(np.mean([v["macro_recall"] for v in dev.values()]))
+    te = SP == "test"
+    test = {}
+    for c in G.corpora.EMOTION_CORPORA:
+        m = te & (C == c)
+        test[c] = G.score(logits(heads, G.causal_zscore(X[m], S[m], prior, G.PRIOR_CLIPS)) + bias, Y[m])
+    out["test_crema_acc"] = test["crema-d"]["accuracy"]
+    out["test_crema_min"] = min(test["crema-d"]["recall"].items(), key=lambda kv: kv[1])
+    out["test_mean_mrec"] = float(np.mean([v["macro_recall"] for v in test.values()]))
+    out["test_crema_recall"] = test["crema-d"]["recall"]
+    loco = {}
+    for held in loco_corpora:
+        tr = (C != held) & (SP == "train")
+        heads, prior = train_eval(d, tr, cfg)
+        if cfg["bias"]:
+            dvm = (C != held) & (SP == "dev")
+            lgd = logits(heads, G.causal_zscore(X[dvm], S[dvm], prior, G.PRIOR_CLIPS))
+            b = fit_bias(lgd, Y[dvm], C[dvm])
+        else:
+            b = np.zeros(6)
+        m = C == held
+        Zte = G.causal_zscore(X[m], S[m], prior, G.PRIOR_CLIPS)
+        r = G.score(logits(heads, Zte) + b, Y[m])
+        alone = None
+        if cfg.get("alone"):
+            Za = np.stack([G.runtime_zscore(x[None], prior, G.PRIOR_WINDOWS)[0] for x in X[m]])
+            alone = G.score(logits(heads, Za) + b, Y[m])["macro_recall"]
+        loco[held] = {"mrec": r["macro_recall"], "acc": r["accuracy"], "recall": r["recall"],
+                      "min": min(r["recall"].items(), key=lambda kv: kv[1]), "alone": alone}
+    out["loco"] = loco
+    core = [loco[c]["mrec"] for c in CORE if c in loco]
+    out["loco_mean"] = float(np.mean(core)) if core else None
+    out["minutes"] = round((time.time() - t0) / 60, 1)
+    return out
+
+
+DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
+           "ls": 0.1, "mixup": 0.0, "scheme": "sqrt", "crema_w": 1.0, "lab_alpha": 0.0, "seeds": 1, "bias": 0, "seed_off": 0}
+
+
+DIS = G.LABELS.index("disgust")
+
+
+def auc(score, pos):
+    order = np.argsort(score)
+    r = np.empty(len(score))
+    r[order] = np.arange(1, len(score) + 1)
+    n1, n0 = pos.sum(), (~pos).sum()
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def softmax(z):
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def disgust(args):
+    """Can disgust be learned across corpora? Only CREMA-D and EMOVO act it.
+
+    For each direction (held out: CREMA-D or EMOVO) a head is trained by the recipe without the held-out corpus, and
+    on the held-out corpus we report: disgust recall (argmax), how often disgust is said, the ROC AUC of the disgust
+    probability for disgust vs the other clips (threshold-free: is there any transferable signal?), and disgust recall
+    when the disgust logit gets a bias fitted on the training corpora's dev speakers so that dev disgust recall equals
+    dev macro recall (no held-out data used)."""
+    cfg = dict(DEFAULT)
+    for kv in args:
+        k, v = kv.split("=")
+        cfg[k] = type(DEFAULT[k])(v) if not isinstance(DEFAULT[k], float) else float(v)
+    d = G.load_features("opus")
+    X, S, Y, C, SP = d["X"], d["speaker"], d["y"], d["corpus"], d["split"]
+    out = {"cfg": cfg}
+    for held, train_set in (("crema-d", None), ("emovo", None), ("crema-d", ["emovo"]), ("emovo", ["crema-d"])):
+        tr = (C != held) & (SP == "train")
+        if train_set:
+            tr &= np.isin(C, train_set)
+        heads, prior = train_eval(d, tr, cfg)
+        m = C == held
+        lg = logits(heads, G.causal_zscore(X[m], S[m], prior, G.PRIOR_CLIPS))
+        pos = Y[m] == DIS
+        p = softmax(lg)[:, DIS]
+        # dev of the training corpora: shift the disgust logit until dev disgust recall reaches dev macro recall
+        dvm = (SP == "dev") & np.isin(C, np.unique(C[tr]))
+        lgd = logits(heads, G.causal_zscore(X[dvm], S[dvm], prior, G.PRIOR_CLIPS))
+        yd = Y[dvm]
+        best = 0.0
+        for b in np.arange(0, 6.01, 0.1):
+            z = lgd.copy()
+            z[:, DIS] += b
+            pr = z.argmax(1)
+            rec = [np.mean(pr[yd == k] == k) for k in np.unique(yd)]
+            if np.mean(pr[yd == DIS] == DIS) >= np.mean(rec):
+                best = b
+                break
+        z = lg.copy()
+        z[:, DIS] += best
+        pr = z.argmax(1)
+        key = f"{held} <- {'+'.join(train_set) if train_set else 'all others'}"
+        out[key] = {"recall": float(np.mean(lg.argmax(1)[pos] == DIS)), "said": float(np.mean(lg.argmax(1) == DIS)),
+                    "auc": auc(p, pos), "dev_bias": float(best),
+                    "recall_dev_bias": float(np.mean(pr[pos] == DIS)), "said_dev_bias": float(np.mean(pr == DIS)),
+                    "precision_dev_bias": float(np.mean(Y[m][pr == DIS] == DIS)) if (pr == DIS).any() else 0.0,
+                    "macro_recall_dev_bias": G.score(z, Y[m])["macro_recall"],
+                    "macro_recall": G.score(lg, Y[m])["macro_recall"], "n_disgust": int(pos.sum()), "n": int(m.sum())}
+        print(key, json.dumps(out[key]), flush=True)
+    # in-corpus reference: disgust AUC on CREMA-D test speakers with the full training set
+    tr = SP == "train"
+    heads, prior = train_eval(d, tr, cfg)
+    for c in ("crema-d", "emovo"):
+        m = (SP == "test") & (C == c)
+        lg = logits(heads, G.causal_zscore(X[m], S[m], prior, G.PRIOR_CLIPS))
+        pos = Y[m] == DIS
+        out[f"{c} test (in-corpus)"] = {"recall": float(np.mean(lg.argmax(1)[pos] == DIS)),
+                                       "auc": auc(softmax(lg)[:, DIS], pos), "n_disgust": int(pos.sum())}
+        print(c, "in-corpus", json.dumps(out[f"{c} test (in-corpus)"]), flush=True)
+    with open(os.path.join(G.OUT_DIR, "disgust_transfer.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+        fh.write("\n")
+
+
+WHAT = {
+ "base": "recipe before this change: corpus weight √clips, 256 hidden, dropout 0.2/0.3, 60 epochs, label smoothing 0.1, seed 1234",
+ "base_s1": "the same, seed 1334", "base_s2": "the same, seed 1434",
+ "h512": "512 hidden units", "l2": "two hidden layers of 256", "l2h512": "two hidden layers of 512",
+ "ep30": "30 epochs", "ep120": "120 epochs", "ls0": "no label smoothing", "ls02": "label smoothing 0.2",
+ "mix02": "mixup Beta(0.2, 0.2)",
+ "equal": "every corpus the same weight", "lin": "corpus weight ∝ clips",
+ "lab05": "label totals moved halfway to equal over all corpora (disgust up)",
+ "lab1": "label totals equal over all corpora (disgust ×≈3)",
+ "bias": "logit bias fitted on the training corpora's dev speakers (balanced NLL)",
+ "crema2": "CREMA-D weight ×2", "crema4": "CREMA-D weight ×4", "crema4_s1": "CREMA-D ×4, seed 1334",
+ "crema4_seeds3": "CREMA-D ×4, 3 seeds averaged (one ensemble head)",
+ "crema4_bias": "CREMA-D ×4 + dev-fitted logit bias",
+ "lin_crema2": "corpus weight ∝ clips, CREMA-D ×2",
+ "crema8": "CREMA-D weight ×8", "crema8_s1": "CREMA-D ×8, seed 1334", "crema16": "CREMA-D weight ×16",
+ "crema100": "CREMA-D weight ×100 (≈ CREMA-D alone: the head's ceiling on these features)",
+ "crema8_bias": "CREMA-D ×8 + dev-fitted logit bias",
+ "crema8_mix02": "**CREMA-D ×8 + mixup 0.2 (chosen)**", "crema8_mix02_s1": "CREMA-D ×8 + mixup 0.2, seed 1334",
+ "crema8_mix02_bias": "CREMA-D ×8 + mixup 0.2 + dev-fitted logit bias",
+ "crema8_mix04": "CREMA-D ×8 + mixup 0.4", "crema12_mix02": "CREMA-D ×12 + mixup 0.2",
+}
+
+
+AFTER = ("What raised CREMA-D test accuracy: CREMA-D's weight (×2, ×4, ×8, ×16: 56.4, 58.5, 59.4, 60.8 %; ×100, "
+         "about CREMA-D alone, 60.3 %: near 60 % is what this head reaches on these features, so the 63 % bar needs "
+         "better features, not a better head) and mixup on top of it (+1 to +1.7). Held-out recall did not fall "
+         "with it: ASED rises (42.5 → 46–47 %), nEMO loses about a point, and with mixup ASED's sad recall rises to "
+         "10–15 % (the shipped run: 10.6 %, 7.7 % after μ-law). The cost: in-corpus macro recall of the other "
+         "corpora (dev mean 53.0 → 49.3 %; nEMO and ASED test speakers lose 4–5 points). What did not pay: capacity "
+         "(512 units or two layers: LOCO mean −1.5 to −3.5), 30 or 120 epochs, label smoothing 0 or 0.2, averaging "
+         "three seeds into one head (58.2 % against 58.0–58.5 % for single seeds), corpus weights ∝ clips or equal. "
+         "A logit bias fitted on dev lifts ASED's sad to 14–19 % but costs CREMA-D 0.5–2.5 points and lowers "
+         "nEMO's fear: not taken. Equal label totals over the corpora lift held-out CREMA-D disgust to 16.5 % but "
+         "say disgust so often that CREMA-D test accuracy falls to 41.9 %; two hidden layers lift it to 20 % at a "
+         "LOCO mean of 39.1 %. Seed spread of one recipe: about ±0.5 point on CREMA-D test accuracy and on the "
+         "LOCO mean.")
+
+
+def table():
+    what = WHAT
+    rows = {}
+    for line in open(RESULTS):
+        r = json.loads(line)
+        if r["name"] in what:
+            rows[r["name"]] = r
+    out = []
+    for k in what:
+        if k not in rows:
+            continue
+        r = rows[k]
+        out.append({"name": k, "what": what[k], "cfg": r["cfg"], "dev_crema_acc": r["dev_crema_acc"],
+                    "dev_mean_mrec": r["dev_mean_mrec"], "test_crema_acc": r["test_crema_acc"],
+                    "loco": {c: {"mrec": v["mrec"], "acc": v["acc"], "recall": v["recall"]} for c, v in r["loco"].items()},
+                    "loco_mean": r["loco_mean"]})
+    note = ("Each row: one head trained on the cached features of the train speakers (in-corpus columns; dev picks, "
+            "test reports) and three leave-one-corpus-out heads (CREMA-D, nEMO, ASED held out; every clip, causal "
+            "speaker statistics). Chosen on dev: the highest CREMA-D dev accuracy whose LOCO mean stays ≥ 40 % and "
+            "whose mean dev macro recall over the seven corpora stays within 4 points of the old recipe's (53.0 %); "
+            "test speakers and held-out corpora only report. Reproduce a row: `tools/model/head_experiments.py run "
+            "NAME key=value ...` (the `cfg` of each row in models/general6/head_experiments.json).")
+    after = AFTER
+    json.dump({"note": note, "after": after, "rows": out}, open(os.path.join(G.OUT_DIR, "head_experiments.json"), "w"), indent=1, ensure_ascii=False)
+    print(len(out), "rows")
+
+
+def run_one(args):
+    name = args[0]
+    cfg = dict(DEFAULT)
+    loco_c = list(CORE)
+    for kv in args[1:]:
+        k, v = kv.split("=")
+        if k == "loco":
+            loco_c = [x for x in v.split(",") if x]
+            continue
+        if k == "alone":
+            cfg["alone"] = int(v)
+            continue
+        cfg[k] = type(DEFAULT[k])(v) if not isinstance(DEFAULT[k], float) else float(v)
+    r = run(cfg, loco_c)
+    r["name"] = name
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "a") as fh:
+        fh.write(json.dumps(r) + "\n")
+    lo = r["loco"]
+    print(f"{name:28s} devC {100*r['dev_crema_acc']:5.1f} devM {100*r['dev_mean_mrec']:5.1f} | testC "
+          f"{100*r['test_crema_acc']:5.1f} (min {r['test_crema_min'][0][:3]} {100*r['test_crema_min'][1]:4.1f}) | LOCO "
+          + " ".join(f"{c[:5]} {100*v['mrec']:4.1f}/{v['min'][0][:3]} {100*v['min'][1]:4.1f}" for c, v in lo.items())
+          + (f" | mean {100*r['loco_mean']:4.1f}" if r["loco_mean"] is not None else "")
+          + f" | {r['minutes']} min", flush=True)
+
+
+def main():
+    torch.set_num_threads(int(os.environ.get("SER_THREADS", "1")))
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"run": run_one, "table": lambda a: table(), "disgust": disgust}[cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,7 @@ public sealed class GrpcFeatureTests
             [Compressed(Gzip(config))],
             cancel.Token
         );
-        Assert.Equal(RealtimeSer.Grpc.GrpcStatusCode.OK, ok.Code);
+        Assert.Equal(StatusCode.OK, ok.StatusCode);
         // 1 KiB of gzip that would inflate to 16 MiB, far over the 64 KiB message limit.
         var bomb = new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(new byte[16 << 20]) };
         var refused = await raw.CallAsync(
@@ -84,7 +84,7 @@ public sealed class GrpcFeatureTests
             [Compressed(Gzip(config)), Compressed(Gzip(bomb.ToByteArray()))],
             cancel.Token
         );
-        Assert.Equal(RealtimeSer.Grpc.GrpcStatusCode.ResourceExhausted, refused.Code);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
         Assert.Contains("Decompressed message exceeds", refused.Detail, StringComparison.Ordinal);
         await server.WaitForNoStreamsAsync();
     }

@@ -163,7 +163,7 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
     /// trips it in rare bursts (46 of 100 000 calls in one run, none in the next); that is the transport
     /// refusing an abusive client, not a wrong status, and is allowed up to 1 % of calls.
     /// </summary>
-    private static bool IsKestrelCalmDown(Status status) =>
+    internal static bool IsKestrelCalmDown(Status status) =>
         status.StatusCode == StatusCode.Unavailable
         && status.Detail.Contains("ENHANCE_YOUR_CALM", StringComparison.Ordinal);
 

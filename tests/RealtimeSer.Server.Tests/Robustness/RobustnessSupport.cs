@@ -118,6 +118,15 @@ internal sealed class RawGrpcClient : IDisposable
         CancellationToken cancellationToken,
         string contentType = "application/grpc",
         TimeSpan? pause = null
+    ) => (await CallWithBodyAsync(path, chunks, cancellationToken, contentType, pause)).Status;
+
+    /// <summary>A call's status and its response body as sent (length-prefixed frames).</summary>
+    public async Task<(Status Status, byte[] Body)> CallWithBodyAsync(
+        string path,
+        IReadOnlyList<ReadOnlyMemory<byte>> chunks,
+        CancellationToken cancellationToken,
+        string contentType = "application/grpc",
+        TimeSpan? pause = null
     )
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)
@@ -140,19 +149,22 @@ internal sealed class RawGrpcClient : IDisposable
             );
             if (response.StatusCode != HttpStatusCode.OK)
             {
-                return new Status(StatusCode.Unknown, $"HTTP {(int)response.StatusCode}");
+                return (new Status(StatusCode.Unknown, $"HTTP {(int)response.StatusCode}"), []);
             }
             if (Status(response.Headers) is { } trailersOnly)
             {
-                return trailersOnly;
+                return (trailersOnly, []);
             }
-            await response.Content.CopyToAsync(Stream.Null, cancellationToken);
-            return Status(response.TrailingHeaders)
-                ?? new Status(StatusCode.Unknown, "no grpc-status in trailers");
+            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            return (
+                Status(response.TrailingHeaders)
+                    ?? new Status(StatusCode.Unknown, "no grpc-status in trailers"),
+                body
+            );
         }
         catch (HttpRequestException e)
         {
-            return new Status(StatusCode.Unavailable, "transport: " + e.Message);
+            return (new Status(StatusCode.Unavailable, "transport: " + e.Message), []);
         }
     }
 
@@ -189,14 +201,21 @@ internal sealed class RawGrpcClient : IDisposable
             CancellationToken cancellationToken
         )
         {
-            foreach (var chunk in _chunks)
+            try
             {
-                await stream.WriteAsync(chunk, cancellationToken);
-                await stream.FlushAsync(cancellationToken);
-                if (_pause is { } p)
+                foreach (var chunk in _chunks)
                 {
-                    await Task.Delay(p, cancellationToken);
+                    await stream.WriteAsync(chunk, cancellationToken);
+                    await stream.FlushAsync(cancellationToken);
+                    if (_pause is { } p)
+                    {
+                        await Task.Delay(p, cancellationToken);
+                    }
                 }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                // The server ended the call before the body was sent: its status is in the response.
             }
         }
 

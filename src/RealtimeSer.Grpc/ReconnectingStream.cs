@@ -205,6 +205,12 @@ public sealed class ReconnectingStream : IAsyncDisposable
             {
                 await ReconnectAsync(e);
             }
+            catch (Exception e) when (_failure is null)
+            {
+                // Any other end is final: writers waiting for a new call must learn it too.
+                Fail(e as RpcException ?? new RpcException(new Status(StatusCode.Cancelled, e.Message, e)));
+                throw;
+            }
         }
     }
 

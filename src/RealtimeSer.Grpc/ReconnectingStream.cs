@@ -205,6 +205,20 @@ public sealed class ReconnectingStream : IAsyncDisposable
             {
                 await ReconnectAsync(e);
             }
+            catch (OperationCanceledException e)
+                when (!Volatile.Read(ref _requestCompleted) && !_cancellationToken.IsCancellationRequested)
+            {
+                // Not our cancellation: the connection went or the server reset the stream (a replica stopping).
+                await ReconnectAsync(
+                    new RpcException(
+                        new Status(
+                            StatusCode.Unavailable,
+                            "The call ended without a status: the connection was lost or the server reset the stream.",
+                            e
+                        )
+                    )
+                );
+            }
             catch (Exception e) when (_failure is null)
             {
                 // Any other end is final: writers waiting for a new call must learn it too.

@@ -319,6 +319,11 @@ internal static class Streams
                 {
                     return e.Status;
                 }
+                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Grpc.Net.Client's view of an HTTP/2 stream the server reset with CANCEL.
+                    return new Status(StatusCode.Cancelled, "reset by the server: " + e.Message);
+                }
             },
             CancellationToken.None
         );

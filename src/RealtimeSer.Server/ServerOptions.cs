@@ -50,6 +50,13 @@ public sealed class ServerOptions
     /// </summary>
     public double MaxBacklogSeconds { get; set; } = 0.5;
 
+    /// <summary>
+    /// Silero VAD frames of all streams and channels scored in shared runs of up to this many (the per-frame
+    /// cost falls with the batch, so more streams fit per core); 0 (the default) scores each channel's frames on
+    /// its own: past capacity, batched VAD with shedding was seen to starve every stream (EngineOptions.VadMaxBatch).
+    /// </summary>
+    public int VadMaxBatch { get; set; }
+
     /// <summary>Longest stream, in seconds of audio.</summary>
     public double MaxStreamSeconds { get; set; } = 4 * 3600;
 
@@ -129,6 +136,10 @@ public sealed class ServerOptions
             throw new ArgumentException(
                 "the latency objective and admission window must be > 0, the live backlog bound ≥ 0 (0 = never shed)."
             );
+        }
+        if (VadMaxBatch < 0)
+        {
+            throw new ArgumentException("the VAD batch must be ≥ 0 frames (0: no batching).");
         }
         if (StatsIntervalSeconds <= 0 || ShutdownGraceSeconds < 0)
         {

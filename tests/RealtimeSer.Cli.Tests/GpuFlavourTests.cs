@@ -1,4 +1,5 @@
 using RealtimeSer.Core;
+using RealtimeSer.Core.Models;
 
 namespace RealtimeSer.Cli.Tests;
 
@@ -67,7 +68,11 @@ public class GpuFlavourTests
 
         Assert.True(classify.Exit == 0, classify.Err);
         var line = Assert.Single(classify.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("ser: model crema6 on CPU (ONNX Runtime 1.31.0", line, StringComparison.Ordinal);
+        Assert.StartsWith(
+            $"ser: model {ModelCatalog.DefaultModelId} on CPU (ONNX Runtime 1.31.0",
+            line,
+            StringComparison.Ordinal
+        );
         Assert.EndsWith($"; CUDA not used: {reason}", line, StringComparison.Ordinal);
         // Same answer as the CPU package gives in process.
         var cpu = await CliRunner.RunAsync("classify", clip);

@@ -77,6 +77,39 @@ public class ModelCommandsTests
     }
 
     [SkippableFact]
+    public async Task Classify_one_speaker_carries_the_speakers_voice_from_file_to_file()
+    {
+        RequireModel();
+        var clips = Directory
+            .GetFiles(
+                Path.GetDirectoryName(CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav"))!,
+                "1011_*.wav"
+            )
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+        Assert.True(clips.Length >= 5, $"{clips.Length} clips of speaker 1011");
+        static Dictionary<string, string> Lines(string stdout) =>
+            stdout
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonDocument.Parse(l).RootElement)
+                .ToDictionary(
+                    r => r.GetProperty("file").GetString()!,
+                    r => r.GetProperty("scores").ToString()
+                );
+
+        var alone = await CliRunner.RunAsync(["classify", "--json", .. clips]);
+        var together = await CliRunner.RunAsync(["classify", "--json", "--one-speaker", .. clips]);
+
+        Assert.True(alone.Exit == 0, alone.Err);
+        Assert.True(together.Exit == 0, together.Err);
+        var (a, t) = (Lines(alone.Out), Lines(together.Out));
+        Assert.Equal(clips.Length, t.Count);
+        // The first file starts the speaker: judged exactly as alone. Later ones are judged against the voice so far.
+        Assert.Equal(a[clips[0]], t[clips[0]]);
+        Assert.Contains(clips.Skip(1), f => a[f] != t[f]);
+    }
+
+    [SkippableFact]
     public async Task Classify_json_prints_one_line_per_file_with_all_scores()
     {
         RequireModel();

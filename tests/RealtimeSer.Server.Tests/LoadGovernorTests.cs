@@ -69,6 +69,7 @@ public sealed class LoadGovernorTests
     {
         await using var server = await TestServer.StartAsync(o =>
         {
+            o.AdaptiveAdmission = true;
             o.LatencyObjectiveMs = 100;
             o.AdmissionWindowSeconds = 60;
         });

@@ -15,19 +15,21 @@ ORT_TGZ = os.path.join(ROOT, ".cache", "npm", "onnxruntime-node-1.30.0.tgz")
 ORT_DIR = os.environ.get("ORT_NODE_DIR", "/tmp/ortnode/package")
 
 
-def export_onnx(model, path, n_samples=32000, opset=17):
-    """Exports model(input_values [batch, samples]) -> logits [batch, labels] with dynamic axes, then
-    runs onnx.checker on the file."""
+def export_onnx(model, path, n_samples=32000, opset=17, input_name="input_values", output_name="logits",
+                example=None):
+    """Exports model(input_values [batch, samples]) -> logits [batch, labels] with dynamic axes (names and
+    example input overridable, e.g. for a head that takes features), then runs onnx.checker on the file."""
     import onnx
     model.eval()
-    x = torch.randn(2, n_samples) * 0.1
+    x = torch.randn(2, n_samples) * 0.1 if example is None else example
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     import warnings
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["input_values"],
-                          output_names=["logits"], do_constant_folding=True,
-                          dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}})
+        torch.onnx.export(model, (x,), path, opset_version=opset, input_names=[input_name],
+                          output_names=[output_name], do_constant_folding=True,
+                          dynamic_axes={input_name: {0: "batch"} | ({1: "samples"} if example is None else {}),
+                                        output_name: {0: "batch"}})
     m = onnx.load(path)
     onnx.checker.check_model(m)
     return m
@@ -46,8 +48,8 @@ def node_available():
     return os.path.exists(os.path.join(ORT_DIR, "bin"))
 
 
-def run_node(onnx_path, inputs):
-    """Runs each float32 array [b, n] in `inputs` through onnxruntime-node; returns the logits arrays."""
+def run_node(onnx_path, inputs, input_name="input_values", output_name="logits"):
+    """Runs each float32 array [b, n] in `inputs` through onnxruntime-node; returns the output arrays."""
     if not node_available():
         raise RuntimeError("node or onnxruntime-node tarball not available")
     with tempfile.TemporaryDirectory() as d:
@@ -59,7 +61,7 @@ def run_node(onnx_path, inputs):
             items.append({"file": f, "shape": list(x.shape), "out": os.path.join(d, f"out{i}.f32")})
         job = os.path.join(d, "job.json")
         with open(job, "w") as fh:
-            json.dump({"model": os.path.abspath(onnx_path), "input": "input_values", "output": "logits",
+            json.dump({"model": os.path.abspath(onnx_path), "input": input_name, "output": output_name,
                        "items": items}, fh)
         env = dict(os.environ, ORT_NODE_DIR=ORT_DIR)
         env.pop("LD_PRELOAD", None)

@@ -183,5 +183,63 @@ class Splits(unittest.TestCase):
         self.assertEqual(parts, {"train", "dev", "test"})
 
 
+class General(unittest.TestCase):
+    """general6: the features it hears and the normaliser the runtime mirrors."""
+
+    def test_pitch_feature_finds_the_period_of_a_voiced_tone(self):
+        import general
+        fx = general.Functionals().eval()
+        t = np.arange(32000) / 16000.0
+        for f0 in (110.0, 220.0):
+            x = (0.3 * np.sign(np.sin(2 * np.pi * f0 * t))).astype(np.float32)  # rich in harmonics
+            with torch.no_grad():
+                feats = fx(torch.from_numpy(x)[None])[0].numpy()
+            got = np.exp(feats[general.FEATURE_NAMES.index("f0_mean")])
+            self.assertLess(abs(got - f0) / f0, 0.05, f"{f0} Hz read as {got:.1f} Hz")
+            self.assertGreater(feats[general.FEATURE_NAMES.index("voiced_ratio")], 0.9)
+
+    def test_features_hear_the_telephone_band_only_and_level_shifts_the_bands(self):
+        import general
+        fx = general.Functionals().eval()
+        t = np.arange(32000) / 16000.0
+        low = (0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+        high = low + (0.1 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+        with torch.no_grad():
+            a, b, c = (fx(torch.from_numpy(v)[None])[0].numpy() for v in (low, high, 2 * low))
+        energy = general.FEATURE_NAMES.index("energy_mean")
+        self.assertLess(abs(b[energy] - a[energy]), 0.01)  # a 6 kHz tone as loud adds (almost) nothing
+        self.assertAlmostEqual(c[energy] - a[energy], np.log(4.0), places=3)
+        band = int(np.argmax(a[:40]))
+        self.assertAlmostEqual(c[band] - a[band], np.log(4.0), places=3)  # level is left to the normaliser
+
+    def test_runtime_normaliser_starts_from_the_prior_and_learns_the_speaker(self):
+        import general
+        prior = (np.array([1.0, -2.0]), np.array([4.0, 0.25]))
+        z = general.runtime_zscore(np.array([[3.0, -2.0]]), prior, 3)[0]
+        self.assertAlmostEqual(z[0], 1.5 / np.sqrt(3.75), places=6)  # same case as the C# SpeakerAdaptationTests
+        self.assertAlmostEqual(z[1], 0.0, places=6)
+        rng = np.random.default_rng(0)
+        X = np.stack([10 + rng.uniform(-1, 1, 20000), np.full(20000, -2.0)], 1)
+        z = general.runtime_zscore(X, prior, 3)
+        self.assertLess(abs(z[-2000:, 0].mean()), 0.05)
+        self.assertLess(abs(z[-2000:, 0].std() - 1), 0.05)
+
+    def test_causal_statistics_only_use_the_clips_so_far(self):
+        import general
+        X = np.array([[0.0], [10.0], [0.0], [10.0]])
+        prior = (np.array([5.0]), np.array([25.0]))
+        speakers = np.array(["a", "a", "b", "b"])
+        order = np.array([0, 1])
+        np.random.RandomState(0).shuffle(order)  # the order causal_zscore gives speaker a's clips
+        z1 = general.causal_zscore(X, speakers, prior, 1, seed=0)
+        X2 = X.copy()
+        X2[order[1]] = 1000.0  # a's later clip
+        z2 = general.causal_zscore(X2, speakers, prior, 1, seed=0)
+        self.assertEqual(z1[order[0], 0], z2[order[0], 0])  # the earlier clip did not see it
+        self.assertNotEqual(z1[order[1], 0], z2[order[1], 0])
+        np.testing.assert_array_equal(z1[2:], z2[2:])  # another speaker is untouched
+
+
+
 if __name__ == "__main__":
     unittest.main()

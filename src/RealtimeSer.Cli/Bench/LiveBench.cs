@@ -26,6 +26,15 @@ internal sealed record LivePoint(
 
     /// <summary><see cref="AudioShedSeconds"/> over all the audio sent.</summary>
     public double AudioShedShare { get; init; }
+
+    /// <summary>The engine's VAD batch limit (0: one Silero run per frame); null for a remote server.</summary>
+    public int? VadMaxBatch { get; init; }
+
+    /// <summary>VAD frames per Silero run over the point (0 when not batched or remote).</summary>
+    public double VadMeanBatch { get; init; }
+
+    /// <summary>Which round of an interleaved comparison (1 when there is one).</summary>
+    public int Round { get; init; } = 1;
 }
 
 /// <summary>
@@ -53,7 +62,7 @@ internal static class LiveBench
                 Overload = OverloadPolicy.DropOldest,
             }
         );
-        return await LiveHarness.RunAsync(
+        var point = await LiveHarness.RunAsync(
             streams,
             audio.Interleaved.Length / audio.Channels,
             duration,
@@ -101,5 +110,11 @@ internal static class LiveBench
             },
             ct
         );
+        return engine.VadBatcher is { Runs: > 0 } batcher
+            ? point with
+            {
+                VadMeanBatch = batcher.Frames / (double)batcher.Runs,
+            }
+            : point;
     }
 }

@@ -3,6 +3,7 @@ using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 
 namespace RealtimeSer.Cli.Bench;
 
@@ -152,7 +153,10 @@ internal static class PipelineBench
         var raw = 1 / classifiers.Sum(c => 1 / RawThroughput(c, windowLengths, options.MaxBatch));
         var vadFrames = (long)(channelSeconds * SileroVadModel.SampleRate / SileroVadModel.FrameSamples);
         progress($"pipeline: measuring raw Silero VAD throughput ({vadFrames} frames in the run)");
-        var rawVad = RawVadThroughput(vad, Math.Max(1, Math.Min(parallel, recordings.Count)));
+        var streams = Math.Max(1, Math.Min(parallel, recordings.Count));
+        // Batched: at best every channel of every stream in flight shares a run.
+        var vadBatch = Math.Max(1, Math.Min(options.VadMaxBatch, streams * recordings.Max(r => r.Channels)));
+        var rawVad = RawVadThroughput(vad, streams, vadBatch);
         var onnxSeconds = vadFrames / rawVad + windowLengths.Count / raw;
         var pipelineRate = windowLengths.Count / elapsed;
         return new PipelineResult(
@@ -205,28 +209,42 @@ internal static class PipelineBench
     }
 
     /// <summary>
-    /// Silero frames per second, one frame per run as the pipeline runs them, on <paramref name="threads"/>
-    /// concurrent streams of speech-like noise (each with its own state), after a warm-up.
+    /// Silero frames per second as the pipeline runs them at best, after a warm-up: one frame per run on
+    /// <paramref name="threads"/> concurrent streams of speech-like noise (each with its own state), or, when
+    /// <paramref name="batch"/> &gt; 1, full batches of that many streams on every core (the VAD batcher's workers).
     /// </summary>
-    private static double RawVadThroughput(SileroVadModel vad, int threads)
+    private static double RawVadThroughput(SileroVadModel vad, int threads, int batch)
     {
         const int Frames = 1500;
         var source = ModelBench.SpeechLikeNoise(SileroVadModel.FrameSamples * Frames, seed: 7);
+        var perRun = SileroVadModel.FrameSamples * batch;
         void Run(int frames)
         {
-            var state = new SileroVadState();
-            for (var f = 0; f < frames; f++)
+            var states = Enumerable.Range(0, batch).Select(_ => new SileroVadState()).ToArray();
+            var runner = new SileroVadBatch(batch);
+            var probabilities = new float[batch];
+            var input = new float[perRun];
+            for (var f = 0; f < frames; f += batch)
             {
-                vad.Process(
-                    state,
-                    source.AsSpan(f * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples)
-                );
+                for (var b = 0; b < batch; b++)
+                {
+                    var frame = (f + b) % Frames;
+                    source
+                        .AsSpan(frame * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples)
+                        .CopyTo(input.AsSpan(b * SileroVadModel.FrameSamples));
+                }
+                runner.Run(vad, states, input, probabilities);
             }
+        }
+        if (batch > 1)
+        {
+            threads = Environment.ProcessorCount;
         }
         Run(50);
         var start = Stopwatch.GetTimestamp();
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => Run(Frames));
-        return threads * Frames / Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var perThread = (Frames + batch - 1) / batch * batch;
+        return threads * perThread / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
     public static async Task<(float[] Interleaved, int Rate, int Channels)> LoadAsync(

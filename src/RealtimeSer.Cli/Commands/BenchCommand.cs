@@ -3,6 +3,7 @@ using System.Diagnostics;
 using RealtimeSer.Audio;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -32,7 +33,18 @@ internal static class BenchCommand
             Description = "Audio seconds to score (the file is looped or cut).",
             DefaultValueFactory = _ => 60,
         };
-        var command = new Command("vad", "Silero VAD cost per 32 ms frame on one thread.") { file, seconds };
+        var batches = new Option<string>("--batches")
+        {
+            Description =
+                "Also score frames of this many streams per model run (as the engine's VAD batcher does), comma-separated; empty skips it.",
+            DefaultValueFactory = _ => "1,4,16,64",
+        };
+        var command = new Command("vad", "Silero VAD cost per 32 ms frame on one thread.")
+        {
+            file,
+            seconds,
+            batches,
+        };
         command.SetAction(
             (parse, ct) =>
                 CliErrors.RunAsync(async () =>
@@ -58,10 +70,71 @@ internal static class BenchCommand
                             + $"{perFrameMs:F3} ms/frame wall, {cpuUsed.TotalMilliseconds / frames:F3} ms/frame CPU, "
                             + $"{32.0 / perFrameMs:F0}x real time per thread ({OnnxRuntime.Version}, 1 thread)"
                     );
+                    foreach (var size in ParseBatches(parse.GetValue(batches)))
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        var (wallMs, cpuMs, scored) = MeasureBatch(model, audio, size);
+                        Console.WriteLine(
+                            $"vad batch {size, 2}: {scored} frames: {wallMs * 1000:F0} µs/frame wall, {cpuMs * 1000:F0} µs/frame CPU, "
+                                + $"{32.0 / wallMs:F0}x real time per thread"
+                        );
+                    }
                     return 0;
                 })
         );
         return command;
+    }
+
+    private static IEnumerable<int> ParseBatches(string? list) =>
+        (list ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s =>
+                int.TryParse(s, out var b) && b is >= 1 and <= 4096
+                    ? b
+                    : throw new ArgumentException($"--batches takes sizes from 1 to 4096; got '{s}'.")
+            );
+
+    /// <summary>
+    /// Scores the audio as <paramref name="size"/> streams, each starting at its own point of it, one model run
+    /// per round of frames: per-frame wall and CPU time in ms, and the frames scored.
+    /// </summary>
+    private static (double WallMs, double CpuMs, int Frames) MeasureBatch(
+        SileroVadModel model,
+        float[] audio,
+        int size
+    )
+    {
+        const int n = SileroVadModel.FrameSamples;
+        var available = audio.Length / n;
+        var states = Enumerable.Range(0, size).Select(_ => new SileroVadState()).ToArray();
+        var batch = new SileroVadBatch(size);
+        var frames = new float[size * n];
+        var probabilities = new float[size];
+        // About as many frames at every size (at least a few runs), so each size costs about the same time.
+        var rounds = Math.Max(8, available / size);
+        void Round(int r)
+        {
+            for (var b = 0; b < size; b++)
+            {
+                var frame = (r + b * available / size) % available;
+                audio.AsSpan(frame * n, n).CopyTo(frames.AsSpan(b * n));
+            }
+            batch.Run(model, states, frames, probabilities);
+        }
+        for (var r = 0; r < Math.Min(rounds, 4); r++)
+        {
+            Round(r); // warm-up: ORT plans its buffers for this batch size
+        }
+        var timer = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        for (var r = 0; r < rounds; r++)
+        {
+            Round(r);
+        }
+        timer.Stop();
+        var cpuUsed = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var scored = rounds * size;
+        return (timer.Elapsed.TotalMilliseconds / scored, cpuUsed.TotalMilliseconds / scored, scored);
     }
 
     private static async Task<float[]> LoadAudioAsync(string? path, double seconds, CancellationToken ct)

@@ -5,6 +5,7 @@ using RealtimeSer.Cli.Bench;
 using RealtimeSer.Core;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using RealtimeSer.Onnx;
@@ -20,6 +21,14 @@ internal static class BenchModelCommands
             Description = "Folder for the JSON, Markdown and SVG results.",
             DefaultValueFactory = _ =>
                 Path.Combine(ModelLocator.RepositoryRoots().FirstOrDefault() ?? ".", ".cache", "bench"),
+        };
+
+    private static Option<int> VadMaxBatchOption() =>
+        new("--vad-max-batch")
+        {
+            Description =
+                "Most VAD frames (of all streams and channels) per Silero run; 0: one run per frame.",
+            DefaultValueFactory = _ => VadBatcher.DefaultMaxBatch,
         };
 
     private static Argument<string[]> RecordingsArgument() =>
@@ -158,6 +167,7 @@ internal static class BenchModelCommands
             DefaultValueFactory = _ => Environment.ProcessorCount * 2,
         };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var vadMaxBatch = VadMaxBatchOption();
         var output = OutOption();
         var model = new ModelOptions();
         var command = new Command(
@@ -170,6 +180,7 @@ internal static class BenchModelCommands
             copies,
             jobs,
             batch,
+            vadMaxBatch,
             output,
         };
         model.AddTo(command);
@@ -195,6 +206,7 @@ internal static class BenchModelCommands
                         {
                             MaxBatch = parse.GetValue(batch),
                             QueueCapacity = 4 * parse.GetValue(batch),
+                            VadMaxBatch = parse.GetValue(vadMaxBatch),
                         },
                         line => Console.Error.WriteLine(line),
                         ct
@@ -273,6 +285,23 @@ internal static class BenchModelCommands
             DefaultValueFactory = _ => 500,
         };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
+        var vadMaxBatch = new Option<string>("--vad-max-batch")
+        {
+            Description =
+                "Most VAD frames per Silero run (0: one run per frame, as before batching); several, comma-separated "
+                + "(e.g. 0,64), are measured in turn, --rounds times, interleaved (A B A B) so both see the same load.",
+            DefaultValueFactory = _ => VadBatcher.DefaultMaxBatch.ToString(CultureInfo.InvariantCulture),
+        };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "Repeat the --vad-max-batch variants this many times, interleaved.",
+            DefaultValueFactory = _ => 1,
+        };
+        var sweepFrom = new Option<int>("--sweep-from")
+        {
+            Description = "The sweep's first stream count (it doubles from there, then bisects).",
+            DefaultValueFactory = _ => 1,
+        };
         var server = new Option<string?>("--server")
         {
             Description =
@@ -300,6 +329,9 @@ internal static class BenchModelCommands
             apiKey,
             output,
             maxBacklog,
+            vadMaxBatch,
+            rounds,
+            sweepFrom,
         };
         model.AddTo(command);
         command.SetAction(
@@ -346,18 +378,22 @@ internal static class BenchModelCommands
                     }
                     using var classifier = remote is null ? model.Load(parse) : null;
                     using var vad = remote is null ? SileroVadModel.Load() : null;
-                    var options = new EngineOptions
+                    var baseOptions = new EngineOptions
                     {
                         MaxBatch = parse.GetValue(batch),
                         QueueCapacity = 64 * parse.GetValue(batch),
                         MaxBatchDelay = TimeSpan.FromMilliseconds(10),
                         MaxBacklogSeconds = Math.Max(0, parse.GetValue(maxBacklog)) / 1000,
                     };
+                    var variants = Doubles(parse.GetValue(vadMaxBatch)!).Select(d => (int)d).ToArray();
+                    var compare = variants.Length > 1 || parse.GetValue(rounds) > 1;
                     var points = new List<LivePoint>();
-                    async Task<LivePoint> Measure(int n)
+                    var capacities = new List<LiveCapacity>();
+                    async Task<LivePoint> Measure(int n, EngineOptions options, int round)
                     {
+                        var label = compare ? $" (VAD batch {options.VadMaxBatch}, round {round})" : "";
                         Console.Error.WriteLine(
-                            $"bench live: {n} streams for {duration.TotalSeconds:0} s..."
+                            $"bench live: {n} streams for {duration.TotalSeconds:0} s{label}..."
                         );
                         var p = remote is not null
                             ? await RemoteLiveBench.RunAsync(remote, remoteModel, audio, n, duration, slo, ct)
@@ -371,68 +407,63 @@ internal static class BenchModelCommands
                                 slo,
                                 ct
                             );
+                        p = p with
+                        {
+                            VadMaxBatch = remote is null ? options.VadMaxBatch : null,
+                            Round = round,
+                        };
                         Console.Error.WriteLine(
-                            $"bench live: {n} streams: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, CPU {p.CpuPercent:0}%"
+                            $"bench live: {n} streams{label}: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, CPU {p.CpuPercent:0}%"
+                                + (p.VadMeanBatch > 0 ? $", mean VAD batch {p.VadMeanBatch:0.0}" : "")
                                 + (p.MeetsObjective ? "" : "  (misses the objective)")
                         );
                         points.Add(p);
                         return p;
                     }
-                    int? capacity = null;
-                    if (parse.GetValue(sweep))
+                    for (var round = 1; round <= Math.Max(1, parse.GetValue(rounds)); round++)
                     {
-                        int good = 0,
-                            bad = 0;
-                        for (var n = 1; n <= parse.GetValue(maxStreams); n *= 2)
+                        foreach (var variant in variants)
                         {
-                            if ((await Measure(n)).MeetsObjective)
+                            var options = baseOptions with { VadMaxBatch = variant };
+                            if (!parse.GetValue(sweep))
                             {
-                                good = n;
+                                await Measure(parse.GetValue(streams), options, round);
+                                continue;
                             }
-                            else
-                            {
-                                bad = n;
-                                break;
-                            }
-                        }
-                        while (bad > 0 && bad - good > Math.Max(1, good / 8))
-                        {
-                            var mid = (good + bad) / 2;
-                            if ((await Measure(mid)).MeetsObjective)
-                            {
-                                good = mid;
-                            }
-                            else
-                            {
-                                bad = mid;
-                            }
-                        }
-                        capacity = good;
-                        if (good > 0)
-                        {
-                            var at80 = await Measure(Math.Max(1, (int)(good * 0.8)));
-                            var hopMs =
-                                (
-                                    options.HopSeconds
-                                    ?? remoteHop
-                                    ?? classifier?.Manifest.RecommendedHopSeconds
-                                    ?? 0
-                                ) * 1000;
-                            var bound = hopMs + at80.InferenceP95Ms + 50;
-                            Console.Error.WriteLine(
-                                $"bench live: capacity {good} streams; at 80 % ({at80.Streams}) p95 {at80.P95Ms:0} ms vs hop + batch inference + 50 ms = {bound:0} ms: "
-                                    + (at80.P95Ms <= bound && at80.WindowsDropped == 0 ? "met" : "NOT met")
+                            var good = await LiveSweep.FindCapacityAsync(
+                                n => Measure(n, options, round),
+                                Math.Max(1, parse.GetValue(sweepFrom)),
+                                parse.GetValue(maxStreams)
                             );
+                            capacities.Add(new LiveCapacity(variant, round, good));
+                            if (good > 0)
+                            {
+                                var at80 = await Measure(Math.Max(1, (int)(good * 0.8)), options, round);
+                                var hopMs =
+                                    (
+                                        options.HopSeconds
+                                        ?? remoteHop
+                                        ?? classifier?.Manifest.RecommendedHopSeconds
+                                        ?? 0
+                                    ) * 1000;
+                                var bound = hopMs + at80.InferenceP95Ms + 50;
+                                Console.Error.WriteLine(
+                                    $"bench live: capacity {good} streams; at 80 % ({at80.Streams}) p95 {at80.P95Ms:0} ms vs hop + batch inference + 50 ms = {bound:0} ms: "
+                                        + (
+                                            at80.P95Ms <= bound && at80.WindowsDropped == 0
+                                                ? "met"
+                                                : "NOT met"
+                                        )
+                                );
+                            }
                         }
                     }
-                    else
-                    {
-                        await Measure(parse.GetValue(streams));
-                    }
+                    int? capacity = capacities.Count > 0 ? capacities[^1].Streams : null;
                     var dir = parse.GetValue(output)!;
                     var markdown =
                         BenchReport.Table(
                             [
+                                .. compare ? ["VAD batch", "round"] : Array.Empty<string>(),
                                 "streams",
                                 "events",
                                 "p50 ms",
@@ -448,10 +479,15 @@ internal static class BenchModelCommands
                                 $"p95 ≤ {slo:0} ms, no drops or shedding",
                             ],
                             points
-                                .OrderBy(p => p.Streams)
+                                .OrderBy(p => p.VadMaxBatch)
+                                .ThenBy(p => p.Round)
+                                .ThenBy(p => p.Streams)
                                 .Select(p =>
                                     (IReadOnlyList<string>)
                                         [
+                                            .. compare
+                                                ? [$"{p.VadMaxBatch}", $"{p.Round}"]
+                                                : Array.Empty<string>(),
                                             p.Streams.ToString(CultureInfo.InvariantCulture),
                                             p.Events.ToString(CultureInfo.InvariantCulture),
                                             BenchReport.F(p.P50Ms, "0"),
@@ -469,9 +505,10 @@ internal static class BenchModelCommands
                                 )
                         )
                         + (
-                            capacity is { } c
+                            compare ? LiveSweep.Summary(capacities)
+                            : capacity is { } c
                                 ? $"\nCapacity (largest stream count meeting the objective with no drops or shedding): **{c}**\n"
-                                : ""
+                            : ""
                         );
                     BenchReport.WriteJson(
                         dir,
@@ -482,6 +519,7 @@ internal static class BenchModelCommands
                                 machine = Machine(),
                                 objective_p95_ms = slo,
                                 capacity,
+                                capacities,
                                 points,
                             }
                             : (object)
@@ -502,11 +540,25 @@ internal static class BenchModelCommands
                         "End-to-end latency against concurrent live streams",
                         "concurrent streams",
                         "latency (ms)",
-                        [
-                            ("p50", ordered.Select(p => ((double)p.Streams, p.P50Ms)).ToList()),
-                            ("p95", ordered.Select(p => ((double)p.Streams, p.P95Ms)).ToList()),
-                            ("p99", ordered.Select(p => ((double)p.Streams, p.P99Ms)).ToList()),
-                        ],
+                        compare
+                            ?
+                            [
+                                .. ordered
+                                    .GroupBy(p => (p.VadMaxBatch, p.Round))
+                                    .Select(g =>
+                                        (
+                                            $"p95, VAD batch {g.Key.VadMaxBatch}, round {g.Key.Round}",
+                                            (IReadOnlyList<(double, double)>)
+                                                g.Select(p => ((double)p.Streams, p.P95Ms)).ToList()
+                                        )
+                                    ),
+                            ]
+                            :
+                            [
+                                ("p50", ordered.Select(p => ((double)p.Streams, p.P50Ms)).ToList()),
+                                ("p95", ordered.Select(p => ((double)p.Streams, p.P95Ms)).ToList()),
+                                ("p99", ordered.Select(p => ((double)p.Streams, p.P99Ms)).ToList()),
+                            ],
                         logX: true
                     );
                     Console.WriteLine(markdown);

@@ -22,11 +22,19 @@ internal static class ClassifyCommand
         {
             Description = "One JSON line per file: {\"file\",\"label\",\"scores\"}.",
         };
+        var oneSpeaker = new Option<bool>("--one-speaker")
+        {
+            Description =
+                "The files are one speaker's recordings, in the order given: a model that adapts to the speaker "
+                + "(general6) carries what it learned of the voice from each file to the next. Without it each file "
+                + "is judged on its own.",
+        };
         var model = new ModelOptions();
         var command = new Command("classify", "Classify whole clips: print each file's label and scores.")
         {
             files,
             json,
+            oneSpeaker,
         };
         model.AddTo(command);
         command.SetAction(
@@ -41,13 +49,28 @@ internal static class ClassifyCommand
                         await Console.Error.WriteLineAsync($"ser: {problem}");
                     }
                     var failed = problems.Count;
+                    IChannelAdapter? speaker = null;
+                    if (parse.GetValue(oneSpeaker))
+                    {
+                        if (classifier is IChannelAdaptiveClassifier { AdaptsPerChannel: true } adaptive)
+                        {
+                            speaker = adaptive.CreateChannelAdapter();
+                        }
+                        else
+                        {
+                            await Console.Error.WriteLineAsync(
+                                $"ser: model {classifier.Manifest.Id} does not adapt to the speaker: "
+                                    + "--one-speaker changes nothing (general6 does)"
+                            );
+                        }
+                    }
                     foreach (var input in inputs)
                     {
                         var file = input.Display;
                         try
                         {
                             var audio = await AudioLoader.ReadMono16kAsync(input.Path, ct);
-                            var result = await ClipClassifier.ClassifyAsync(classifier, audio, ct);
+                            var result = await ClipClassifier.ClassifyAsync(classifier, audio, ct, speaker);
                             Console.WriteLine(
                                 parse.GetValue(json) ? ToJson(file, result) : ToText(file, result)
                             );

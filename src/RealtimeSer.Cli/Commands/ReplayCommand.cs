@@ -197,6 +197,8 @@ internal static class ReplayCommand
                             MaxBatch = parse.GetValue(batch),
                             QueueCapacity = 4 * parse.GetValue(batch),
                             InterimResults = !parse.GetValue(finalsOnly),
+                            // Replay never sheds, so batched VAD only makes it faster (1.7×, docs/benchmarks.md).
+                            VadMaxBatch = Core.Vad.Batching.VadBatcher.DefaultMaxBatch,
                         };
                         engine = new EmotionEngine(classifiers.Classifiers, vad, options);
                         var shared = engine;

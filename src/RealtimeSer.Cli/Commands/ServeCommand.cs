@@ -41,6 +41,11 @@ internal static class ServeCommand
         {
             Description = "Concurrent stream limit (default 64).",
         };
+        var vadMaxBatch = new Option<int?>("--vad-max-batch")
+        {
+            Description =
+                "Most VAD frames (of all streams and channels) per Silero run (default 64; 0: one run per frame, as before).",
+        };
         var noWeb = new Option<bool>("--no-web")
         {
             Description =
@@ -61,6 +66,7 @@ internal static class ServeCommand
             tlsKey,
             apiKeyHash,
             maxStreams,
+            vadMaxBatch,
             noWeb,
         };
         command.SetAction(
@@ -89,6 +95,10 @@ internal static class ServeCommand
                     Set(
                         nameof(ServerOptions.MaxConcurrentStreams),
                         parse.GetValue(maxStreams)?.ToString(CultureInfo.InvariantCulture)
+                    );
+                    Set(
+                        nameof(ServerOptions.VadMaxBatch),
+                        parse.GetValue(vadMaxBatch)?.ToString(CultureInfo.InvariantCulture)
                     );
                     if (parse.GetValue(noWeb))
                     {
@@ -120,6 +130,7 @@ internal static class ServeCommand
                             Overload = OverloadPolicy.DropOldest,
                             MaxBacklogSeconds = options.MaxBacklogSeconds,
                             MaxQueuedSeconds = Math.Max(5, options.MaxBacklogSeconds),
+                            VadMaxBatch = options.VadMaxBatch,
                         }
                     );
                     await using var server = SerServer.Create(new ModelRegistry(engine), options);

@@ -12,10 +12,15 @@ public static class ClipClassifier
 {
     public const double MaxSingleWindowSeconds = 30;
 
+    /// <param name="channel">
+    /// For a model that adapts to the speaker: the channel this clip continues (several recordings of one speaker
+    /// in order), or null to judge the clip on its own.
+    /// </param>
     public static async Task<ClipResult> ClassifyAsync(
         IEmotionClassifier classifier,
         float[] samples16k,
-        CancellationToken cancellationToken = default
+        CancellationToken cancellationToken = default,
+        IChannelAdapter? channel = null
     )
     {
         ArgumentNullException.ThrowIfNull(classifier);
@@ -24,24 +29,47 @@ public static class ClipClassifier
         var labels = manifest.Labels.Count;
         var min = (int)(manifest.MinWindowSeconds * 16000);
         var scores = new float[labels];
+        float[] windows;
+        int count;
         if (samples16k.Length <= MaxSingleWindowSeconds * 16000)
         {
-            var window = new float[Math.Max(min, samples16k.Length)];
-            samples16k.CopyTo(window, 0);
-            await classifier.ClassifyAsync(window, 1, scores, cancellationToken);
+            windows = new float[Math.Max(min, samples16k.Length)];
+            samples16k.CopyTo(windows, 0);
+            count = 1;
         }
         else
         {
             var length = (int)(manifest.RecommendedWindowSeconds * 16000);
-            var count = samples16k.Length / length;
-            var windows = new float[count * length];
+            count = samples16k.Length / length;
+            windows = new float[count * length];
             Array.Copy(samples16k, windows, windows.Length);
-            var all = new float[count * labels];
-            await classifier.ClassifyAsync(windows, count, all, cancellationToken);
-            for (var i = 0; i < all.Length; i++)
+        }
+        var all = new float[count * labels];
+        if (
+            classifier is IChannelAdaptiveClassifier { AdaptsPerChannel: true } adaptive
+            && (channel is not null || count > 1)
+        )
+        {
+            // A long recording, or a clip that continues a speaker's channel: its windows adapt in order, as a
+            // live channel's would.
+            var features = new float[count * adaptive.FeatureCount];
+            adaptive.ComputeFeatures(windows, count, features);
+            var adapter = channel ?? adaptive.CreateChannelAdapter();
+            for (var i = 0; i < count; i++)
             {
-                scores[i % labels] += all[i] / count;
+                adapter.Adapt(
+                    features.AsSpan(i * adaptive.FeatureCount, adaptive.FeatureCount),
+                    all.AsSpan(i * labels, labels)
+                );
             }
+        }
+        else
+        {
+            await classifier.ClassifyAsync(windows, count, all, cancellationToken);
+        }
+        for (var i = 0; i < all.Length; i++)
+        {
+            scores[i % labels] += all[i] / count;
         }
         var best = 0;
         for (var i = 1; i < labels; i++)

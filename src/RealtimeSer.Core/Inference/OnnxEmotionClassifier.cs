@@ -5,14 +5,18 @@ namespace RealtimeSer.Core.Inference;
 
 /// <summary>An emotion model run by ONNX Runtime. The graph is checked against the manifest at load, so a
 /// mismatch is an error at start-up, not at the first request.</summary>
-public sealed class OnnxEmotionClassifier : IEmotionClassifier
+public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
 {
     private readonly OnnxSession _session;
 
-    private OnnxEmotionClassifier(ModelManifest manifest, OnnxSession session)
+    // The head of a model with per-channel adaptation (manifest "adaptation"), null otherwise.
+    private readonly OnnxSession? _head;
+
+    private OnnxEmotionClassifier(ModelManifest manifest, OnnxSession session, OnnxSession? head)
     {
         Manifest = manifest;
         _session = session;
+        _head = head;
         CheckGraph();
     }
 
@@ -30,16 +34,37 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
     {
         ArgumentNullException.ThrowIfNull(manifest);
         var session = OnnxSession.Load(manifest.ModelPath, options ?? new OnnxSessionOptions());
+        OnnxSession? head = null;
         try
         {
-            return new OnnxEmotionClassifier(manifest, session);
+            if (manifest.Adaptation is { } adaptation)
+            {
+                // The head is a few thousand multiply-adds per window, run one window at a time in channel
+                // order: on the CPU, one thread, whatever provider the feature graph uses.
+                head = OnnxSession.Load(
+                    adaptation.HeadPath,
+                    new OnnxSessionOptions { Provider = ExecutionProviderKind.Cpu, LogId = "head" }
+                );
+            }
+            return new OnnxEmotionClassifier(manifest, session, head);
         }
         catch
         {
+            head?.Dispose();
             session.Dispose();
             throw;
         }
     }
+
+    public bool AdaptsPerChannel => _head is not null;
+
+    public int FeatureCount => Manifest.Adaptation?.FeatureCount ?? Manifest.Labels.Count;
+
+    public IChannelAdapter CreateChannelAdapter() =>
+        _head is null ? new PassThroughAdapter(this) : new ChannelHead(this, Manifest.Adaptation!);
+
+    public void ComputeFeatures(Memory<float> windows, int count, Memory<float> features) =>
+        RunGraph(windows, count, features, FeatureCount);
 
     public ValueTask ClassifyAsync(
         Memory<float> windows,
@@ -74,11 +99,34 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
     /// </summary>
     public void ComputeOutputs(Memory<float> windows, int count, Memory<float> outputs)
     {
+        if (_head is null)
+        {
+            RunGraph(windows, count, outputs, Manifest.Labels.Count);
+            return;
+        }
+        // Without a channel, each window is judged as the first of a new one: normalised with the prior only.
+        var labels = Manifest.Labels.Count;
+        if (outputs.Length < count * labels)
+        {
+            throw new ArgumentException($"room for {count * labels} outputs is needed.");
+        }
+        var features = new float[count * FeatureCount];
+        RunGraph(windows, count, features, FeatureCount);
+        for (var i = 0; i < count; i++)
+        {
+            new ChannelHead(this, Manifest.Adaptation!).Logits(
+                features.AsSpan(i * FeatureCount, FeatureCount),
+                outputs.Span.Slice(i * labels, labels)
+            );
+        }
+    }
+
+    private void RunGraph(Memory<float> windows, int count, Memory<float> outputs, int labels)
+    {
         if (count <= 0 || windows.Length % count != 0)
         {
             throw new ArgumentException($"{windows.Length} samples do not split into {count} equal windows.");
         }
-        var labels = Manifest.Labels.Count;
         if (outputs.Length < count * labels)
         {
             throw new ArgumentException($"room for {count * labels} outputs is needed.");
@@ -112,7 +160,50 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
         }
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        _head?.Dispose();
+        _session.Dispose();
+    }
+
+    /// <summary>One channel of an adaptive model: its speaker statistics and the head run on each window.</summary>
+    private sealed class ChannelHead(OnnxEmotionClassifier owner, SpeakerAdaptation adaptation)
+        : IChannelAdapter
+    {
+        private readonly SpeakerNormalizer _normalizer = new(adaptation);
+        private readonly float[] _normalized = new float[adaptation.FeatureCount];
+        private readonly float[] _logits = new float[owner.Manifest.Labels.Count];
+
+        public void Adapt(ReadOnlySpan<float> features, Span<float> probabilities)
+        {
+            Logits(features, probabilities);
+            AudioMath.SoftmaxInPlace(probabilities[..owner.Manifest.Labels.Count]);
+        }
+
+        public void Logits(ReadOnlySpan<float> features, Span<float> logits)
+        {
+            _normalizer.AddAndNormalize(features, _normalized);
+            owner._head!.RunInto(
+                [NamedTensor.Float(adaptation.HeadInput, _normalized, [1, _normalized.Length])],
+                [new OutputBuffer(adaptation.HeadOutput, _logits, [1, _logits.Length])]
+            );
+            _logits.AsSpan().CopyTo(logits);
+        }
+    }
+
+    /// <summary>A model without adaptation: the window's outputs are its scores.</summary>
+    private sealed class PassThroughAdapter(OnnxEmotionClassifier owner) : IChannelAdapter
+    {
+        public void Adapt(ReadOnlySpan<float> features, Span<float> probabilities)
+        {
+            var labels = owner.Manifest.Labels.Count;
+            features[..labels].CopyTo(probabilities);
+            if (owner.Manifest.OutputKind == ModelOutputKind.Logits)
+            {
+                AudioMath.SoftmaxInPlace(probabilities[..labels]);
+            }
+        }
+    }
 
     private void CheckGraph()
     {
@@ -134,12 +225,47 @@ public sealed class OnnxEmotionClassifier : IEmotionClassifier
                 Problem($"no float output '{Manifest.Output}' of shape [batch, labels]")
             );
         }
+        if (Manifest.Adaptation is { } adaptation)
+        {
+            if (output.Shape[1] > 0 && output.Shape[1] != adaptation.FeatureCount)
+            {
+                throw new InvalidDataException(
+                    Problem(
+                        $"the output has {output.Shape[1]} features but the adaptation prior has {adaptation.FeatureCount}"
+                    )
+                );
+            }
+            CheckHead(adaptation);
+            return;
+        }
         if (output.Shape[1] > 0 && output.Shape[1] != Manifest.Labels.Count)
         {
             throw new InvalidDataException(
                 Problem(
                     $"the output has {output.Shape[1]} classes but the manifest lists {Manifest.Labels.Count} labels"
                 )
+            );
+        }
+    }
+
+    private void CheckHead(SpeakerAdaptation adaptation)
+    {
+        var input = _head!.Inputs.FirstOrDefault(i => i.Name == adaptation.HeadInput);
+        var output = _head.Outputs.FirstOrDefault(o => o.Name == adaptation.HeadOutput);
+        if (
+            input is null
+            || input.Shape.Count != 2
+            || (input.Shape[1] > 0 && input.Shape[1] != adaptation.FeatureCount)
+            || output is null
+            || output.Shape.Count != 2
+            || (output.Shape[1] > 0 && output.Shape[1] != Manifest.Labels.Count)
+        )
+        {
+            throw new InvalidDataException(
+                $"{adaptation.HeadPath} disagrees with its manifest: it must map '{adaptation.HeadInput}' "
+                    + $"[batch, {adaptation.FeatureCount}] to '{adaptation.HeadOutput}' [batch, {Manifest.Labels.Count}] "
+                    + $"(graph inputs: {string.Join(", ", _head.Inputs.Select(Describe))}; "
+                    + $"outputs: {string.Join(", ", _head.Outputs.Select(Describe))})."
             );
         }
     }

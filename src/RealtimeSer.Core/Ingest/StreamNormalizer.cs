@@ -87,7 +87,11 @@ public sealed class StreamNormalizer
     }
 
     /// <summary>16 kHz samples of channel <paramref name="channel"/> from the last call; valid until the next call.</summary>
-    public ReadOnlySpan<float> Output(int channel) => _outputs[channel].AsSpan(0, _outputCounts[channel]);
+    public ReadOnlySpan<float> Output(int channel) => OutputMemory(channel).Span;
+
+    /// <summary><see cref="Output"/> for consumers that await (valid until the next call too).</summary>
+    public ReadOnlyMemory<float> OutputMemory(int channel) =>
+        _outputs[channel].AsMemory(0, _outputCounts[channel]);
 
     private static void EnsureCapacity(ref float[] buffer, int needed)
     {

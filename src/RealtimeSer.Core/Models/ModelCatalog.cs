@@ -8,7 +8,7 @@ namespace RealtimeSer.Core.Models;
 public static class ModelCatalog
 {
     public const string ModelsVariable = "REALTIMESER_MODELS";
-    public const string DefaultModelId = "crema6";
+    public const string DefaultModelId = "general6";
 
     public static IReadOnlyList<string> Folders()
     {

@@ -49,9 +49,33 @@ public sealed record ModelManifest
     /// <summary>The temperature the logits were divided by inside the graph (1 when not calibrated).</summary>
     public double Temperature { get; init; } = 1.0;
 
+    /// <summary>
+    /// Per-channel speaker normalisation between the model's feature graph and its head (manifest
+    /// <c>adaptation</c>); null for models whose graph gives scores directly.
+    /// </summary>
+    public SpeakerAdaptation? Adaptation { get; init; }
+
     /// <summary>Directory that holds the model.</summary>
     public string Directory => Path.GetDirectoryName(Path.GetFullPath(ModelPath))!;
 }
 
 /// <summary>One corpus a model was trained on: its id, language and licence as the corpus states it.</summary>
 public sealed record TrainingCorpus(string Id, string? Language, string? Licence);
+
+/// <summary>
+/// How a two-graph model adapts to each channel's speaker: the feature graph (<see cref="ModelManifest.ModelPath"/>)
+/// gives a vector per window; each channel keeps running sums of those vectors, starting from
+/// <see cref="PriorWindows"/> pseudo-windows with <see cref="PriorMean"/> and <see cref="PriorVariance"/> (the
+/// training speakers' statistics), z-normalises every window with them and runs the head graph on the result.
+/// </summary>
+public sealed record SpeakerAdaptation(
+    string HeadPath,
+    string HeadInput,
+    string HeadOutput,
+    double PriorWindows,
+    float[] PriorMean,
+    float[] PriorVariance
+)
+{
+    public int FeatureCount => PriorMean.Length;
+}

@@ -88,6 +88,7 @@ public static class ModelManifestLoader
                     Source = root.TryGetProperty("source", out var s) ? s.ToString() : null,
                     TrainingCorpora = ParseCorpora(root),
                     Temperature = OptionalDouble(root, "temperature") ?? 1.0,
+                    Adaptation = ParseAdaptation(root, dir, path),
                 },
                 path
             );
@@ -97,6 +98,51 @@ public static class ModelManifestLoader
         {
             throw new InvalidDataException($"{path} is not a valid model manifest: {e.Message}", e);
         }
+    }
+
+    private static SpeakerAdaptation? ParseAdaptation(JsonElement root, string dir, string path)
+    {
+        if (!root.TryGetProperty("adaptation", out var a) || a.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        var kind = OptionalString(a, "kind");
+        if (kind != "speaker_zscore")
+        {
+            throw new InvalidDataException(
+                $"{path}: adaptation kind '{kind}' is not supported (this version knows speaker_zscore)."
+            );
+        }
+        float[] Vector(string name) =>
+            a.GetProperty(name).EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+        var adaptation = new SpeakerAdaptation(
+            Path.Combine(dir, OptionalString(a, "head") ?? "head.onnx"),
+            OptionalString(a, "head_input") ?? "features",
+            OptionalString(a, "head_output") ?? "logits",
+            OptionalDouble(a, "prior_windows") ?? 0,
+            Vector("prior_mean"),
+            Vector("prior_var")
+        );
+        if (
+            adaptation.PriorMean.Length == 0
+            || adaptation.PriorVariance.Length != adaptation.PriorMean.Length
+            || adaptation.PriorVariance.Any(v => !(v > 0))
+            || !(adaptation.PriorWindows >= 0)
+        )
+        {
+            throw new InvalidDataException(
+                $"{path}: adaptation needs prior_mean and prior_var of the same non-zero length, variances > 0 "
+                    + "and prior_windows ≥ 0."
+            );
+        }
+        if (!File.Exists(adaptation.HeadPath))
+        {
+            throw new FileNotFoundException(
+                $"{path} names the head graph {adaptation.HeadPath}, which does not exist.",
+                adaptation.HeadPath
+            );
+        }
+        return adaptation;
     }
 
     private static List<TrainingCorpus> ParseCorpora(JsonElement root)

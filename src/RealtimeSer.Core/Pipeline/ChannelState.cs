@@ -28,7 +28,7 @@ internal sealed class ChannelState
         int channel,
         string? channelName,
         EngineOptions options,
-        IReadOnlyList<Models.ModelManifest> models
+        IReadOnlyList<ModelOutput> models
     )
     {
         _stream = stream;
@@ -36,17 +36,18 @@ internal sealed class ChannelState
         ChannelName = channelName;
         _interim = options.InterimResults;
         _models = new ModelSlot[models.Count];
-        var offset = 0;
         for (var k = 0; k < models.Count; k++)
         {
-            var labels = models[k].Labels;
+            var labels = models[k].Manifest.Labels;
             _models[k] = new ModelSlot(
-                models[k].Id,
+                models[k].Manifest.Id,
                 labels,
-                offset,
-                new EmotionSmoother(labels.Count, options.SmoothingSeconds, options.HysteresisMargin)
+                models[k].Offset,
+                models[k].Width,
+                models[k].Adapter,
+                new EmotionSmoother(labels.Count, options.SmoothingSeconds, options.HysteresisMargin),
+                new float[labels.Count]
             );
-            offset += labels.Count;
         }
     }
 
@@ -122,7 +123,22 @@ internal sealed class ChannelState
         var seconds = (result.End - result.Start) / 16000.0;
         foreach (var m in _models)
         {
-            m.Smoother.Add(result.Probabilities.AsSpan(m.Offset, m.Labels.Count), advance, seconds);
+            var outputs = result.Probabilities.AsSpan(m.Offset, m.Width);
+            if (m.Adapter is not null)
+            {
+                // In window order, so a channel's speaker statistics do not depend on how batches finished.
+                try
+                {
+                    m.Adapter.Adapt(outputs, m.Adapted);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    _stream.Fail(e);
+                    return;
+                }
+                outputs = m.Adapted;
+            }
+            m.Smoother.Add(outputs[..m.Labels.Count], advance, seconds);
         }
         _lastLatency = result.Latency;
         _lastModelMs = result.ModelMs;
@@ -226,7 +242,10 @@ internal sealed class ChannelState
         string Id,
         IReadOnlyList<string> Labels,
         int Offset,
-        EmotionSmoother Smoother
+        int Width,
+        Inference.IChannelAdapter? Adapter,
+        EmotionSmoother Smoother,
+        float[] Adapted
     );
 
     private sealed record Result(

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 
 namespace RealtimeSer.Core.Pipeline;
 
@@ -32,15 +34,17 @@ internal sealed class ChannelWindower
     private long _lastWindowEnd;
     private readonly Queue<(long Start, int Segment, long Sequence)> _pendingTails = new();
 
+    /// <param name="batcher">When given, the VAD's frames run in batches shared with other channels.</param>
     public ChannelWindower(
         SileroVadModel model,
+        VadBatcher? batcher,
         VadOptions vad,
         int windowSamples,
         int hopSamples,
         int minWindowSamples
     )
     {
-        _vad = new StreamingVad(model, vad);
+        _vad = batcher is null ? new StreamingVad(model, vad) : new StreamingVad(batcher, vad);
         _window = Math.Max(windowSamples, minWindowSamples);
         _hop = hopSamples;
         // Room for a full window plus the VAD's back-dating (minimum speech, padding) with ample slack.
@@ -53,9 +57,13 @@ internal sealed class ChannelWindower
 
     public float LastProbability => _vad.LastProbability;
 
-    /// <summary>Adds audio; appends the windows and speech boundaries it completes.</summary>
-    public void Append(
-        ReadOnlySpan<float> samples,
+    /// <summary>
+    /// Adds audio; appends the windows and speech boundaries it completes. Completes synchronously unless the
+    /// VAD is batched; <paramref name="samples"/> must not change until it completes.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask AppendAsync(
+        ReadOnlyMemory<float> samples,
         long arrivedAt,
         ChannelState owner,
         List<WindowJob> jobs,
@@ -66,9 +74,10 @@ internal sealed class ChannelWindower
         {
             var chunk = samples[..Math.Min(samples.Length, MaxChunk)];
             samples = samples[chunk.Length..];
-            WriteRing(chunk);
+            WriteRing(chunk.Span);
             _vadEvents.Clear();
-            _vad.Process(_dcBlocker.Filter(chunk, _vadInput), _vadEvents);
+            var filtered = _dcBlocker.Filter(chunk.Span, _vadInput).Length;
+            await _vad.ProcessAsync(_vadInput.AsMemory(0, filtered), _vadEvents);
             HandleVadEvents(arrivedAt, owner, jobs, speech);
         }
     }
@@ -98,10 +107,15 @@ internal sealed class ChannelWindower
     }
 
     /// <summary>End of stream: closes an open segment with its tail window.</summary>
-    public void Flush(long arrivedAt, ChannelState owner, List<WindowJob> jobs, List<SpeechEvent> speech)
+    public async ValueTask FlushAsync(
+        long arrivedAt,
+        ChannelState owner,
+        List<WindowJob> jobs,
+        List<SpeechEvent> speech
+    )
     {
         _vadEvents.Clear();
-        _vad.Flush(_vadEvents);
+        await _vad.FlushAsync(_vadEvents);
         HandleVadEvents(arrivedAt, owner, jobs, speech);
         CutPendingTails(arrivedAt, owner, jobs);
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 
 namespace RealtimeSer.Core.Pipeline;
 
@@ -22,7 +23,10 @@ public sealed class EmotionEngine : IAsyncDisposable
     private readonly Task _scheduler;
     private readonly IEmotionClassifier[] _classifiers;
     private readonly int[] _offsets;
-    private readonly int _labels;
+    private readonly int[] _widths;
+
+    // Values per window over all models: labels, or a feature vector for a model that adapts per channel.
+    private readonly int _width;
     private readonly long _maxWindowAge;
     private int _disposed;
 
@@ -70,10 +74,14 @@ public sealed class EmotionEngine : IAsyncDisposable
         VadModel = vadModel;
         Metrics = metrics ?? new EngineMetrics();
         _offsets = new int[_classifiers.Length];
+        _widths = new int[_classifiers.Length];
         for (var k = 0; k < _classifiers.Length; k++)
         {
-            _offsets[k] = _labels;
-            _labels += _classifiers[k].Manifest.Labels.Count;
+            _offsets[k] = _width;
+            _widths[k] = Adaptive(k) is { } adaptive
+                ? adaptive.FeatureCount
+                : _classifiers[k].Manifest.Labels.Count;
+            _width += _widths[k];
         }
         ModelIds = [.. _classifiers.Select(c => c.Manifest.Id)];
         var queueOptions = new BoundedChannelOptions(_options.QueueCapacity)
@@ -96,6 +104,16 @@ public sealed class EmotionEngine : IAsyncDisposable
                 ? (long)(2 * _options.MaxBacklogSeconds * Stopwatch.Frequency)
                 : 0;
         _runSlots = new SemaphoreSlim(_options.ConcurrentRuns, _options.ConcurrentRuns);
+        // One batcher per engine over the (possibly shared) model: engines of one server batch apart, each
+        // across all of its own streams.
+        VadBatcher =
+            _options.VadMaxBatch > 0
+                ? new VadBatcher(
+                    vadModel,
+                    _options.VadMaxBatch,
+                    onBatch: size => Metrics.VadBatchSize.Record(size)
+                )
+                : null;
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
 
@@ -107,10 +125,25 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     public IReadOnlyList<string> ModelIds { get; }
 
+    private IChannelAdaptiveClassifier? Adaptive(int k) =>
+        _classifiers[k] is IChannelAdaptiveClassifier { AdaptsPerChannel: true } adaptive ? adaptive : null;
+
+    /// <summary>What each channel needs to read model <c>k</c>'s part of a window's outputs.</summary>
+    internal ModelOutput[] Outputs() =>
+        [
+            .. _classifiers.Select(
+                (c, k) =>
+                    new ModelOutput(c.Manifest, _offsets[k], _widths[k], Adaptive(k)?.CreateChannelAdapter())
+            ),
+        ];
+
     /// <summary>The model ids joined with '+', as logs and metrics name this engine.</summary>
     public string Name => string.Join('+', ModelIds);
 
     public SileroVadModel VadModel { get; }
+
+    /// <summary>Scores every stream's VAD frames in shared runs; null when <see cref="EngineOptions.VadMaxBatch"/> is 0.</summary>
+    public VadBatcher? VadBatcher { get; }
 
     public EngineMetrics Metrics { get; }
 
@@ -236,11 +269,11 @@ public sealed class EmotionEngine : IAsyncDisposable
         var length = jobs[0].Length;
         var count = jobs.Length;
         var input = EnginePool.Floats.Rent(count * length);
-        var scores = EnginePool.Floats.Rent(count * _labels);
+        var scores = EnginePool.Floats.Rent(count * _width);
         var single = _classifiers.Length == 1;
         // Classifiers may normalise their input in place, so with several models each runs on its own copy.
         var work = single ? input : EnginePool.Floats.Rent(count * length);
-        var modelScores = single ? scores : EnginePool.Floats.Rent(count * _labels);
+        var modelScores = single ? scores : EnginePool.Floats.Rent(count * _width);
         var modelMs = new double[_classifiers.Length];
         try
         {
@@ -254,21 +287,33 @@ public sealed class EmotionEngine : IAsyncDisposable
             {
                 for (var k = 0; k < _classifiers.Length; k++)
                 {
-                    var labels = _classifiers[k].Manifest.Labels.Count;
+                    var labels = _widths[k];
                     if (!single)
                     {
                         input.AsSpan(0, count * length).CopyTo(work);
                     }
                     var modelStarted = Stopwatch.GetTimestamp();
-                    _classifiers[k]
-                        .ClassifyAsync(
+                    if (Adaptive(k) is { } adaptive)
+                    {
+                        // Features only: each channel turns them into scores in window order (ChannelState).
+                        adaptive.ComputeFeatures(
                             work.AsMemory(0, count * length),
                             count,
                             modelScores.AsMemory(0, count * labels)
-                        )
-                        .AsTask()
-                        .GetAwaiter()
-                        .GetResult();
+                        );
+                    }
+                    else
+                    {
+                        _classifiers[k]
+                            .ClassifyAsync(
+                                work.AsMemory(0, count * length),
+                                count,
+                                modelScores.AsMemory(0, count * labels)
+                            )
+                            .AsTask()
+                            .GetAwaiter()
+                            .GetResult();
+                    }
                     modelMs[k] = Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds;
                     if (!single)
                     {
@@ -276,7 +321,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                         {
                             modelScores
                                 .AsSpan(i * labels, labels)
-                                .CopyTo(scores.AsSpan(i * _labels + _offsets[k]));
+                                .CopyTo(scores.AsSpan(i * _width + _offsets[k]));
                         }
                     }
                     Metrics.RecordModelRun(_classifiers[k].Manifest.Id, modelMs[k]);
@@ -304,7 +349,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                 jobs[i]
                     .Owner.Deliver(
                         jobs[i],
-                        scores.AsSpan(i * _labels, _labels),
+                        scores.AsSpan(i * _width, _width),
                         new EventLatency(queueMs, inferenceMs, count, 0),
                         modelMs,
                         dropped: false
@@ -333,6 +378,10 @@ public sealed class EmotionEngine : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _stop.CancelAsync();
         await _scheduler;
+        if (VadBatcher is not null)
+        {
+            await VadBatcher.DisposeAsync();
+        }
         while (_queue.Reader.TryRead(out var job))
         {
             job.ReturnSamples();
@@ -341,3 +390,14 @@ public sealed class EmotionEngine : IAsyncDisposable
         _runSlots.Dispose();
     }
 }
+
+/// <summary>
+/// Where one model's values sit in a window's outputs, and the channel's adapter that turns them into scores
+/// (null when they are the scores already).
+/// </summary>
+internal sealed record ModelOutput(
+    Models.ModelManifest Manifest,
+    int Offset,
+    int Width,
+    IChannelAdapter? Adapter
+);

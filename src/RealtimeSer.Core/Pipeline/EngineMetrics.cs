@@ -36,6 +36,11 @@ public sealed class EngineMetrics : IDisposable
             "Time of one model's run on a batch, tagged with the model id (an engine may run several)."
         );
         BatchSize = Meter.CreateHistogram<int>("ser.batch.size", "{window}", "Windows per model run.");
+        VadBatchSize = Meter.CreateHistogram<int>(
+            "ser.vad.batch.size",
+            "{frame}",
+            "32 ms frames per Silero VAD run, across streams and channels (batched VAD only)."
+        );
         Windows = Meter.CreateCounter<long>("ser.windows", "{window}", "Windows classified.");
         Dropped = Meter.CreateCounter<long>(
             "ser.windows.dropped",
@@ -57,6 +62,8 @@ public sealed class EngineMetrics : IDisposable
     }
 
     public Meter Meter { get; }
+
+    public Histogram<int> VadBatchSize { get; }
     public Histogram<double> QueueTime { get; }
     public Histogram<double> InferenceTime { get; }
     public Histogram<double> EndToEnd { get; }

@@ -1,4 +1,5 @@
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
 
 namespace RealtimeSer.Core.Pipeline;
 
@@ -56,12 +57,26 @@ public sealed record EngineOptions
 
     public VadOptions Vad { get; init; } = VadOptions.Default;
 
+    /// <summary>
+    /// Engine-wide (ignored in a stream's overrides): score the VAD frames of all streams and channels in
+    /// shared Silero runs of up to this many frames (the per-frame cost falls with the batch; the figures are
+    /// in docs/benchmarks.md). 0 runs each channel's frames on its own, one model run per frame, as before.
+    /// Off by default: past capacity, live streams that shed with batched VAD were seen to deliver no event at
+    /// all (982 streams on 2 cores; LiveOverloadTests), while per-frame VAD keeps serving a share of them.
+    /// Replay (which never sheds) turns it on.
+    /// </summary>
+    public int VadMaxBatch { get; init; }
+
     public void Validate()
     {
         Vad.Validate();
         if (WindowSeconds is <= 0 || HopSeconds is <= 0)
         {
             throw new ArgumentException("window and hop must be positive.");
+        }
+        if (VadMaxBatch < 0)
+        {
+            throw new ArgumentException("the VAD batch must be ≥ 0 frames (0: no batching).");
         }
         if (MaxBatch < 1 || ConcurrentRuns < 1 || QueueCapacity < 1)
         {

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using RealtimeSer.Core.Ingest;
 
@@ -18,8 +20,11 @@ public sealed class EngineStream : IAsyncDisposable
     private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(
         new UnboundedChannelOptions { SingleReader = true }
     );
-    private readonly List<WindowJob> _jobs = [];
-    private readonly List<SpeechEvent> _speech = [];
+
+    // Per channel: the channels' VADs run side by side (their frames share batches), each filling its own lists.
+    private readonly List<WindowJob>[] _jobs;
+    private readonly List<SpeechEvent>[] _speech;
+    private readonly ValueTask[] _appends;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _pending;
     private int _completing;
@@ -39,15 +44,20 @@ public sealed class EngineStream : IAsyncDisposable
         Id = id;
         Format = format;
         _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
-        var models = engine.Classifiers.Select(c => c.Manifest).ToArray();
         _windowers = new ChannelWindower[_normalizer.OutputChannels];
         _states = new ChannelState[_normalizer.OutputChannels];
+        _jobs = new List<WindowJob>[_windowers.Length];
+        _speech = new List<SpeechEvent>[_windowers.Length];
+        _appends = new ValueTask[_windowers.Length];
         for (var c = 0; c < _windowers.Length; c++)
         {
+            _jobs[c] = [];
+            _speech[c] = [];
             var name = format.ChannelNames is { } names && c < names.Count ? names[c] : null;
-            _states[c] = new ChannelState(this, c, name, options, models);
+            _states[c] = new ChannelState(this, c, name, options, engine.Outputs());
             _windowers[c] = new ChannelWindower(
                 engine.VadModel,
+                engine.VadBatcher,
                 options.Vad,
                 engine.WindowSamples(options),
                 engine.HopSamples(options),
@@ -137,33 +147,59 @@ public sealed class EngineStream : IAsyncDisposable
             await _backlog.AddAsync(interleaved, seconds, now, cancellationToken);
             return;
         }
-        await ProcessAsync(interleaved.Span, now, shed: false, cancellationToken);
+        await ProcessAsync(interleaved, now, shed: false, cancellationToken);
     }
 
     // Resampling always runs (it is cheap and keeps stream time exact); shed audio skips VAD and windows.
-    private ValueTask ProcessAsync(
-        ReadOnlySpan<float> interleaved,
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ProcessAsync(
+        ReadOnlyMemory<float> interleaved,
         long arrivedAt,
         bool shed,
         CancellationToken cancellationToken
     )
     {
-        _normalizer.Process(interleaved);
-        for (var c = 0; c < _windowers.Length; c++)
+        _normalizer.Process(interleaved.Span);
+        if (shed)
         {
-            if (shed)
+            for (var c = 0; c < _windowers.Length; c++)
             {
-                _windowers[c].Skip(_normalizer.Output(c).Length, arrivedAt, _states[c], _jobs, _speech);
+                _windowers[c].Skip(_normalizer.Output(c).Length, arrivedAt, _states[c], _jobs[c], _speech[c]);
             }
-            else
+        }
+        else
+        {
+            for (var c = 0; c < _windowers.Length; c++)
             {
-                _windowers[c].Append(_normalizer.Output(c), arrivedAt, _states[c], _jobs, _speech);
+                _appends[c] = _windowers[c]
+                    .AppendAsync(_normalizer.OutputMemory(c), arrivedAt, _states[c], _jobs[c], _speech[c]);
             }
+            await AwaitChannelsAsync();
         }
         _engine.Metrics.AudioSeconds.Add(
             _normalizer.Output(0).Length / (double)StreamNormalizer.TargetRate * Channels
         );
-        return SubmitAsync(cancellationToken);
+        await SubmitAsync(cancellationToken);
+    }
+
+    // Every channel's task is awaited (a pooled task must be), even after one has failed.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AwaitChannelsAsync()
+    {
+        ExceptionDispatchInfo? error = null;
+        for (var c = 0; c < _appends.Length; c++)
+        {
+            try
+            {
+                await _appends[c];
+            }
+            catch (Exception e)
+            {
+                error ??= ExceptionDispatchInfo.Capture(e);
+            }
+            _appends[c] = default;
+        }
+        error?.Throw();
     }
 
     private async Task IngestAsync(CancellationToken stop)
@@ -174,7 +210,7 @@ public sealed class EngineStream : IAsyncDisposable
             {
                 try
                 {
-                    await ProcessAsync(chunk.Samples.Span, chunk.ArrivedAt, chunk.Shed, stop);
+                    await ProcessAsync(chunk.Samples, chunk.ArrivedAt, chunk.Shed, stop);
                 }
                 finally
                 {
@@ -217,9 +253,9 @@ public sealed class EngineStream : IAsyncDisposable
         _normalizer.Flush();
         for (var c = 0; c < _windowers.Length; c++)
         {
-            _windowers[c].Append(_normalizer.Output(c), now, _states[c], _jobs, _speech);
-            _windowers[c].Flush(now, _states[c], _jobs, _speech);
+            _appends[c] = FlushChannelAsync(c, now);
         }
+        await AwaitChannelsAsync();
         await SubmitAsync(cancellationToken);
         // Only now may "no window pending" mean drained: earlier, the last windows were not yet counted, and
         // a result arriving in between would have closed the events before the final segment's event.
@@ -253,6 +289,12 @@ public sealed class EngineStream : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    private async ValueTask FlushChannelAsync(int c, long now)
+    {
+        await _windowers[c].AppendAsync(_normalizer.OutputMemory(c), now, _states[c], _jobs[c], _speech[c]);
+        await _windowers[c].FlushAsync(now, _states[c], _jobs[c], _speech[c]);
+    }
+
     internal bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     internal void Publish(EngineEvent e)
@@ -284,26 +326,39 @@ public sealed class EngineStream : IAsyncDisposable
     private async ValueTask SubmitAsync(CancellationToken cancellationToken)
     {
         // Segment ends are registered before their windows are queued, so a final can never be missed.
-        foreach (var speech in _speech)
+        // Channel by channel, in the order a single writer produced them before channels ran side by side.
+        foreach (var speeches in _speech)
         {
-            if (!speech.IsStart)
+            foreach (var speech in speeches)
             {
-                _states[speech.Channel].RegisterSegmentEnd(speech);
+                if (!speech.IsStart)
+                {
+                    _states[speech.Channel].RegisterSegmentEnd(speech);
+                }
+                Publish(speech);
             }
-            Publish(speech);
+            speeches.Clear();
         }
-        _speech.Clear();
-        Interlocked.Add(ref _pending, _jobs.Count);
+        foreach (var jobs in _jobs)
+        {
+            Interlocked.Add(ref _pending, jobs.Count);
+        }
         try
         {
-            for (var i = 0; i < _jobs.Count; i++)
+            foreach (var jobs in _jobs)
             {
-                await _engine.EnqueueAsync(_jobs[i], cancellationToken);
+                for (var i = 0; i < jobs.Count; i++)
+                {
+                    await _engine.EnqueueAsync(jobs[i], cancellationToken);
+                }
             }
         }
         finally
         {
-            _jobs.Clear();
+            foreach (var jobs in _jobs)
+            {
+                jobs.Clear();
+            }
         }
     }
 }

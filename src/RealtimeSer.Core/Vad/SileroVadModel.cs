@@ -52,24 +52,16 @@ public sealed class SileroVadModel : IDisposable
     public float Process(SileroVadState state, ReadOnlySpan<float> frame)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (frame.Length != FrameSamples)
-        {
-            throw new ArgumentException(
-                $"Silero VAD takes {FrameSamples}-sample frames; got {frame.Length}."
-            );
-        }
-        var input = state.Input;
-        frame.CopyTo(input.AsSpan(ContextSamples));
-        SanitizeInPlace(input.AsSpan(ContextSamples));
-
+        state.Load(frame);
         // Inputs and outputs are views over the state's own buffers, built once per state: a frame
         // allocates no tensors and copies no results.
         _session.RunInto(state.RunInputs, state.RunOutputs);
-        state.Advance();
-        // The tail of this frame is the next frame's context, as in the reference wrapper.
-        input.AsSpan(FrameSamples, ContextSamples).CopyTo(input);
-        return state.Probability;
+        return state.Complete();
     }
+
+    /// <summary>One run over many streams' frames (the batch's inputs and outputs are packed by the caller).</summary>
+    internal void Run(scoped ReadOnlySpan<NamedTensor> inputs, scoped ReadOnlySpan<OutputBuffer> outputs) =>
+        _session.RunInto(inputs, outputs);
 
     public void Dispose() => _session.Dispose();
 
@@ -84,92 +76,4 @@ public sealed class SileroVadModel : IDisposable
             );
         }
     }
-
-    private static void SanitizeInPlace(Span<float> samples)
-    {
-        // NaN or infinite input would poison the recurrent state for the rest of the stream.
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var x = samples[i];
-            if (!float.IsFinite(x))
-            {
-                samples[i] = 0;
-            }
-            else if (x > 1f)
-            {
-                samples[i] = 1f;
-            }
-            else if (x < -1f)
-            {
-                samples[i] = -1f;
-            }
-        }
-    }
-}
-
-/// <summary>
-/// One stream's (one channel's) Silero state: the 64-sample context and the recurrent state. The recurrent
-/// state is double-buffered (ORT reads one buffer and writes the other; the two swap after each frame) so
-/// the model never reads and writes the same memory in one run.
-/// </summary>
-public sealed class SileroVadState
-{
-    private static readonly long[] s_sampleRate = [SileroVadModel.SampleRate];
-
-    private readonly float[] _probability = new float[1];
-    private readonly float[][] _recurrent =
-    [
-        new float[SileroVadModel.StateSize],
-        new float[SileroVadModel.StateSize],
-    ];
-    private readonly NamedTensor[][] _inputs;
-    private readonly OutputBuffer[][] _outputs;
-    private int _current;
-
-    public SileroVadState()
-    {
-        _inputs = [Inputs(_recurrent[0]), Inputs(_recurrent[1])];
-        _outputs = [Outputs(_recurrent[1]), Outputs(_recurrent[0])];
-    }
-
-    internal float[] Input { get; } = new float[SileroVadModel.ContextSamples + SileroVadModel.FrameSamples];
-
-    /// <summary>The recurrent state the next frame reads.</summary>
-    internal float[] Recurrent => _recurrent[_current];
-
-    internal NamedTensor[] RunInputs => _inputs[_current];
-
-    internal OutputBuffer[] RunOutputs => _outputs[_current];
-
-    /// <summary>The speech probability of the last frame run.</summary>
-    internal float Probability => _probability[0];
-
-    /// <summary>After a run: the state just written becomes the one the next frame reads.</summary>
-    internal void Advance() => _current ^= 1;
-
-    public void Reset()
-    {
-        Array.Clear(Input);
-        Array.Clear(_recurrent[0]);
-        Array.Clear(_recurrent[1]);
-        _probability[0] = 0;
-        _current = 0;
-    }
-
-    private NamedTensor[] Inputs(float[] recurrent) =>
-        [
-            NamedTensor.Float(
-                "input",
-                Input,
-                [1, SileroVadModel.ContextSamples + SileroVadModel.FrameSamples]
-            ),
-            NamedTensor.Float("state", recurrent, [2, 1, 128]),
-            NamedTensor.Int64("sr", s_sampleRate, []),
-        ];
-
-    private OutputBuffer[] Outputs(float[] recurrentNext) =>
-        [
-            new OutputBuffer("output", _probability, [1, 1]),
-            new OutputBuffer("stateN", recurrentNext, [2, 1, 128]),
-        ];
 }

@@ -1,13 +1,20 @@
+using System.Runtime.CompilerServices;
+using RealtimeSer.Core.Vad.Batching;
+
 namespace RealtimeSer.Core.Vad;
 
 /// <summary>
 /// VAD for one stream and one channel: cuts 16 kHz audio of any block size into 512-sample frames, scores
-/// each with the shared Silero model and this stream's own state, and reports speech transitions.
+/// each with the shared Silero model and this stream's own state, and reports speech transitions. With a
+/// <see cref="VadBatcher"/>, frames are scored in runs shared with other channels (<see cref="ProcessAsync"/>);
+/// without one, each frame runs on the caller's thread.
 /// </summary>
 public sealed class StreamingVad
 {
     private readonly SileroVadModel _model;
     private readonly SileroVadState _state = new();
+    private readonly VadBatcher? _batcher;
+    private readonly VadFrameRequest? _request;
     private readonly VadSegmenter _segmenter;
     private readonly float[] _frame = new float[SileroVadModel.FrameSamples];
     private int _frameFill;
@@ -18,6 +25,14 @@ public sealed class StreamingVad
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
         _segmenter = new VadSegmenter(options ?? VadOptions.Default, SileroVadModel.FrameSamples);
+    }
+
+    /// <summary>A channel whose frames are scored in batches shared with other channels.</summary>
+    public StreamingVad(VadBatcher batcher, VadOptions? options = null)
+        : this((batcher ?? throw new ArgumentNullException(nameof(batcher))).Model, options)
+    {
+        _batcher = batcher;
+        _request = new VadFrameRequest(_state);
     }
 
     /// <summary>16 kHz samples received so far.</summary>
@@ -39,15 +54,14 @@ public sealed class StreamingVad
     private const float SilenceLevel = 1e-5f;
     private bool _silent;
 
+    /// <summary>Scores <paramref name="samples"/> on this thread; for a batched channel use <see cref="ProcessAsync"/>.</summary>
     public void Process(ReadOnlySpan<float> samples, List<VadEvent> events)
     {
+        ThrowIfBatched();
         _samples += samples.Length;
         while (!samples.IsEmpty)
         {
-            var take = Math.Min(samples.Length, _frame.Length - _frameFill);
-            samples[..take].CopyTo(_frame.AsSpan(_frameFill));
-            _frameFill += take;
-            samples = samples[take..];
+            samples = samples[Fill(samples)..];
             if (_frameFill == _frame.Length)
             {
                 ScoreFrame(events);
@@ -55,15 +69,75 @@ public sealed class StreamingVad
         }
     }
 
+    /// <summary>
+    /// Scores <paramref name="samples"/>, in batches shared with other channels when this channel has a
+    /// batcher (completes synchronously when it has none). <paramref name="samples"/> must not change until
+    /// the returned task completes.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ProcessAsync(ReadOnlyMemory<float> samples, List<VadEvent> events)
+    {
+        if (_batcher is null)
+        {
+            Process(samples.Span, events);
+            return;
+        }
+        _samples += samples.Length;
+        while (!samples.IsEmpty)
+        {
+            samples = samples[Fill(samples.Span)..];
+            if (_frameFill == _frame.Length)
+            {
+                await ScoreFrameAsync(events);
+            }
+        }
+    }
+
     /// <summary>Ends the stream: scores the zero-padded partial frame and closes any open segment.</summary>
     public void Flush(List<VadEvent> events)
     {
+        ThrowIfBatched();
         if (_frameFill > 0)
         {
             _frame.AsSpan(_frameFill).Clear();
             ScoreFrame(events);
         }
         _segmenter.Flush(events, _samples);
+    }
+
+    /// <summary><see cref="Flush"/> for a channel that may be batched.</summary>
+    public async ValueTask FlushAsync(List<VadEvent> events)
+    {
+        if (_batcher is null)
+        {
+            Flush(events);
+            return;
+        }
+        if (_frameFill > 0)
+        {
+            _frame.AsSpan(_frameFill).Clear();
+            await ScoreFrameAsync(events);
+        }
+        _segmenter.Flush(events, _samples);
+    }
+
+    // Copies what fits of the next frame; returns the samples taken.
+    private int Fill(ReadOnlySpan<float> samples)
+    {
+        var take = Math.Min(samples.Length, _frame.Length - _frameFill);
+        samples[..take].CopyTo(_frame.AsSpan(_frameFill));
+        _frameFill += take;
+        return take;
+    }
+
+    private void ThrowIfBatched()
+    {
+        if (_batcher is not null)
+        {
+            throw new InvalidOperationException(
+                "this VAD scores its frames through a batcher: call ProcessAsync and FlushAsync."
+            );
+        }
     }
 
     private static bool IsDigitalSilence(ReadOnlySpan<float> frame)
@@ -93,25 +167,43 @@ public sealed class StreamingVad
 
     private void ScoreFrame(List<VadEvent> events)
     {
-        if (IsDigitalSilence(_frame))
-        {
-            // No model run: the muted side of a call costs nothing. Speech after it starts from a fresh state,
-            // as it would after the zeros the model would have seen.
-            if (!_silent)
-            {
-                _state.Reset();
-                _silent = true;
-            }
-            LastProbability = 0;
-            FramesSilent++;
-        }
-        else
+        Accept(IsSilentFrame() ? 0 : Scored(_model.Process(_state, _frame)), events);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ScoreFrameAsync(List<VadEvent> events)
+    {
+        Accept(IsSilentFrame() ? 0 : Scored(await _batcher!.ScoreAsync(_request!, _frame)), events);
+    }
+
+    private bool IsSilentFrame()
+    {
+        if (!IsDigitalSilence(_frame))
         {
             _silent = false;
-            LastProbability = _model.Process(_state, _frame);
-            FramesScored++;
+            return false;
         }
+        // No model run: the muted side of a call costs nothing. Speech after it starts from a fresh state, as
+        // it would after the zeros the model would have seen.
+        if (!_silent)
+        {
+            _state.Reset();
+            _silent = true;
+        }
+        FramesSilent++;
+        return true;
+    }
+
+    private float Scored(float probability)
+    {
+        FramesScored++;
+        return probability;
+    }
+
+    private void Accept(float probability, List<VadEvent> events)
+    {
+        LastProbability = probability;
         _frameFill = 0;
-        _segmenter.Push(LastProbability, events);
+        _segmenter.Push(probability, events);
     }
 }

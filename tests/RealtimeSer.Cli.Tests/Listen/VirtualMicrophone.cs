@@ -118,7 +118,7 @@ internal sealed class VirtualMicrophone : IDisposable
         Skip.If(
             models.Count == 0,
             $"no emotion model installed (looked in: {string.Join(", ", ModelCatalog.Folders())}); "
-                + "these tests use the default model (models/crema6)"
+                + "these tests use the default model (models/general6)"
         );
     }
 

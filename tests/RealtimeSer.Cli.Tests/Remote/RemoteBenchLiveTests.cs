@@ -27,7 +27,7 @@ public class RemoteBenchLiveTests
         var recording = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
         Skip.If(
             RealtimeSer.Core.Models.ModelCatalog.List().Count == 0,
-            "no emotion model installed (the default is models/crema6)"
+            "no emotion model installed (the default is models/general6)"
         );
 
         var (result, _, stderr) = await RunBenchLiveAsync(recording, 3);

@@ -8,7 +8,7 @@ using RealtimeSer.Server;
 namespace RealtimeSer.Cli.Tests.Remote;
 
 /// <summary>
-/// An in-process <c>ser serve</c> on a free loopback port with the installed default model (models/crema6)
+/// An in-process <c>ser serve</c> on a free loopback port with the installed default model (models/general6)
 /// and the Silero VAD; skips when either is not installed.
 /// </summary>
 internal sealed class RemoteServer : IAsyncDisposable
@@ -36,7 +36,10 @@ internal sealed class RemoteServer : IAsyncDisposable
 
     public static async Task<RemoteServer> StartAsync()
     {
-        Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed (the default is models/crema6)");
+        Skip.If(
+            ModelCatalog.List().Count == 0,
+            "no emotion model installed (the default is models/general6)"
+        );
         SileroVadModel vad;
         try
         {

@@ -220,6 +220,52 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Per_channel_adaptation_sees_each_channels_windows_once_in_order_although_batches_finish_out_of_order()
+    {
+        var clips = TestAudio.FixtureClips(3);
+        var classifier = new FakeAdaptiveClassifier();
+        await using var engine = new EmotionEngine(
+            [classifier],
+            _vad,
+            new EngineOptions
+            {
+                Overload = OverloadPolicy.Wait,
+                MaxBatch = 2,
+                ConcurrentRuns = 3,
+                InterimResults = true,
+            }
+        );
+        // Stereo: each side its own speaker; a DC ramp makes every later window's mean larger than the one before.
+        var left = TestAudio.Conversation(clips, 0);
+        var right = TestAudio.Conversation(clips, 1);
+        var stereo = new float[2 * left.Length];
+        for (var i = 0; i < left.Length; i++)
+        {
+            var ramp = 0.02f * i / 16000f;
+            stereo[2 * i] = left[i] + ramp;
+            stereo[2 * i + 1] = right[i] + ramp;
+        }
+        await using var stream = engine.OpenStream("adaptive", new StreamFormat(16000, 2));
+        var events = await FeedAsync(stream, stereo, 3200);
+
+        var interims = events.OfType<EmotionEvent>().Where(e => !e.IsFinal).ToList();
+        Assert.Equal(2, classifier.Adapters.Count);
+        Assert.Equal(interims.Count, classifier.Adapters.Sum(a => a.Seen.Count));
+        foreach (var adapter in classifier.Adapters)
+        {
+            Assert.True(adapter.Seen.Count > 5, $"only {adapter.Seen.Count} windows");
+            for (var i = 1; i < adapter.Seen.Count; i++)
+            {
+                Assert.True(
+                    adapter.Seen[i] > adapter.Seen[i - 1],
+                    $"window {i} adapted after a later one ({adapter.Seen[i]} ≤ {adapter.Seen[i - 1]})"
+                );
+            }
+        }
+        output.WriteLine($"{interims.Count} windows over two channels, adapted in order");
+    }
+
+    [SkippableFact]
     public async Task One_model_events_list_that_model_alone()
     {
         var clips = TestAudio.FixtureClips(1);

@@ -115,6 +115,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
                 o =>
                 {
                     o.MaxConcurrentStreams = 1000;
+                    o.AdaptiveAdmission = true;
                     o.AdmissionWindowSeconds = 1;
                 },
                 slow,

@@ -1,0 +1,224 @@
+using RealtimeSer.Audio;
+using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Core.Tests.Support;
+using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
+using RealtimeSer.Tests.Fakes;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Core.Tests.Vad;
+
+/// <summary>Batched Silero VAD must give what per-frame VAD gives: replay stays deterministic.</summary>
+public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
+{
+    // Float noise only: different batch sizes may take different GEMM paths inside ONNX Runtime.
+    private const float Tolerance = 1e-5f;
+
+    private readonly SileroVadModel _model = SileroVadModel.Load(TestPaths.RequireVadModel());
+
+    public void Dispose() => _model.Dispose();
+
+    [SkippableFact]
+    public void One_batched_run_gives_each_stream_its_per_frame_probabilities_on_the_fixture_call()
+    {
+        var channels = CallChannels();
+        // Six streams: both channels of the call from three starting points, so rows differ in speech and state.
+        var streams = new List<float[]>();
+        foreach (var offset in new[] { 0, 16000 * 7 + 123, 16000 * 41 + 77 })
+        {
+            streams.AddRange(channels.Select(c => c[offset..]));
+        }
+        var frames = streams.Min(s => s.Length) / SileroVadModel.FrameSamples;
+        var single = streams.Select(_ => new SileroVadState()).ToArray();
+        var batched = streams.Select(_ => new SileroVadState()).ToArray();
+        var batch = new SileroVadBatch(streams.Count);
+        var probabilities = new float[streams.Count];
+        var worst = 0f;
+        var speechFrames = 0;
+        for (var f = 0; f < frames; f++)
+        {
+            // Batch composition changes from frame to frame (1 to 6 rows), as it does under live load.
+            var rows = 1 + f % streams.Count;
+            for (var s = 0; s < rows; s++)
+            {
+                batched[s].Load(Frame(streams[s], f));
+            }
+            batch.Run(_model, batched.AsSpan(0, rows), probabilities);
+            for (var s = 0; s < rows; s++)
+            {
+                var expected = _model.Process(single[s], Frame(streams[s], f));
+                worst = Math.Max(worst, Math.Abs(expected - probabilities[s]));
+                speechFrames += expected >= 0.5f ? 1 : 0;
+            }
+            // Rows left out of this run fall behind by a frame; keep them in step on their own.
+            for (var s = rows; s < streams.Count; s++)
+            {
+                var expected = _model.Process(single[s], Frame(streams[s], f));
+                var alone = _model.Process(batched[s], Frame(streams[s], f));
+                worst = Math.Max(worst, Math.Abs(expected - alone));
+            }
+        }
+        output.WriteLine(
+            $"{frames} frames × {streams.Count} streams, {speechFrames} speech frames: largest difference {worst:E2}"
+        );
+        Assert.True(speechFrames > frames / 10, "the fixture should hold speech");
+        Assert.True(worst <= Tolerance, $"batched probabilities differ by {worst:E2} (> {Tolerance:E0})");
+    }
+
+    [SkippableFact]
+    public async Task Channels_scored_through_the_batcher_find_the_same_speech_as_channels_scored_alone()
+    {
+        var channels = CallChannels();
+        var streams = new[] { channels[0], channels[1], channels[0][16000..], channels[1][8000..] };
+        var frames = 0L;
+        long runs;
+        var batchedEvents = new List<VadEvent>[streams.Length];
+        await using (var batcher = new VadBatcher(_model, maxBatch: 8, workers: 1))
+        {
+            // Each channel awaits its own frames, concurrently with the others, as engine streams do.
+            await Task.WhenAll(
+                streams.Select(
+                    (audio, s) =>
+                        Task.Run(async () =>
+                        {
+                            var vad = new StreamingVad(batcher);
+                            var events = batchedEvents[s] = [];
+                            for (var offset = 0; offset < audio.Length; offset += 320)
+                            {
+                                var block = audio.AsMemory(offset, Math.Min(320, audio.Length - offset));
+                                await vad.ProcessAsync(block, events);
+                            }
+                            await vad.FlushAsync(events);
+                            Interlocked.Add(ref frames, vad.FramesScored);
+                        })
+                )
+            );
+            Assert.Equal(frames, batcher.Frames);
+            runs = batcher.Runs;
+        }
+        for (var s = 0; s < streams.Length; s++)
+        {
+            var alone = new StreamingVad(_model);
+            var events = new List<VadEvent>();
+            alone.Process(streams[s], events);
+            alone.Flush(events);
+            Assert.True(events.Count >= 20, $"stream {s}: only {events.Count} VAD events");
+            Assert.Equal(events, batchedEvents[s]);
+        }
+        output.WriteLine($"{frames} frames in {runs} runs: mean batch {frames / (double)runs:F2}");
+        Assert.True(runs < frames, "no two frames shared a run");
+    }
+
+    [SkippableFact]
+    public async Task A_batched_engine_replays_exactly_what_an_unbatched_engine_replays()
+    {
+        var call = TestPaths.RequireShared("fixtures/calls/call01_stereo16k.wav");
+        var interleaved = ReadInterleaved(call);
+        var unbatched = await ReplayAsync(interleaved, vadMaxBatch: 0, streams: 3);
+        var batched = await ReplayAsync(interleaved, vadMaxBatch: 64, streams: 3);
+        for (var s = 0; s < 3; s++)
+        {
+            Assert.True(unbatched[s].Count > 50, $"stream {s}: only {unbatched[s].Count} events");
+            Assert.Equal(unbatched[s], batched[s]);
+        }
+        output.WriteLine($"{unbatched[0].Count} speech and final events per stream, identical with batching");
+    }
+
+    [SkippableFact]
+    public async Task A_disposed_batcher_refuses_frames_with_a_clear_error()
+    {
+        var batcher = new VadBatcher(_model, workers: 1);
+        var vad = new StreamingVad(batcher);
+        await vad.ProcessAsync(
+            new float[SileroVadModel.FrameSamples]
+                .Select((_, i) => (i % 7) * 0.01f)
+                .ToArray(),
+            []
+        );
+        Assert.Equal(1, batcher.Frames);
+        await batcher.DisposeAsync();
+        var error = await Assert.ThrowsAsync<ObjectDisposedException>(async () =>
+            await vad.ProcessAsync(Enumerable.Repeat(0.1f, SileroVadModel.FrameSamples).ToArray(), [])
+        );
+        Assert.Contains("disposed", error.Message);
+        Assert.Throws<InvalidOperationException>(() => vad.Process(new float[512], []));
+    }
+
+    private async Task<List<string>[]> ReplayAsync(float[] interleaved, int vadMaxBatch, int streams)
+    {
+        var options = new EngineOptions { Overload = OverloadPolicy.Wait, VadMaxBatch = vadMaxBatch };
+        await using var engine = new EmotionEngine(new FakeClassifier(), _model, options);
+        return await Task.WhenAll(
+            Enumerable
+                .Range(0, streams)
+                .Select(s =>
+                    Task.Run(async () =>
+                    {
+                        await using var stream = engine.OpenStream($"s{s}", new StreamFormat(16000, 2));
+                        var events = new List<string>();
+                        var reader = Task.Run(async () =>
+                        {
+                            await foreach (var e in stream.Events.ReadAllAsync())
+                            {
+                                // Latency differs run to run; what was found and said must not.
+                                events.Add(
+                                    e switch
+                                    {
+                                        SpeechEvent speech =>
+                                            $"speech {speech.Channel} {speech.Segment} {speech.IsStart} {speech.Seconds:F4}",
+                                        EmotionEvent { IsFinal: true } f =>
+                                            $"final {f.Channel} {f.Segment} {f.StartSeconds:F4}-{f.EndSeconds:F4} {f.Label} {string.Join(",", f.Scores.Select(x => x.ToString("F5")))}",
+                                        _ => "",
+                                    }
+                                );
+                            }
+                        });
+                        // Blocks of different sizes per stream, so batches mix streams at different points.
+                        var block = 2 * (1600 + 320 * s);
+                        for (var offset = 0; offset < interleaved.Length; offset += block)
+                        {
+                            await stream.WriteAsync(
+                                interleaved.AsMemory(offset, Math.Min(block, interleaved.Length - offset))
+                            );
+                        }
+                        await stream.CompleteAsync();
+                        await reader;
+                        events.RemoveAll(e => e.Length == 0);
+                        // Finals are published by the scheduler, so where they fall among speech events is
+                        // timing; each kind's own order is not.
+                        return events.OrderBy(e => e.StartsWith("final", StringComparison.Ordinal)).ToList();
+                    })
+                )
+        );
+    }
+
+    private static float[][] CallChannels()
+    {
+        var interleaved = ReadInterleaved(TestPaths.RequireShared("fixtures/calls/call01_stereo16k.wav"));
+        var left = new float[interleaved.Length / 2];
+        var right = new float[interleaved.Length / 2];
+        for (var i = 0; i < left.Length; i++)
+        {
+            left[i] = interleaved[2 * i];
+            right[i] = interleaved[2 * i + 1];
+        }
+        return [left, right];
+    }
+
+    private static float[] ReadInterleaved(string path)
+    {
+        using var reader = AudioFile.Open(path);
+        Assert.Equal((16000, 2), (reader.Format.SampleRate, reader.Format.Channels));
+        var all = new List<float>();
+        var block = new float[8192];
+        int n;
+        while ((n = reader.Read(block)) > 0)
+        {
+            all.AddRange(block.AsSpan(0, n * 2));
+        }
+        return [.. all];
+    }
+
+    private static ReadOnlySpan<float> Frame(float[] audio, int index) =>
+        audio.AsSpan(index * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples);
+}

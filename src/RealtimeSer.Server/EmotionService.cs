@@ -247,6 +247,15 @@ internal sealed class EmotionService(
         }
     }
 
+    /// <summary>
+    /// One response at a time. <paramref name="token"/> ends only the wait for the lock, never a write under way:
+    /// Grpc.AspNetCore answers a write's cancellation by resetting the HTTP/2 stream (RST_STREAM CANCEL), which
+    /// throws away the status and stats still to come. Stopping the stats at a normal end, or the grace period
+    /// running out at shutdown, while a write waited on flow control used to end a healthy stream that way
+    /// (CANCELLED at a direct client, INTERNAL behind nginx) instead of OK or UNAVAILABLE. A write under way ends
+    /// by itself: it completes, or fails once the call is aborted (client gone, Kestrel's minimum response data
+    /// rate for a client that stops reading, Kestrel's shutdown timeout).
+    /// </summary>
     private static async Task WriteLockedAsync(
         Call call,
         SemaphoreSlim writeLock,
@@ -257,7 +266,7 @@ internal sealed class EmotionService(
         await writeLock.WaitAsync(token);
         try
         {
-            await call.Responses.WriteAsync(message, token);
+            await call.Responses.WriteAsync(message, CancellationToken.None);
         }
         finally
         {

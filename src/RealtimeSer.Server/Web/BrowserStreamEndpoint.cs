@@ -167,7 +167,7 @@ internal sealed class BrowserStreamEndpoint(
         var started = Stopwatch.GetTimestamp();
         var forward = ForwardEventsAsync(sender, stream, tracked, cancel);
         using var statsStop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
-        var stats = SendStatsAsync(sender, stream, started, statsStop.Token);
+        var stats = SendStatsAsync(sender, stream, started, statsStop.Token, cancel.Token);
         var decoder = setup.CreateDecoder();
         var maxBytes = (long)(options.MaxStreamSeconds * setup.SampleRate) * decoder.BytesPerFrame;
         long received = 0;
@@ -283,15 +283,21 @@ internal sealed class BrowserStreamEndpoint(
         }
     }
 
+    /// <summary>
+    /// Periodic stats until <paramref name="stop"/>, which ends only the wait for the next tick: a send under way
+    /// finishes (cancelling a WebSocket send aborts the socket, and with it the final stats and the close that
+    /// follow at a normal end). <paramref name="token"/> is the stream's own, for real failures.
+    /// </summary>
     private async Task SendStatsAsync(
         Sender sender,
         EngineStream stream,
         long started,
+        CancellationToken stop,
         CancellationToken token
     )
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.StatsIntervalSeconds));
-        while (await timer.WaitForNextTickAsync(token))
+        while (await timer.WaitForNextTickAsync(stop))
         {
             await sender.SendAsync(json => WriteStats(json, stream, started, "stats"), token);
         }

@@ -33,15 +33,21 @@ public sealed class StreamingCall<TRequest, TResponse> : IAsyncDisposable
             await _call.RequestStream.WriteAsync(request, _cancellationToken);
             return true;
         }
-        catch (Exception e)
-            when (e is RpcException or InvalidOperationException or OperationCanceledException
-                && !_cancellationToken.IsCancellationRequested
-            )
+        catch (Exception e) when (EndedUnderUs(e))
         {
             // The call ended under the write (a refusal, a reset): not ours to cancel, so not a cancellation.
             return false;
         }
     }
+
+    /// <summary>
+    /// The call ended while we wrote, for a reason the reading side reports: Grpc.Net.Client throws the
+    /// transport's own exception (an <see cref="IOException"/> such as HttpProtocolException for a stream a
+    /// proxy reset) as well as its RPC, state and cancellation errors.
+    /// </summary>
+    private bool EndedUnderUs(Exception e) =>
+        e is RpcException or InvalidOperationException or OperationCanceledException or IOException
+        && !_cancellationToken.IsCancellationRequested;
 
     /// <summary>Half-closes: the server sees the end of the requests.</summary>
     public async ValueTask CompleteRequestAsync()
@@ -50,10 +56,7 @@ public sealed class StreamingCall<TRequest, TResponse> : IAsyncDisposable
         {
             await _call.RequestStream.CompleteAsync();
         }
-        catch (Exception e)
-            when (e is RpcException or InvalidOperationException or OperationCanceledException
-                && !_cancellationToken.IsCancellationRequested
-            )
+        catch (Exception e) when (EndedUnderUs(e))
         {
             // The call has already ended; the reading side has its status.
         }

@@ -82,6 +82,25 @@ public sealed class SerChannelTests
             )
         );
 
+    [Fact]
+    public async Task A_write_into_a_stream_the_server_or_a_proxy_reset_reports_the_end_instead_of_throwing()
+    {
+        // Grpc.Net.Client lets the transport's own exception out of a write (HttpProtocolException, an
+        // IOException); behind nginx that is how a reset stream showed up at the writing side.
+        using var channel = new SerChannel(new Uri("http://127.0.0.1:1"), null, new ResetHandler());
+        await using var call = await channel.Recognizer.StartStreamAsync(new RecognitionConfig());
+        Assert.False(
+            await call.WriteAsync(
+                new StreamingRecognizeRequest
+                {
+                    AudioContent = Google.Protobuf.ByteString.CopyFrom(new byte[160]),
+                }
+            )
+        );
+        await call.CompleteRequestAsync();
+        await Assert.ThrowsAsync<RpcException>(async () => await call.ReadAsync());
+    }
+
     /// <summary>Answers every call with a trailers-only response of one status and notes the key sent.</summary>
     private sealed class StatusHandler(StatusCode code) : HttpMessageHandler
     {
@@ -107,5 +126,61 @@ public sealed class SerChannelTests
             response.Headers.Add("grpc-message", "from the test handler");
             return Task.FromResult(response);
         }
+    }
+
+    /// <summary>Starts a response, then fails every request write and the response body as an HTTP/2 reset does.</summary>
+    private sealed class ResetHandler : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(
+            HttpRequestMessage request,
+            CancellationToken cancellationToken
+        )
+        {
+            _ = Task.Run(
+                async () =>
+                {
+                    try
+                    {
+                        await request.Content!.CopyToAsync(new ResetStream(), cancellationToken);
+                    }
+                    catch (IOException) { }
+                },
+                CancellationToken.None
+            );
+            var response = new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Version = HttpVersion.Version20,
+                RequestMessage = request,
+                Content = new StreamContent(new ResetStream()),
+            };
+            response.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+            return Task.FromResult(response);
+        }
+    }
+
+    private sealed class ResetStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Flush() { }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw Reset();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw Reset();
+
+        private static HttpProtocolException Reset() =>
+            new(2, "The HTTP/2 server reset the stream. HTTP/2 error code 'INTERNAL_ERROR' (0x2).", null);
     }
 }

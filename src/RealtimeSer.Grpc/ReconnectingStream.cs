@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.Core;
 using RealtimeSer.Grpc.V1;
 
 namespace RealtimeSer.Grpc;
@@ -37,7 +38,7 @@ public sealed record ReconnectPolicy
 }
 
 /// <summary>A reconnection: why, after which delay, and where in stream time the new call begins.</summary>
-public sealed record ReconnectEvent(int Attempt, TimeSpan Delay, double OffsetSeconds, GrpcStatus Cause);
+public sealed record ReconnectEvent(int Attempt, TimeSpan Delay, double OffsetSeconds, Status Cause);
 
 /// <summary>
 /// One logical StreamingRecognize stream that survives the loss of the replica serving it. On UNAVAILABLE
@@ -50,7 +51,7 @@ public sealed record ReconnectEvent(int Attempt, TimeSpan Delay, double OffsetSe
 /// </summary>
 public sealed class ReconnectingStream : IAsyncDisposable
 {
-    private readonly EmotionRecognizerClient _client;
+    private readonly EmotionRecognizer.EmotionRecognizerClient _client;
     private readonly RecognitionConfig _config;
     private readonly ReconnectPolicy _policy;
     private readonly CancellationToken _cancellationToken;
@@ -59,19 +60,19 @@ public sealed class ReconnectingStream : IAsyncDisposable
     private readonly Dictionary<int, int> _nextSegment = [];
     private readonly Dictionary<int, int> _segmentBase = [];
     private readonly Random _random = new();
-    private GrpcDuplexCall<StreamingRecognizeResponse> _call;
+    private StreamingCall<StreamingRecognizeRequest, StreamingRecognizeResponse> _call;
     private TaskCompletionSource _callChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private GrpcException? _failure;
+    private RpcException? _failure;
     private double _offsetSeconds;
     private long _bytesSent;
     private int _failuresInARow;
     private bool _requestCompleted;
 
     private ReconnectingStream(
-        EmotionRecognizerClient client,
+        EmotionRecognizer.EmotionRecognizerClient client,
         RecognitionConfig config,
         ReconnectPolicy policy,
-        GrpcDuplexCall<StreamingRecognizeResponse> call,
+        StreamingCall<StreamingRecognizeRequest, StreamingRecognizeResponse> call,
         CancellationToken cancellationToken
     )
     {
@@ -97,7 +98,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
 
     /// <summary>Opens the first call and sends the config.</summary>
     public static async Task<ReconnectingStream> StartAsync(
-        EmotionRecognizerClient client,
+        EmotionRecognizer.EmotionRecognizerClient client,
         RecognitionConfig config,
         ReconnectPolicy? policy = null,
         Action<ReconnectEvent>? reconnected = null,
@@ -106,7 +107,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(config);
-        var call = await client.StreamingRecognizeAsync(config, cancellationToken);
+        var call = await client.StartStreamAsync(config, cancellationToken);
         return new ReconnectingStream(
             client,
             config,
@@ -177,7 +178,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
         }
     }
 
-    /// <summary>The next response in original stream time, or null at the end; a final failure throws <see cref="GrpcException"/>.</summary>
+    /// <summary>The next response in original stream time, or null at the end; a final failure throws <see cref="RpcException"/>.</summary>
     public async ValueTask<StreamingRecognizeResponse?> ReadAsync()
     {
         while (true)
@@ -196,27 +197,49 @@ public sealed class ReconnectingStream : IAsyncDisposable
                 _failuresInARow = 0;
                 return Shift(response);
             }
-            catch (GrpcException e)
-                when (e.Status.Code == GrpcStatusCode.Unavailable
+            catch (RpcException e)
+                when (e.StatusCode == StatusCode.Unavailable
                     && !Volatile.Read(ref _requestCompleted)
                     && !_cancellationToken.IsCancellationRequested
                 )
             {
                 await ReconnectAsync(e);
             }
+            catch (OperationCanceledException e)
+                when (!Volatile.Read(ref _requestCompleted) && !_cancellationToken.IsCancellationRequested)
+            {
+                // Not our cancellation: the connection went or the server reset the stream (a replica stopping).
+                await ReconnectAsync(
+                    new RpcException(
+                        new Status(
+                            StatusCode.Unavailable,
+                            "The call ended without a status: the connection was lost or the server reset the stream.",
+                            e
+                        )
+                    )
+                );
+            }
+            catch (Exception e) when (_failure is null)
+            {
+                // Any other end is final: writers waiting for a new call must learn it too.
+                Fail(e as RpcException ?? new RpcException(new Status(StatusCode.Cancelled, e.Message, e)));
+                throw;
+            }
         }
     }
 
-    private async Task ReconnectAsync(GrpcException cause)
+    private async Task ReconnectAsync(RpcException cause)
     {
         if (++_failuresInARow > _policy.MaxAttempts)
         {
             Fail(
                 _policy.MaxAttempts == 0
                     ? cause
-                    : new GrpcException(
-                        cause.Status.Code,
-                        $"{cause.Status.Detail} (gave up after {_policy.MaxAttempts} reconnection attempts)"
+                    : new RpcException(
+                        new Status(
+                            cause.StatusCode,
+                            $"{cause.Status.Detail} (gave up after {_policy.MaxAttempts} reconnection attempts)"
+                        )
                     )
             );
             throw _failure!;
@@ -234,7 +257,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
             }
             var offset = Interlocked.Read(ref _bytesSent) / _bytesPerSecond;
             Volatile.Write(ref _offsetSeconds, offset);
-            _call = await _client.StreamingRecognizeAsync(_config, _cancellationToken);
+            _call = await _client.StartStreamAsync(_config, _cancellationToken);
             Reconnects++;
             Interlocked
                 .Exchange(
@@ -250,7 +273,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
         }
     }
 
-    private void Fail(GrpcException failure)
+    private void Fail(RpcException failure)
     {
         _failure = failure;
         _callChanged.TrySetResult();

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using Grpc.Core;
 using Microsoft.AspNetCore.Http;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
@@ -66,9 +66,11 @@ public sealed class ApiKeyAuthenticator
         const string bearer = "Bearer ";
         if (!value.StartsWith(bearer, StringComparison.OrdinalIgnoreCase))
         {
-            throw new GrpcException(
-                GrpcStatusCode.Unauthenticated,
-                "Missing API key: send metadata 'authorization: Bearer <key>'."
+            throw new RpcException(
+                new Status(
+                    StatusCode.Unauthenticated,
+                    "Missing API key: send metadata 'authorization: Bearer <key>'."
+                )
             );
         }
         Span<byte> hash = stackalloc byte[32];
@@ -82,7 +84,7 @@ public sealed class ApiKeyAuthenticator
         }
         if (matched < 0)
         {
-            throw new GrpcException(GrpcStatusCode.Unauthenticated, "Invalid API key.");
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "Invalid API key."));
         }
         return matched;
     }

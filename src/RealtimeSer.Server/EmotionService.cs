@@ -1,14 +1,16 @@
 using System.Diagnostics;
-using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using RealtimeSer.Core.Pipeline;
-using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using CoreSpeech = RealtimeSer.Core.Pipeline.SpeechEvent;
 
 namespace RealtimeSer.Server;
 
-/// <summary>realtime_ser.v1.EmotionRecognizer on the shared engines.</summary>
+/// <summary>
+/// realtime_ser.v1.EmotionRecognizer on the shared engines. Admission (keys, rates, limits) runs before each
+/// call in <see cref="AdmissionInterceptor"/>; request bodies that go idle are cut by <see cref="IdleRequestBody"/>.
+/// </summary>
 internal sealed class EmotionService(
     ModelRegistry models,
     ServerOptions options,
@@ -16,7 +18,7 @@ internal sealed class EmotionService(
     StreamAdmission admission,
     StreamRegistry registry,
     ILogger logger
-)
+) : EmotionRecognizer.EmotionRecognizerBase
 {
     public const string Service = "/realtime_ser.v1.EmotionRecognizer/";
     public const string StreamingRecognizePath = Service + "StreamingRecognize";
@@ -25,29 +27,25 @@ internal sealed class EmotionService(
 
     private long _nextId;
 
-    public async Task StreamingRecognizeAsync(GrpcServerCall call)
+    public override async Task StreamingRecognize(
+        IAsyncStreamReader<StreamingRecognizeRequest> requestStream,
+        IServerStreamWriter<StreamingRecognizeResponse> responseStream,
+        ServerCallContext context
+    )
     {
-        using var slot = Admit(call);
-        using var idle = StreamIdleTimer.For(options);
-        var first = await idle.ReadAsync(
-            call.HttpContext.Request.BodyReader,
-            StreamingRecognizeRequest.Parser,
-            options.MaxMessageBytes,
-            call.CancellationToken
-        );
+        var first = await RequestReader.NextAsync(requestStream, context.CancellationToken);
         if (first is null || first.RequestCase != StreamingRecognizeRequest.RequestOneofCase.Config)
         {
-            throw Refused(
-                call,
-                new GrpcStatus(
-                    GrpcStatusCode.InvalidArgument,
+            throw admission.Refused(
+                new Status(
+                    StatusCode.InvalidArgument,
                     first is null
                         ? "Empty request stream: send a StreamingRecognizeRequest with `config` first, then audio_content."
                         : "Audio before config: the first StreamingRecognizeRequest must carry only `config`; send audio_content after it."
                 )
             );
         }
-        var setup = Setup(call, first.Config);
+        var setup = Setup(first.Config);
         var id =
             "grpc-"
             + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -64,11 +62,11 @@ internal sealed class EmotionService(
         var status = "OK";
         try
         {
-            await RunStreamAsync(call, setup, stream, tracked, idle);
+            await RunStreamAsync(new Call(requestStream, responseStream, context), setup, stream, tracked);
         }
         catch (Exception e)
         {
-            status = GrpcStatus.FromException(e, call.DeadlineExpired).Code.ToString();
+            status = CallStatus.Of(e, context).ToString();
             throw;
         }
         finally
@@ -84,16 +82,22 @@ internal sealed class EmotionService(
         }
     }
 
+    /// <summary>One streaming call: its requests, its responses and its context.</summary>
+    private sealed record Call(
+        IAsyncStreamReader<StreamingRecognizeRequest> Requests,
+        IServerStreamWriter<StreamingRecognizeResponse> Responses,
+        ServerCallContext Context
+    );
+
     private async Task RunStreamAsync(
-        GrpcServerCall call,
+        Call call,
         StreamSetup setup,
         EngineStream stream,
-        TrackedStream tracked,
-        StreamIdleTimer idle
+        TrackedStream tracked
     )
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(
-            call.CancellationToken,
+            call.Context.CancellationToken,
             lifetime.HardStop
         );
         var token = cancel.Token;
@@ -107,25 +111,25 @@ internal sealed class EmotionService(
         long received = 0;
         try
         {
-            var body = call.HttpContext.Request.BodyReader;
-            while (
-                await idle.ReadAsync(body, StreamingRecognizeRequest.Parser, options.MaxMessageBytes, token)
-                    is { } request
-            )
+            while (await RequestReader.NextAsync(call.Requests, token) is { } request)
             {
                 if (request.RequestCase != StreamingRecognizeRequest.RequestOneofCase.AudioContent)
                 {
-                    throw new GrpcException(
-                        GrpcStatusCode.InvalidArgument,
-                        "Only the first request may carry `config`; later ones must carry only audio_content."
+                    throw new RpcException(
+                        new Status(
+                            StatusCode.InvalidArgument,
+                            "Only the first request may carry `config`; later ones must carry only audio_content."
+                        )
                     );
                 }
                 received += request.AudioContent.Length;
                 if (received > maxBytes)
                 {
-                    throw new GrpcException(
-                        GrpcStatusCode.OutOfRange,
-                        $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
+                    throw new RpcException(
+                        new Status(
+                            StatusCode.OutOfRange,
+                            $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
+                        )
                     );
                 }
                 var samples = decoder.Decode(request.AudioContent.Span);
@@ -156,21 +160,23 @@ internal sealed class EmotionService(
             {
                 await forward;
             }
-            catch (GrpcException) when (e is OperationCanceledException)
+            catch (RpcException) when (e is OperationCanceledException)
             {
                 // The events side failed first (a model failure): its reason is the call's status.
                 throw;
             }
-            catch (Exception fe) when (fe is OperationCanceledException or GrpcException) { }
+            catch (Exception fe) when (fe is OperationCanceledException or RpcException) { }
             if (
                 e is OperationCanceledException
                 && lifetime.HardStop.IsCancellationRequested
-                && !call.HttpContext.RequestAborted.IsCancellationRequested
+                && !call.Context.CancellationToken.IsCancellationRequested
             )
             {
-                throw new GrpcException(
-                    GrpcStatusCode.Unavailable,
-                    "The server is shutting down; reconnect to another instance."
+                throw new RpcException(
+                    new Status(
+                        StatusCode.Unavailable,
+                        "The server is shutting down; reconnect to another instance."
+                    )
                 );
             }
             throw;
@@ -178,7 +184,7 @@ internal sealed class EmotionService(
     }
 
     private async Task ForwardEventsAsync(
-        GrpcServerCall call,
+        Call call,
         EngineStream stream,
         TrackedStream tracked,
         SemaphoreSlim writeLock,
@@ -204,14 +210,14 @@ internal sealed class EmotionService(
                 }
             }
         }
-        catch (Exception e) when (e is not GrpcException and not OperationCanceledException)
+        catch (Exception e) when (e is not RpcException and not OperationCanceledException)
         {
             // The stream's channel completes with the model's error: keep its detail off the wire.
             await cancel.CancelAsync();
             ServerLog.Unexpected(logger, e);
             throw InferenceFailure.Stream();
         }
-        catch (GrpcException)
+        catch (RpcException)
         {
             await cancel.CancelAsync();
             throw;
@@ -219,7 +225,7 @@ internal sealed class EmotionService(
     }
 
     private async Task SendStatsAsync(
-        GrpcServerCall call,
+        Call call,
         EngineStream stream,
         SemaphoreSlim writeLock,
         long started,
@@ -241,17 +247,26 @@ internal sealed class EmotionService(
         }
     }
 
+    /// <summary>
+    /// One response at a time. <paramref name="token"/> ends only the wait for the lock, never a write under way:
+    /// Grpc.AspNetCore answers a write's cancellation by resetting the HTTP/2 stream (RST_STREAM CANCEL), which
+    /// throws away the status and stats still to come. Stopping the stats at a normal end, or the grace period
+    /// running out at shutdown, while a write waited on flow control used to end a healthy stream that way
+    /// (CANCELLED at a direct client, INTERNAL behind nginx) instead of OK or UNAVAILABLE. A write under way ends
+    /// by itself: it completes, or fails once the call is aborted (client gone, Kestrel's minimum response data
+    /// rate for a client that stops reading, Kestrel's shutdown timeout).
+    /// </summary>
     private static async Task WriteLockedAsync(
-        GrpcServerCall call,
+        Call call,
         SemaphoreSlim writeLock,
-        IMessage message,
+        StreamingRecognizeResponse message,
         CancellationToken token
     )
     {
         await writeLock.WaitAsync(token);
         try
         {
-            await call.WriteAsync(message);
+            await call.Responses.WriteAsync(message, CancellationToken.None);
         }
         finally
         {
@@ -265,34 +280,26 @@ internal sealed class EmotionService(
         {
             await task;
         }
-        catch (Exception e) when (e is OperationCanceledException or GrpcException) { }
+        catch (Exception e) when (e is OperationCanceledException or RpcException) { }
     }
 
-    public async Task RecognizeAsync(GrpcServerCall call)
+    public override async Task<RecognizeResponse> Recognize(
+        RecognizeRequest request,
+        ServerCallContext context
+    )
     {
-        using var slot = Admit(call);
-        using var idle = StreamIdleTimer.For(options);
-        var request =
-            await idle.ReadAsync(
-                call.HttpContext.Request.BodyReader,
-                RecognizeRequest.Parser,
-                options.MaxMessageBytes,
-                call.CancellationToken
-            )
-            ?? throw new GrpcException(
-                GrpcStatusCode.InvalidArgument,
-                "Send one RecognizeRequest with config and audio_content."
-            );
-        var setup = Setup(call, request.Config);
+        var setup = Setup(request.Config);
         var decoder = setup.CreateDecoder();
         if (
             (double)request.AudioContent.Length / decoder.BytesPerFrame / setup.SampleRate
             > options.MaxStreamSeconds
         )
         {
-            throw new GrpcException(
-                GrpcStatusCode.OutOfRange,
-                $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+            throw new RpcException(
+                new Status(
+                    StatusCode.OutOfRange,
+                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+                )
             );
         }
         var id =
@@ -308,7 +315,7 @@ internal sealed class EmotionService(
         );
         var started = Stopwatch.GetTimestamp();
         var response = new RecognizeResponse();
-        var token = call.CancellationToken;
+        var token = context.CancellationToken;
         var collect = Task.Run(
             async () =>
             {
@@ -343,13 +350,11 @@ internal sealed class EmotionService(
         await stream.CompleteAsync(token);
         await InferenceFailure.AwaitRecordingAsync(collect, logger);
         response.StreamStats = ResponseMapper.Stats(stream, Stopwatch.GetElapsedTime(started));
-        await call.WriteAsync(response);
+        return response;
     }
 
-    public async Task ListModelsAsync(GrpcServerCall call)
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
-        _ = admission.AuthenticateCall(call.RequestHeaders.Authorization.ToString());
-        _ = await call.ReadAsync(ListModelsRequest.Parser);
         var response = new ListModelsResponse();
         foreach (var classifier in models.Classifiers)
         {
@@ -367,27 +372,18 @@ internal sealed class EmotionService(
             response.Models.Add(info);
         }
         response.DefaultModels.AddRange(models.Default.ModelIds);
-        await call.WriteAsync(response);
+        return Task.FromResult(response);
     }
 
-    private StreamSetup Setup(GrpcServerCall call, RecognitionConfig? config)
+    private StreamSetup Setup(RecognitionConfig? config)
     {
         try
         {
             return StreamSetup.From(config, models, options);
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
-            throw Refused(call, e.Status);
+            throw admission.Refused(e.Status);
         }
-    }
-
-    private IDisposable Admit(GrpcServerCall call) =>
-        admission.Admit(call.RequestHeaders.Authorization.ToString());
-
-    private GrpcException Refused(GrpcServerCall call, GrpcStatus status)
-    {
-        _ = call;
-        return admission.Refused(status);
     }
 }

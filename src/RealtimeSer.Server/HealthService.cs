@@ -1,52 +1,52 @@
+using Grpc.Core;
 using Grpc.Health.V1;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
-/// <summary>grpc.health.v1: the whole server ("") and the recognizer service report the same status.</summary>
-internal sealed class HealthService(ServerLifetime lifetime)
+/// <summary>
+/// The standard grpc.health.v1 service (Grpc.HealthCheck's definition): the whole server ("") and the
+/// recognizer report the same status, straight from <see cref="ServerLifetime"/>, so NOT_SERVING shows the
+/// moment shutdown begins (a published health-check cache would lag behind it).
+/// </summary>
+internal sealed class HealthService(ServerLifetime lifetime) : Health.HealthBase
 {
     public const string CheckPath = "/grpc.health.v1.Health/Check";
     public const string WatchPath = "/grpc.health.v1.Health/Watch";
     public const string RecognizerService = "realtime_ser.v1.EmotionRecognizer";
 
-    public async Task CheckAsync(GrpcServerCall call)
-    {
-        var request = await ReadRequestAsync(call);
-        if (!Known(request.Service))
-        {
-            throw new GrpcException(GrpcStatusCode.NotFound, $"Unknown service '{request.Service}'.");
-        }
-        await call.WriteAsync(new HealthCheckResponse { Status = lifetime.Status });
-    }
+    public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context) =>
+        Known(request.Service)
+            ? Task.FromResult(new HealthCheckResponse { Status = lifetime.Status })
+            : throw new RpcException(
+                new Status(StatusCode.NotFound, $"Unknown service '{request.Service}'.")
+            );
 
-    public async Task WatchAsync(GrpcServerCall call)
+    public override async Task Watch(
+        HealthCheckRequest request,
+        IServerStreamWriter<HealthCheckResponse> responseStream,
+        ServerCallContext context
+    )
     {
-        var request = await ReadRequestAsync(call);
         if (!Known(request.Service))
         {
-            await call.WriteAsync(
+            await responseStream.WriteAsync(
                 new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.ServiceUnknown }
             );
-            await Task.Delay(Timeout.Infinite, call.CancellationToken);
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
             return;
         }
         while (true)
         {
             var changed = lifetime.Changed;
-            await call.WriteAsync(new HealthCheckResponse { Status = lifetime.Status });
+            await responseStream.WriteAsync(new HealthCheckResponse { Status = lifetime.Status });
             if (lifetime.IsStopping)
             {
                 // Watchers have seen NOT_SERVING; ending lets the server drain instead of waiting on them.
-                throw new GrpcException(GrpcStatusCode.Unavailable, "The server is shutting down.");
+                throw new RpcException(new Status(StatusCode.Unavailable, "The server is shutting down."));
             }
-            await changed.WaitAsync(call.CancellationToken);
+            await changed.WaitAsync(context.CancellationToken);
         }
     }
-
-    private static async Task<HealthCheckRequest> ReadRequestAsync(GrpcServerCall call) =>
-        await call.ReadAsync(HealthCheckRequest.Parser)
-        ?? throw new GrpcException(GrpcStatusCode.Internal, "A health request message is required.");
 
     private static bool Known(string service) => service.Length == 0 || service == RecognizerService;
 }

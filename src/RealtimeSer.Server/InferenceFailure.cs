@@ -1,5 +1,5 @@
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
@@ -14,9 +14,9 @@ internal static class InferenceFailure
 
     public const string RecordingMessage = "Emotion inference failed for this recording.";
 
-    public static GrpcException Stream() => new(GrpcStatusCode.Internal, StreamMessage);
+    public static RpcException Stream() => new(new Status(StatusCode.Internal, StreamMessage));
 
-    public static GrpcException Recording() => new(GrpcStatusCode.Internal, RecordingMessage);
+    public static RpcException Recording() => new(new Status(StatusCode.Internal, RecordingMessage));
 
     /// <summary>Awaits a whole recording's event collector; an unexpected failure is logged and reported as Internal.</summary>
     public static async Task AwaitRecordingAsync(Task collect, ILogger logger)
@@ -25,7 +25,7 @@ internal static class InferenceFailure
         {
             await collect;
         }
-        catch (Exception e) when (e is not GrpcException and not OperationCanceledException)
+        catch (Exception e) when (e is not RpcException and not OperationCanceledException)
         {
             ServerLog.Unexpected(logger, e);
             throw Recording();

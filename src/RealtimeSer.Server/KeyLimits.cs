@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using RealtimeSer.Grpc;
+using Grpc.Core;
 
 namespace RealtimeSer.Server;
 
@@ -53,11 +53,13 @@ internal sealed class KeyLimits
             }
             wait = (1 - bucket.Tokens) / _options.RequestsPerSecondPerKey;
         }
-        throw new GrpcException(
-            GrpcStatusCode.ResourceExhausted,
-            string.Create(
-                CultureInfo.InvariantCulture,
-                $"Rate limit: this API key may start {_options.RequestsPerSecondPerKey:0.##} calls per second (burst {_options.RequestBurstPerKey}); retry in {Math.Ceiling(wait * 1000):0} ms."
+        throw new RpcException(
+            new Status(
+                StatusCode.ResourceExhausted,
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"Rate limit: this API key may start {_options.RequestsPerSecondPerKey:0.##} calls per second (burst {_options.RequestBurstPerKey}); retry in {Math.Ceiling(wait * 1000):0} ms."
+                )
             )
         );
     }
@@ -73,11 +75,13 @@ internal sealed class KeyLimits
         if (Interlocked.Increment(ref bucket.Streams) > _options.MaxStreamsPerKey)
         {
             Interlocked.Decrement(ref bucket.Streams);
-            throw new GrpcException(
-                GrpcStatusCode.ResourceExhausted,
-                string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"This API key is at its limit of {_options.MaxStreamsPerKey} concurrent streams; end one or retry later."
+            throw new RpcException(
+                new Status(
+                    StatusCode.ResourceExhausted,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"This API key is at its limit of {_options.MaxStreamsPerKey} concurrent streams; end one or retry later."
+                    )
                 )
             );
         }

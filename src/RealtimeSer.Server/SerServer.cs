@@ -10,7 +10,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
@@ -53,6 +52,21 @@ public sealed class SerServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(h =>
             h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds + 5)
         );
+        builder
+            .Services.AddGrpc(g =>
+            {
+                g.MaxReceiveMessageSize = options.MaxMessageBytes;
+                g.Interceptors.Add<ErrorInterceptor>();
+                // gzip from clients, inflated no further than the message limit; identity is always accepted.
+                g.CompressionProviders = [new BoundedGzipProvider(() => options.MaxMessageBytes)];
+            })
+            .AddServiceOptions<EmotionService>(g => g.Interceptors.Add<AdmissionInterceptor>());
+        StrictServiceMethodProvider<EmotionService>.Replace(builder.Services);
+        builder.Services.AddGrpcReflection();
+        // The services are built once the app's logger exists (below) and resolved on the first call.
+        builder.Services.AddSingleton(_ => _admission!);
+        builder.Services.AddSingleton(_ => _service!);
+        builder.Services.AddSingleton(_ => new HealthService(Lifetime));
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -78,7 +92,9 @@ public sealed class SerServer : IAsyncDisposable
                 {
                     if (!string.IsNullOrEmpty(options.TlsCertificate))
                     {
-                        listen.Protocols = HttpProtocols.Http1AndHttp2;
+                        // HTTP/2 only, negotiated by ALPN: gRPC never needs HTTP/1.1, and browsers speak
+                        // HTTP/2 (WebSockets too, RFC 8441) to a TLS server.
+                        listen.Protocols = HttpProtocols.Http2;
                         listen.UseHttps(
                             X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey)
                         );
@@ -108,33 +124,15 @@ public sealed class SerServer : IAsyncDisposable
         {
             _app.MapWeb(models, options, Lifetime, _admission, Streams, _logger);
         }
-        var health = new HealthService(Lifetime);
-        Func<int> maxSize = () => options.MaxMessageBytes;
-        Action<Exception> unexpected = e => ServerLog.Unexpected(_logger, e);
-        _app.MapGrpcMethod(
-            EmotionService.StreamingRecognizePath,
-            maxSize,
-            _service.StreamingRecognizeAsync,
-            unexpected
-        );
-        _app.MapGrpcMethod(EmotionService.RecognizePath, maxSize, _service.RecognizeAsync, unexpected);
-        _app.MapGrpcMethod(EmotionService.ListModelsPath, maxSize, _service.ListModelsAsync, unexpected);
-        _app.MapGrpcMethod(HealthService.CheckPath, maxSize, health.CheckAsync, unexpected);
-        _app.MapGrpcMethod(HealthService.WatchPath, maxSize, health.WatchAsync, unexpected);
-        // Unknown methods: UNIMPLEMENTED, as gRPC clients expect, rather than a bare 404.
-        _app.MapFallback(
-            async (HttpContext context) =>
-            {
-                context.Response.ContentType = GrpcProtocol.ContentType;
-                context.Response.Headers[GrpcProtocol.StatusTrailer] = (
-                    (int)GrpcStatusCode.Unimplemented
-                ).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.Response.Headers[GrpcProtocol.MessageTrailer] = PercentEncoding.Encode(
-                    $"Method {context.Request.Path} is not implemented."
-                );
-                await context.Response.CompleteAsync();
-            }
-        );
+        _app.Use(GrpcHeaderCheck.InvokeAsync);
+        // gRPC-Web (unary and server streaming) for browsers, on the same port and services.
+        _app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
+        _app.Use(IdleRequestBody.For(options, EmotionService.Service.TrimEnd('/')));
+        // Unknown methods and services get UNIMPLEMENTED from Grpc.AspNetCore itself.
+        _app.MapGrpcService<EmotionService>();
+        _app.MapGrpcService<HealthService>();
+        // grpc.reflection.v1 and v1alpha: grpcurl and IDE clients discover the API without the proto files.
+        _app.MapGrpcReflectionService();
         var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(BeginShutdown);
 

@@ -1,12 +1,12 @@
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
 /// <summary>
 /// The admission rules every stream passes, whatever its transport (gRPC or the browser's WebSocket):
 /// authentication, shutdown, the key's call rate, the server's concurrent-stream limit, adaptive admission
-/// (live latency, <see cref="LoadGovernor"/>), then the key's concurrent-stream limit, in that order. Refusals are <see cref="GrpcException"/>s (logged once here); each transport maps them to its own wire.
+/// (live latency, <see cref="LoadGovernor"/>), then the key's concurrent-stream limit, in that order. Refusals are <see cref="RpcException"/>s (logged once here); each transport maps them to its own wire.
 /// </summary>
 internal sealed class StreamAdmission(
     ServerOptions options,
@@ -33,7 +33,7 @@ internal sealed class StreamAdmission(
             _keyLimits.CheckRate(key);
             return key;
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             throw Refused(e.Status);
         }
@@ -47,21 +47,21 @@ internal sealed class StreamAdmission(
         {
             key = auth.Authenticate(authorization);
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             throw Refused(e.Status);
         }
         if (lifetime.IsStopping)
         {
             throw Refused(
-                new(GrpcStatusCode.Unavailable, "The server is shutting down; reconnect to another instance.")
+                new(StatusCode.Unavailable, "The server is shutting down; reconnect to another instance.")
             );
         }
         try
         {
             _keyLimits.CheckRate(key);
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             throw Refused(e.Status);
         }
@@ -70,7 +70,7 @@ internal sealed class StreamAdmission(
             Interlocked.Decrement(ref _streams);
             throw Refused(
                 new(
-                    GrpcStatusCode.ResourceExhausted,
+                    StatusCode.ResourceExhausted,
                     $"The server is at its limit of {options.MaxConcurrentStreams} concurrent streams; retry later."
                 )
             );
@@ -78,14 +78,14 @@ internal sealed class StreamAdmission(
         if (governor?.RefusalReason() is { } overloaded)
         {
             Interlocked.Decrement(ref _streams);
-            throw Refused(new(GrpcStatusCode.ResourceExhausted, overloaded));
+            throw Refused(new(StatusCode.ResourceExhausted, overloaded));
         }
         bool perKey;
         try
         {
             perKey = _keyLimits.TryEnterStream(key);
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             Interlocked.Decrement(ref _streams);
             throw Refused(e.Status);
@@ -93,10 +93,10 @@ internal sealed class StreamAdmission(
         return new Slot(this, perKey ? key : -1);
     }
 
-    public GrpcException Refused(GrpcStatus status)
+    public RpcException Refused(Status status)
     {
-        ServerLog.CallRefused(logger, status.Code.ToString(), status.Detail);
-        return new GrpcException(status);
+        ServerLog.CallRefused(logger, status.StatusCode.ToString(), status.Detail);
+        return new RpcException(status);
     }
 
     private sealed class Slot(StreamAdmission owner, int key) : IDisposable

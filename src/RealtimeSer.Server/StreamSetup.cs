@@ -1,6 +1,6 @@
+using Grpc.Core;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
-using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 
 namespace RealtimeSer.Server;
@@ -119,5 +119,6 @@ internal sealed record StreamSetup(
         return new StreamSetup(engine, format, options, config.Encoding, config.SampleRateHertz, channels);
     }
 
-    private static GrpcException Invalid(string message) => new(GrpcStatusCode.InvalidArgument, message);
+    private static RpcException Invalid(string message) =>
+        new(new Status(StatusCode.InvalidArgument, message));
 }

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using RealtimeSer.Tests.Shared;
@@ -78,7 +79,7 @@ public sealed class LoadGovernorTests
             server.Server.Governor.ObserveLatency(400);
         }
         var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.ResourceExhausted, status.Code);
+        Assert.Equal(StatusCode.ResourceExhausted, status.StatusCode);
         Assert.Contains("overloaded", status.Detail, StringComparison.Ordinal);
         Assert.Contains("400 ms", status.Detail, StringComparison.Ordinal);
         using var http = new HttpClient();
@@ -96,7 +97,7 @@ public sealed class LoadGovernorTests
         Assert.False(server.Server.Governor.Overloaded);
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture()).AsSpan(0, 16000 * 5).ToArray();
         (var responses, status) = await server.StreamAsync(TestServer.MulawStereo(), audio, paced: false);
-        Assert.Equal(GrpcStatusCode.OK, status.Code);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
         Assert.Contains(responses, r => r.Result is not null);
     }
 }

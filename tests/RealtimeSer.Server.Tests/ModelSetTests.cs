@@ -1,3 +1,4 @@
+using Grpc.Core;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using RealtimeSer.Tests.Fakes;
@@ -27,7 +28,7 @@ public sealed class ModelSetTests
             CallSeconds(30),
             paced: false
         );
-        Assert.Equal(GrpcStatusCode.OK, status.Code);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
         var results = responses.Where(r => r.Result is not null).Select(r => r.Result).ToList();
         Assert.Contains(results, r => r.IsFinal);
         Assert.Contains(results, r => !r.IsFinal);
@@ -53,7 +54,7 @@ public sealed class ModelSetTests
         var reversed = TestServer.MulawStereo();
         reversed.Models.Add(["aro", "emo"]);
         var (responses, status) = await server.StreamAsync(reversed, CallSeconds(20), paced: false);
-        Assert.Equal(GrpcStatusCode.OK, status.Code);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
         var results = responses.Where(r => r.Result is not null).Select(r => r.Result).ToList();
         Assert.NotEmpty(results);
         Assert.All(results, r => Assert.Equal(["aro", "emo"], r.Models.Select(m => m.Model)));
@@ -63,7 +64,7 @@ public sealed class ModelSetTests
         var single = TestServer.MulawStereo();
         single.Model = "emo";
         (responses, status) = await server.StreamAsync(single, CallSeconds(20), paced: false);
-        Assert.Equal(GrpcStatusCode.OK, status.Code);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
         results = [.. responses.Where(r => r.Result is not null).Select(r => r.Result)];
         Assert.NotEmpty(results);
         Assert.All(results, r => Assert.Equal(4, r.Scores.Count));
@@ -72,7 +73,7 @@ public sealed class ModelSetTests
         var unknown = TestServer.MulawStereo();
         unknown.Models.Add(["emo", "nope"]);
         (_, status) = await server.StreamAsync(unknown, new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.InvalidArgument, status.Code);
+        Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
         Assert.Contains("nope", status.Detail, StringComparison.Ordinal);
         await server.WaitForNoStreamsAsync();
     }

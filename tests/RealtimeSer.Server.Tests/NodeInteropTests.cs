@@ -7,7 +7,14 @@ namespace RealtimeSer.Server.Tests;
 public sealed class NodeInteropTests(ITestOutputHelper output)
 {
     [SkippableFact]
-    public async Task Grpc_js_client_streams_the_call_and_sees_events_health_and_error_codes()
+    public Task Grpc_js_client_streams_the_call_and_sees_events_health_and_error_codes() =>
+        RunInteropAsync(compression: null);
+
+    [SkippableFact]
+    public Task Grpc_js_client_that_compresses_its_messages_with_gzip_is_served() =>
+        RunInteropAsync(compression: "gzip");
+
+    private async Task RunInteropAsync(string? compression)
     {
         var wav = TestPaths.RequireCallFixture();
         var interop = Path.Combine(TestPaths.RepoRoot, "tests", "interop");
@@ -25,6 +32,10 @@ public sealed class NodeInteropTests(ITestOutputHelper output)
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (compression is not null)
+        {
+            start.Environment["INTEROP_COMPRESSION"] = compression;
+        }
         foreach (var arg in new[] { "interop.js", $"127.0.0.1:{server.Server.Port}", wav, key })
         {
             start.ArgumentList.Add(arg);

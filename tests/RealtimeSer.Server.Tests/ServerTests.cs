@@ -1,5 +1,6 @@
 using System.Net.Http;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Health.V1;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
@@ -49,7 +50,7 @@ public sealed class ServerTests
         await using var server = await TestServer.StartAsync();
         var (responses, status) = await server.StreamAsync(TestServer.MulawStereo(), audio, paced: false);
 
-        Assert.Equal(GrpcStatusCode.OK, status.Code);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
         foreach (var channel in new[] { 0, 1 })
         {
             Assert.Contains(
@@ -92,8 +93,8 @@ public sealed class ServerTests
         await call.WriteAsync(
             new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(new byte[320]) }
         );
-        var e = await Assert.ThrowsAsync<GrpcException>(async () => await call.ReadAsync());
-        Assert.Equal(GrpcStatusCode.InvalidArgument, e.Code);
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await call.ReadAsync());
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Contains("config", e.Status.Detail, StringComparison.Ordinal);
     }
 
@@ -104,7 +105,7 @@ public sealed class ServerTests
         var config = TestServer.MulawStereo();
         config.SampleRateHertz = 96000;
         var (_, status) = await server.StreamAsync(config, new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.InvalidArgument, status.Code);
+        Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
         Assert.Contains("8000", status.Detail, StringComparison.Ordinal);
     }
 
@@ -114,17 +115,17 @@ public sealed class ServerTests
         await using var server = await TestServer.StartAsync(o =>
             o.ApiKeyHashes = [ApiKeyAuthenticator.Hash("s3cret")]
         );
-        var missing = await Assert.ThrowsAsync<GrpcException>(() =>
+        var missing = await Assert.ThrowsAsync<RpcException>(() =>
             server.Client.UnaryAsync(
                 EmotionService.ListModelsPath,
                 new ListModelsRequest(),
                 ListModelsResponse.Parser
             )
         );
-        Assert.Equal(GrpcStatusCode.Unauthenticated, missing.Code);
+        Assert.Equal(StatusCode.Unauthenticated, missing.StatusCode);
         server.Client.Headers["authorization"] = "Bearer wrong";
         var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.Unauthenticated, status.Code);
+        Assert.Equal(StatusCode.Unauthenticated, status.StatusCode);
         server.Client.Headers["authorization"] = "Bearer s3cret";
         var models = await server.Client.UnaryAsync(
             EmotionService.ListModelsPath,
@@ -145,7 +146,7 @@ public sealed class ServerTests
         await first.WriteAsync(new StreamingRecognizeRequest { Config = TestServer.MulawStereo() });
         await WaitUntilAsync(() => server.Server.LiveStreams == 1);
         var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.ResourceExhausted, status.Code);
+        Assert.Equal(StatusCode.ResourceExhausted, status.StatusCode);
     }
 
     [SkippableFact]
@@ -158,7 +159,7 @@ public sealed class ServerTests
             paced: false,
             bytesPer100Ms: 10000
         );
-        Assert.Equal(GrpcStatusCode.ResourceExhausted, status.Code);
+        Assert.Equal(StatusCode.ResourceExhausted, status.StatusCode);
     }
 
     [SkippableFact]
@@ -170,7 +171,7 @@ public sealed class ServerTests
             new byte[3 * MulawStereoBytesPerSecond],
             paced: false
         );
-        Assert.Equal(GrpcStatusCode.OutOfRange, status.Code);
+        Assert.Equal(StatusCode.OutOfRange, status.StatusCode);
     }
 
     [SkippableFact]
@@ -183,14 +184,14 @@ public sealed class ServerTests
             HealthCheckResponse.Parser
         );
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
-        var unknown = await Assert.ThrowsAsync<GrpcException>(() =>
+        var unknown = await Assert.ThrowsAsync<RpcException>(() =>
             server.Client.UnaryAsync(
                 HealthService.CheckPath,
                 new HealthCheckRequest { Service = "nope" },
                 HealthCheckResponse.Parser
             )
         );
-        Assert.Equal(GrpcStatusCode.NotFound, unknown.Code);
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
 
         await using var watch = await server.Client.StartServerStreamAsync(
             HealthService.WatchPath,
@@ -207,7 +208,7 @@ public sealed class ServerTests
         );
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, health.Status);
         var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.Unavailable, status.Code);
+        Assert.Equal(StatusCode.Unavailable, status.StatusCode);
     }
 
     [SkippableFact]
@@ -230,7 +231,7 @@ public sealed class ServerTests
             results,
             r =>
             {
-                Assert.Equal(GrpcStatusCode.OK, r.Status.Code);
+                Assert.Equal(StatusCode.OK, r.Status.StatusCode);
                 AssertOrdered(r.Responses);
                 Assert.NotNull(r.Responses.Last().StreamStats);
             }

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Grpc.Health.V1;
 using Microsoft.Extensions.Logging;
 using RealtimeSer.Core;
@@ -68,7 +69,7 @@ internal sealed class TestServer : IAsyncDisposable
 {
     private readonly SileroVadModel _vad;
 
-    private TestServer(SileroVadModel vad, EmotionEngine engine, SerServer server, GrpcClient client)
+    private TestServer(SileroVadModel vad, EmotionEngine engine, SerServer server, TestClient client)
     {
         _vad = vad;
         Engine = engine;
@@ -78,7 +79,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public EmotionEngine Engine { get; }
     public SerServer Server { get; }
-    public GrpcClient Client { get; }
+    public TestClient Client { get; }
 
     public static async Task<TestServer> StartAsync(
         Action<ServerOptions>? configure = null,
@@ -109,7 +110,7 @@ internal sealed class TestServer : IAsyncDisposable
         configure?.Invoke(options);
         var server = SerServer.Create(new ModelRegistry(engine), options, logging ?? (_ => { }));
         await server.StartAsync();
-        return new TestServer(vad, engine, server, new GrpcClient(server.Address, handler));
+        return new TestServer(vad, engine, server, new TestClient(server.Address, handler));
     }
 
     public static RecognitionConfig MulawStereo() =>
@@ -123,7 +124,7 @@ internal sealed class TestServer : IAsyncDisposable
         };
 
     /// <summary>Streams audio in 100 ms chunks (paced at real time or not) and collects every response.</summary>
-    public async Task<(List<StreamingRecognizeResponse> Responses, GrpcStatus Status)> StreamAsync(
+    public async Task<(List<StreamingRecognizeResponse> Responses, Status Status)> StreamAsync(
         RecognitionConfig config,
         byte[] audio,
         bool paced,

@@ -1,5 +1,6 @@
 // Interop check of `ser serve` with the official Node gRPC implementation (@grpc/grpc-js).
 //   node interop.js ADDRESS WAV [API_KEY]   (ADDRESS like 127.0.0.1:50051; the server must require API_KEY when given)
+//   INTEROP_COMPRESSION=gzip node interop.js ...   the client compresses every message it sends with gzip
 // Streams WAV (G.711 mu-law stereo 8 kHz, format tag 7 with a fact chunk) as MULAW, checks speech and final
 // emotion events per channel, health, INVALID_ARGUMENT for audio before config, UNAUTHENTICATED for a wrong key.
 'use strict';
@@ -19,8 +20,10 @@ const def = loader.loadSync(['realtime_ser/v1/emotion.proto', 'grpc/health/v1/he
 });
 const pkg = grpc.loadPackageDefinition(def);
 const creds = grpc.credentials.createInsecure();
-const recognizer = new pkg.realtime_ser.v1.EmotionRecognizer(address, creds);
-const health = new pkg.grpc.health.v1.Health(address, creds);
+// grpc-js compression algorithms: 0 identity, 1 deflate, 2 gzip.
+const compression = process.env.INTEROP_COMPRESSION === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {};
+const recognizer = new pkg.realtime_ser.v1.EmotionRecognizer(address, creds, compression);
+const health = new pkg.grpc.health.v1.Health(address, creds, compression);
 
 function metadata(key) {
   const md = new grpc.Metadata();

@@ -90,30 +90,3 @@ public class SmootherBenchmarks
         return _smoother.Current;
     }
 }
-
-/// <summary>gRPC framing: writing and reading back one 20 ms LINEAR16 audio message (640 bytes at 16 kHz).</summary>
-[MemoryDiagnoser]
-public class GrpcFramingBenchmarks
-{
-    private readonly Pipe _pipe = new();
-    private readonly StreamingRecognizeRequest _message = new()
-    {
-        AudioContent = ByteString.CopyFrom(new byte[640]),
-    };
-
-    [Benchmark]
-    public async Task<long> WriteThenRead()
-    {
-        _pipe.Writer.WriteMessage(_message);
-        await _pipe.Writer.FlushAsync();
-        var result = await _pipe.Reader.ReadAsync();
-        var buffer = result.Buffer;
-        long length = 0;
-        if (GrpcFraming.TryReadFrame(ref buffer, 4 << 20, out var payload))
-        {
-            length = payload.Length;
-        }
-        _pipe.Reader.AdvanceTo(buffer.Start, buffer.End);
-        return length;
-    }
-}

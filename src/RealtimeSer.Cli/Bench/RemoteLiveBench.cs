@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grpc.Core;
 using RealtimeSer.Cli.Remote;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
@@ -14,7 +15,7 @@ namespace RealtimeSer.Cli.Bench;
 internal static class RemoteLiveBench
 {
     public static Task<LivePoint> RunAsync(
-        EmotionRecognizerClient client,
+        EmotionRecognizer.EmotionRecognizerClient client,
         string model,
         (float[] Interleaved, int Rate, int Channels) audio,
         int streams,
@@ -32,7 +33,7 @@ internal static class RemoteLiveBench
         );
 
     private static async Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed)> RunStreamAsync(
-        EmotionRecognizerClient client,
+        EmotionRecognizer.EmotionRecognizerClient client,
         string model,
         (float[] Interleaved, int Rate, int Channels) audio,
         int startFrame,
@@ -49,7 +50,7 @@ internal static class RemoteLiveBench
             InterimResults = true,
         };
         var timeline = new StreamTimeline();
-        await using var call = await client.StreamingRecognizeAsync(config, ct);
+        await using var call = await client.StartStreamAsync(config, ct);
         var reader = Task.Run(
             async () =>
             {

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
+using Grpc.Core;
 using RealtimeSer.Cli.Bench;
 using RealtimeSer.Core;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Core.Vad.Batching;
 using RealtimeSer.Grpc;
+using RealtimeSer.Grpc.V1;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -340,12 +342,10 @@ internal static class BenchModelCommands
                     var audio = await PipelineBench.LoadAsync(Recordings(parse.GetValue(recordings))[0], ct);
                     var duration = TimeSpan.FromSeconds(parse.GetValue(seconds));
                     var slo = parse.GetValue(objective);
-                    using var grpc = serverUrl is null ? null : new GrpcClient(new Uri(serverUrl));
-                    if (grpc is not null && parse.GetValue(apiKey) is { Length: > 0 } key)
-                    {
-                        grpc.Headers["authorization"] = "Bearer " + key;
-                    }
-                    var remote = grpc is null ? null : new EmotionRecognizerClient(grpc);
+                    using var channel = serverUrl is null
+                        ? null
+                        : new SerChannel(new Uri(serverUrl), parse.GetValue(apiKey));
+                    var remote = channel?.Recognizer;
                     var remoteModel = parse.GetValue(model.Model) ?? "";
                     double? remoteHop = null;
                     if (remote is not null)
@@ -358,17 +358,20 @@ internal static class BenchModelCommands
                         }
                         try
                         {
-                            var models = await remote.ListModelsAsync(ct);
+                            var models = await remote.ListModelsAsync(
+                                new ListModelsRequest(),
+                                cancellationToken: ct
+                            );
                             remoteHop = models
                                 .Models.FirstOrDefault(m =>
                                     remoteModel.Length == 0 ? m.IsDefault : m.Id == remoteModel
                                 )
                                 ?.RecommendedHopSeconds;
                         }
-                        catch (Exception e) when (e is GrpcException or HttpRequestException)
+                        catch (Exception e) when (e is RpcException or HttpRequestException)
                         {
                             await Console.Error.WriteLineAsync(
-                                $"ser: error: cannot use the server at {serverUrl}: {(e is GrpcException g ? g.Status.ToString() : e.Message)}"
+                                $"ser: error: cannot use the server at {serverUrl}: {(e is RpcException g ? $"{g.StatusCode}: {g.Status.Detail}" : e.Message)}"
                             );
                             return CliErrors.Failure;
                         }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Grpc.Core;
 using RealtimeSer.Audio.Capture;
 using RealtimeSer.Cli.Listen;
 using RealtimeSer.Cli.Remote;
@@ -123,12 +124,8 @@ internal static class ListenCommand
             CancellationToken ct
         )
         {
-            using var grpc = new GrpcClient(address);
-            if (parse.GetValue(apiKey) is { Length: > 0 } key)
-            {
-                grpc.Headers["authorization"] = "Bearer " + key;
-            }
-            var client = new EmotionRecognizerClient(grpc);
+            using var channel = new SerChannel(address, parse.GetValue(apiKey));
+            var client = channel.Recognizer;
             var modelIds = model.Ids(parse);
             var modelId = modelIds.Count > 0 ? modelIds[0] : "";
             IReadOnlyList<string> labels = [];
@@ -138,18 +135,21 @@ internal static class ListenCommand
                 // server or a bad key before the microphone opens.
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                var models = await client.ListModelsAsync(timeout.Token);
+                var models = await client.ListModelsAsync(
+                    new ListModelsRequest(),
+                    cancellationToken: timeout.Token
+                );
                 var info = models.Models.FirstOrDefault(m =>
                     modelId.Length == 0 ? m.IsDefault : m.Id == modelId
                 );
                 labels = info?.Labels.ToList() ?? [];
             }
             catch (Exception e)
-                when (e is GrpcException or HttpRequestException or OperationCanceledException
+                when (e is RpcException or HttpRequestException or OperationCanceledException
                     && !ct.IsCancellationRequested
                 )
             {
-                var why = e is GrpcException g ? g.Status.ToString() : e.Message;
+                var why = e is RpcException g ? $"{g.StatusCode}: {g.Status.Detail}" : e.Message;
                 if (!parse.GetValue(reconnect))
                 {
                     await Console.Error.WriteLineAsync(
@@ -188,9 +188,11 @@ internal static class ListenCommand
                 await Console.Error.WriteLineAsync($"ser: error: {e.Message}");
                 return CliErrors.Failure;
             }
-            catch (GrpcException e)
+            catch (RpcException e)
             {
-                await Console.Error.WriteLineAsync($"ser: error: server answered {e.Status}");
+                await Console.Error.WriteLineAsync(
+                    $"ser: error: server answered {e.StatusCode}: {e.Status.Detail}"
+                );
                 return CliErrors.Failure;
             }
         }

@@ -157,16 +157,14 @@ internal static class ReplayCommand
                         CancellationToken = ct,
                     };
                     Func<ReplayInput, CancellationToken, Task<ReplayStats>> run;
-                    using var grpc = parse.GetValue(server) is { } url ? new GrpcClient(new Uri(url)) : null;
+                    using var channel = parse.GetValue(server) is { } url
+                        ? new SerChannel(new Uri(url), parse.GetValue(apiKey))
+                        : null;
                     EmotionEngine? engine = null;
                     IDisposable? loaded = null;
-                    if (grpc is not null)
+                    if (channel is not null)
                     {
-                        if (parse.GetValue(apiKey) is { Length: > 0 } key)
-                        {
-                            grpc.Headers["authorization"] = "Bearer " + key;
-                        }
-                        var client = new EmotionRecognizerClient(grpc);
+                        var client = channel.Recognizer;
                         var template = RemoteModels.Config(model.Ids(parse));
                         if (parse.GetValue(window) is { } w)
                         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Grpc.Core;
 using RealtimeSer.Audio;
 using RealtimeSer.Cli.Remote;
 using RealtimeSer.Core.Output;
@@ -85,12 +86,8 @@ internal static class StreamCommand
                             $"the server takes 1 or 2 channels; this file has {format.Channels}."
                         );
                     }
-                    using var grpc = new GrpcClient(address);
-                    if (parse.GetValue(apiKey) is { Length: > 0 } key)
-                    {
-                        grpc.Headers["authorization"] = "Bearer " + key;
-                    }
-                    var client = new EmotionRecognizerClient(grpc);
+                    using var channel = new SerChannel(address, parse.GetValue(apiKey));
+                    var client = channel.Recognizer;
                     var config = RemoteModels.Config(ModelOptions.Split(parse.GetValue(model)));
                     config.Encoding = AudioEncoding.Linear16;
                     config.SampleRateHertz = format.SampleRate;
@@ -111,9 +108,11 @@ internal static class StreamCommand
                             ct
                         );
                     }
-                    catch (GrpcException e)
+                    catch (RpcException e)
                     {
-                        await Console.Error.WriteLineAsync($"ser: server answered {e.Status}");
+                        await Console.Error.WriteLineAsync(
+                            $"ser: server answered {e.StatusCode}: {e.Status.Detail}"
+                        );
                         return CliErrors.Failure;
                     }
                 })
@@ -122,7 +121,7 @@ internal static class StreamCommand
     }
 
     private static async Task<int> RunAsync(
-        EmotionRecognizerClient client,
+        EmotionRecognizer.EmotionRecognizerClient client,
         RecognitionConfig config,
         IAudioReader reader,
         bool json,
@@ -143,7 +142,7 @@ internal static class StreamCommand
                 Console.Error.WriteLine(
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"ser: stream lost ({r.Cause}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
+                        $"ser: stream lost ({r.Cause.StatusCode}: {r.Cause.Detail}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
                     )
                 ),
             ct

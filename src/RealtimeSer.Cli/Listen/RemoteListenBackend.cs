@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Grpc.Core;
 using RealtimeSer.Cli.Remote;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
@@ -15,7 +16,7 @@ namespace RealtimeSer.Cli.Listen;
 /// includes the network both ways; the server's own end-to-end figure is replaced by it.
 /// </summary>
 internal sealed class RemoteListenBackend(
-    EmotionRecognizerClient client,
+    EmotionRecognizer.EmotionRecognizerClient client,
     RecognitionConfig config,
     ReconnectPolicy policy,
     IReadOnlyList<string> labels
@@ -54,7 +55,7 @@ internal sealed class RemoteListenBackend(
                 Console.Error.WriteLine(
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"ser: stream lost ({r.Cause}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
+                        $"ser: stream lost ({r.Cause.StatusCode}: {r.Cause.Detail}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
                     )
                 ),
             _abort.Token

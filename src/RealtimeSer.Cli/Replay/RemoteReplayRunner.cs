@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Google.Protobuf;
+using Grpc.Core;
 using RealtimeSer.Audio;
 using RealtimeSer.Cli.Commands;
 using RealtimeSer.Core.Ingest;
@@ -22,7 +23,7 @@ internal static class RemoteReplayRunner
     public const double MaxAheadSeconds = 8;
 
     public static async Task<ReplayStats> RunAsync(
-        EmotionRecognizerClient client,
+        EmotionRecognizer.EmotionRecognizerClient client,
         ReplayInput input,
         ReplaySettings settings,
         RecognitionConfig template,
@@ -53,7 +54,7 @@ internal static class RemoteReplayRunner
             config.ChannelNames.AddRange(names.Take(channels));
         }
         await using var output = new ReplayOutput(settings.OutDir, input, settings.Format);
-        await using var call = await client.StreamingRecognizeAsync(config, cancellationToken);
+        await using var call = await client.StartStreamAsync(config, cancellationToken);
         StreamStats? last = null;
         var progress = new Progress();
         var reading = Task.Run(

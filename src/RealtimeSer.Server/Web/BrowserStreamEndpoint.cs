@@ -4,11 +4,11 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
-using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using CoreSpeech = RealtimeSer.Core.Pipeline.SpeechEvent;
 
@@ -41,15 +41,15 @@ internal sealed class BrowserStreamEndpoint(
     {
         if (origins.Check(context.Request) is { } refused)
         {
-            await WebErrors.WriteHttpAsync(context, new GrpcStatus(GrpcStatusCode.PermissionDenied, refused));
+            await WebErrors.WriteHttpAsync(context, new Status(StatusCode.PermissionDenied, refused));
             return;
         }
         if (!context.WebSockets.IsWebSocketRequest)
         {
             await WebErrors.WriteHttpAsync(
                 context,
-                new GrpcStatus(
-                    GrpcStatusCode.InvalidArgument,
+                new Status(
+                    StatusCode.InvalidArgument,
                     $"{Path} is a WebSocket endpoint: open it with new WebSocket(...) (the page at / does)."
                 )
             );
@@ -67,7 +67,7 @@ internal sealed class BrowserStreamEndpoint(
         {
             await RunAsync(socket, sender, cancel.Token);
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             await CloseWithErrorAsync(sender, e.Status);
         }
@@ -75,8 +75,8 @@ internal sealed class BrowserStreamEndpoint(
         {
             await CloseWithErrorAsync(
                 sender,
-                new GrpcStatus(
-                    GrpcStatusCode.Unavailable,
+                new Status(
+                    StatusCode.Unavailable,
                     "The server is shutting down; reconnect to another instance."
                 )
             );
@@ -109,7 +109,7 @@ internal sealed class BrowserStreamEndpoint(
             {
                 setup = StreamSetup.From(config, models, options);
             }
-            catch (GrpcException e)
+            catch (RpcException e)
             {
                 throw admission.Refused(e.Status);
             }
@@ -132,7 +132,7 @@ internal sealed class BrowserStreamEndpoint(
             }
             catch (Exception e)
             {
-                status = e is GrpcException g ? g.Code.ToString() : e.GetType().Name;
+                status = e is RpcException g ? g.StatusCode.ToString() : e.GetType().Name;
                 throw;
             }
             finally
@@ -167,7 +167,7 @@ internal sealed class BrowserStreamEndpoint(
         var started = Stopwatch.GetTimestamp();
         var forward = ForwardEventsAsync(sender, stream, tracked, cancel);
         using var statsStop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
-        var stats = SendStatsAsync(sender, stream, started, statsStop.Token);
+        var stats = SendStatsAsync(sender, stream, started, statsStop.Token, cancel.Token);
         var decoder = setup.CreateDecoder();
         var maxBytes = (long)(options.MaxStreamSeconds * setup.SampleRate) * decoder.BytesPerFrame;
         long received = 0;
@@ -187,17 +187,21 @@ internal sealed class BrowserStreamEndpoint(
                     {
                         break;
                     }
-                    throw new GrpcException(
-                        GrpcStatusCode.InvalidArgument,
-                        "After the config, send audio as binary messages and {\"event\":\"end\"} to finish."
+                    throw new RpcException(
+                        new Status(
+                            StatusCode.InvalidArgument,
+                            "After the config, send audio as binary messages and {\"event\":\"end\"} to finish."
+                        )
                     );
                 }
                 received += result.Count;
                 if (received > maxBytes)
                 {
-                    throw new GrpcException(
-                        GrpcStatusCode.OutOfRange,
-                        $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
+                    throw new RpcException(
+                        new Status(
+                            StatusCode.OutOfRange,
+                            $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
+                        )
                     );
                 }
                 // Fragments may split a sample anywhere; the decoder carries the partial frame over.
@@ -225,12 +229,12 @@ internal sealed class BrowserStreamEndpoint(
             {
                 await forward;
             }
-            catch (GrpcException) when (e is OperationCanceledException)
+            catch (RpcException) when (e is OperationCanceledException)
             {
                 // The events side failed first (a model failure): its reason is the one to report.
                 throw;
             }
-            catch (Exception fe) when (fe is OperationCanceledException or GrpcException) { }
+            catch (Exception fe) when (fe is OperationCanceledException or RpcException) { }
             throw;
         }
     }
@@ -261,7 +265,7 @@ internal sealed class BrowserStreamEndpoint(
                 }
             }
         }
-        catch (Exception e) when (e is not GrpcException and not OperationCanceledException)
+        catch (Exception e) when (e is not RpcException and not OperationCanceledException)
         {
             await cancel.CancelAsync();
             if (e is not WebSocketException)
@@ -272,22 +276,28 @@ internal sealed class BrowserStreamEndpoint(
             }
             throw;
         }
-        catch (GrpcException)
+        catch (RpcException)
         {
             await cancel.CancelAsync();
             throw;
         }
     }
 
+    /// <summary>
+    /// Periodic stats until <paramref name="stop"/>, which ends only the wait for the next tick: a send under way
+    /// finishes (cancelling a WebSocket send aborts the socket, and with it the final stats and the close that
+    /// follow at a normal end). <paramref name="token"/> is the stream's own, for real failures.
+    /// </summary>
     private async Task SendStatsAsync(
         Sender sender,
         EngineStream stream,
         long started,
+        CancellationToken stop,
         CancellationToken token
     )
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.StatsIntervalSeconds));
-        while (await timer.WaitForNextTickAsync(token))
+        while (await timer.WaitForNextTickAsync(stop))
         {
             await sender.SendAsync(json => WriteStats(json, stream, started, "stats"), token);
         }
@@ -304,7 +314,7 @@ internal sealed class BrowserStreamEndpoint(
         {
             throw admission.Refused(
                 new(
-                    GrpcStatusCode.InvalidArgument,
+                    StatusCode.InvalidArgument,
                     first.MessageType == WebSocketMessageType.Close
                         ? "Closed before the config: send {\"config\":{...}} first, then audio."
                         : "Audio before config: the first message must be the text {\"config\":{...},\"api_key\":\"...\"}."
@@ -334,7 +344,7 @@ internal sealed class BrowserStreamEndpoint(
         {
             throw admission.Refused(
                 new(
-                    GrpcStatusCode.InvalidArgument,
+                    StatusCode.InvalidArgument,
                     "The first message must be JSON {\"config\": RecognitionConfig in proto JSON (e.g. {\"encoding\":\"LINEAR16\",\"sampleRateHertz\":16000}), \"api_key\": \"...\"}: "
                         + e.Message
                 )
@@ -362,11 +372,13 @@ internal sealed class BrowserStreamEndpoint(
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
         {
             // Cancelling a receive aborts the socket, so the page sees the close (1006), not this message.
-            throw new GrpcException(
-                GrpcStatusCode.DeadlineExceeded,
-                string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"No message for {options.StreamIdleTimeoutSeconds:0.###} s: the server ends idle streams."
+            throw new RpcException(
+                new Status(
+                    StatusCode.DeadlineExceeded,
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"No message for {options.StreamIdleTimeoutSeconds:0.###} s: the server ends idle streams."
+                    )
                 )
             );
         }
@@ -388,9 +400,11 @@ internal sealed class BrowserStreamEndpoint(
             text.Write(buffer.AsSpan(0, result.Count));
             if (text.WrittenCount > MaxTextBytes)
             {
-                throw new GrpcException(
-                    GrpcStatusCode.InvalidArgument,
-                    $"Text messages are limited to {MaxTextBytes} bytes; send audio as binary messages."
+                throw new RpcException(
+                    new Status(
+                        StatusCode.InvalidArgument,
+                        $"Text messages are limited to {MaxTextBytes} bytes; send audio as binary messages."
+                    )
                 );
             }
         }
@@ -460,14 +474,14 @@ internal sealed class BrowserStreamEndpoint(
         json.WriteEndObject();
     }
 
-    private async Task CloseWithErrorAsync(Sender sender, GrpcStatus status)
+    private async Task CloseWithErrorAsync(Sender sender, Status status)
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await sender.SendAsync(json => WebErrors.WriteError(json, status), timeout.Token);
             var reason = status.Detail.Length > 60 ? status.Detail[..60] : status.Detail;
-            await sender.CloseAsync(WebErrors.CloseStatus(status.Code), reason, timeout.Token);
+            await sender.CloseAsync(WebErrors.CloseStatus(status.StatusCode), reason, timeout.Token);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
@@ -481,7 +495,7 @@ internal sealed class BrowserStreamEndpoint(
         {
             await task;
         }
-        catch (Exception e) when (e is OperationCanceledException or GrpcException or WebSocketException) { }
+        catch (Exception e) when (e is OperationCanceledException or RpcException or WebSocketException) { }
     }
 
     /// <summary>A WebSocket allows one send at a time; events, stats and errors share it through this.</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json;
+using Grpc.Core;
 using Microsoft.AspNetCore.Http;
-using RealtimeSer.Grpc;
 
 namespace RealtimeSer.Server;
 
@@ -81,12 +81,12 @@ internal sealed class DashboardEndpoint(
         {
             if (origins.Check(context.Request) is { } refused)
             {
-                throw new GrpcException(GrpcStatusCode.PermissionDenied, refused);
+                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
             }
             _ = admission.AuthenticateCall(context.Request.Headers.Authorization.ToString());
             return false;
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             await WebErrors.WriteHttpAsync(context, e.Status);
             return true;

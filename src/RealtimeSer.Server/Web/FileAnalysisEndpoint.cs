@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -7,7 +8,6 @@ using RealtimeSer.Audio;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
-using RealtimeSer.Grpc;
 using CoreSpeech = RealtimeSer.Core.Pipeline.SpeechEvent;
 
 namespace RealtimeSer.Server;
@@ -35,14 +35,16 @@ internal sealed class FileAnalysisEndpoint(
         {
             if (origins.Check(context.Request) is { } refused)
             {
-                throw new GrpcException(GrpcStatusCode.PermissionDenied, refused);
+                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
             }
             using var slot = admission.Admit(context.Request.Headers.Authorization.ToString());
             var engine =
                 models.Find(context.Request.Query["model"].ToString())
-                ?? throw new GrpcException(
-                    GrpcStatusCode.InvalidArgument,
-                    "Unknown model; /v1/models lists the ids, or leave it out for the default."
+                ?? throw new RpcException(
+                    new Status(
+                        StatusCode.InvalidArgument,
+                        "Unknown model; /v1/models lists the ids, or leave it out for the default."
+                    )
                 );
             if (context.Request.ContentLength > options.MaxUploadBytes)
             {
@@ -67,7 +69,7 @@ internal sealed class FileAnalysisEndpoint(
                 File.Delete(temp);
             }
         }
-        catch (GrpcException e)
+        catch (RpcException e)
         {
             await WebErrors.WriteHttpAsync(context, e.Status);
         }
@@ -75,15 +77,17 @@ internal sealed class FileAnalysisEndpoint(
         {
             await WebErrors.WriteHttpAsync(
                 context,
-                new GrpcStatus(GrpcStatusCode.InvalidArgument, "Cannot read this recording: " + e.Message)
+                new Status(StatusCode.InvalidArgument, "Cannot read this recording: " + e.Message)
             );
         }
     }
 
-    private GrpcException TooLarge() =>
+    private RpcException TooLarge() =>
         new(
-            GrpcStatusCode.OutOfRange,
-            $"Recording larger than the server's upload limit of {options.MaxUploadBytes / (1024 * 1024)} MiB (Server:MaxUploadBytes)."
+            new Status(
+                StatusCode.OutOfRange,
+                $"Recording larger than the server's upload limit of {options.MaxUploadBytes / (1024 * 1024)} MiB (Server:MaxUploadBytes)."
+            )
         );
 
     private async Task SaveAsync(HttpContext context, string path)
@@ -106,9 +110,11 @@ internal sealed class FileAnalysisEndpoint(
         }
         if (file.Length == 0)
         {
-            throw new GrpcException(
-                GrpcStatusCode.InvalidArgument,
-                "Empty upload: send the recording's bytes as the request body."
+            throw new RpcException(
+                new Status(
+                    StatusCode.InvalidArgument,
+                    "Empty upload: send the recording's bytes as the request body."
+                )
             );
         }
     }
@@ -120,9 +126,11 @@ internal sealed class FileAnalysisEndpoint(
         var format = reader.Format;
         if (reader.TotalFrames is { } frames && frames / (double)format.SampleRate > options.MaxStreamSeconds)
         {
-            throw new GrpcException(
-                GrpcStatusCode.OutOfRange,
-                $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+            throw new RpcException(
+                new Status(
+                    StatusCode.OutOfRange,
+                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+                )
             );
         }
         var mode = format.Channels <= 2 ? ChannelMode.Split : ChannelMode.Mix;
@@ -168,9 +176,11 @@ internal sealed class FileAnalysisEndpoint(
             await stream.WriteAsync(block.AsMemory(0, read * format.Channels), cancellationToken: token);
             if (stream.SecondsReceived > options.MaxStreamSeconds)
             {
-                throw new GrpcException(
-                    GrpcStatusCode.OutOfRange,
-                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+                throw new RpcException(
+                    new Status(
+                        StatusCode.OutOfRange,
+                        $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+                    )
                 );
             }
             await Task.Yield();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -76,11 +77,11 @@ internal static class WebEndpoints
         {
             if (origins.Check(context.Request) is { } refused)
             {
-                throw new Grpc.GrpcException(Grpc.GrpcStatusCode.PermissionDenied, refused);
+                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
             }
             _ = admission.AuthenticateCall(context.Request.Headers.Authorization.ToString());
         }
-        catch (Grpc.GrpcException e)
+        catch (RpcException e)
         {
             await WebErrors.WriteHttpAsync(context, e.Status);
             return;

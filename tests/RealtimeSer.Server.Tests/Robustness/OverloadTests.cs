@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grpc.Core;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
 using Xunit.Abstractions;
@@ -86,8 +87,8 @@ public sealed class OverloadTests(ITestOutputHelper output)
                         )
                     )
             );
-            var admitted = outcomes.Where(o => o.Status.Code == GrpcStatusCode.OK).ToList();
-            var refused = outcomes.Count(o => o.Status.Code == GrpcStatusCode.ResourceExhausted);
+            var admitted = outcomes.Where(o => o.Status.StatusCode == StatusCode.OK).ToList();
+            var refused = outcomes.Count(o => o.Status.StatusCode == StatusCode.ResourceExhausted);
             var latencies = admitted.SelectMany(o => o.Results).Select(r => r.Latency.EndToEndMs).ToList();
             var p95 = Streams.Percentile(latencies, 0.95);
             var after = ResourceSample.Take();
@@ -150,11 +151,11 @@ public sealed class OverloadTests(ITestOutputHelper output)
             var latencies = outcomes.SelectMany(o => o.Results).Select(r => r.Latency.EndToEndMs).ToList();
             var p95 = Streams.Percentile(latencies, 0.95);
             output.WriteLine(
-                $"drop policy, {load} streams at 3× capacity: all {outcomes.Count(o => o.Status.Code == GrpcStatusCode.OK)} OK; "
+                $"drop policy, {load} streams at 3× capacity: all {outcomes.Count(o => o.Status.StatusCode == StatusCode.OK)} OK; "
                     + $"{classified} windows classified, {dropped} dropped and counted; "
                     + $"delivered end-to-end p95 {p95:F0} ms; heap {before.HeapBytes / 1048576.0:F1} MiB, peak {peak / 1048576.0:F1} MiB"
             );
-            Assert.All(outcomes, o => Assert.Equal(GrpcStatusCode.OK, o.Status.Code));
+            Assert.All(outcomes, o => Assert.Equal(StatusCode.OK, o.Status.StatusCode));
             Assert.True(dropped > 0, "3× capacity must drop windows");
             Assert.True(p95 < LatencyObjectiveMs, $"delivered p95 {p95:F0} ms over {LatencyObjectiveMs} ms");
             Assert.True(peak - before.HeapBytes < 128L << 20, "memory must stay bounded under overload");
@@ -166,9 +167,9 @@ public sealed class OverloadTests(ITestOutputHelper output)
             var recovered = await Streams.RunAsync(server.Client, Streams.MulawStereo(), clip, paced: true);
             var recoveredP95 = Streams.Percentile(recovered.Results.Select(r => r.Latency.EndToEndMs), 0.95);
             output.WriteLine(
-                $"recovery: one stream after the overload: {recovered.Status.Code}, {recovered.Dropped} dropped, p95 {recoveredP95:F0} ms"
+                $"recovery: one stream after the overload: {recovered.Status.StatusCode}, {recovered.Dropped} dropped, p95 {recoveredP95:F0} ms"
             );
-            Assert.Equal(GrpcStatusCode.OK, recovered.Status.Code);
+            Assert.Equal(StatusCode.OK, recovered.Status.StatusCode);
             Assert.Equal(0, recovered.Dropped);
             Assert.True(recoveredP95 < LatencyObjectiveMs);
         }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime;
 using Google.Protobuf;
+using Grpc.Core;
 using Grpc.Health.V1;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Models;
@@ -111,11 +112,20 @@ internal sealed class RawGrpcClient : IDisposable
 
     public Dictionary<string, string> Headers { get; } = new(StringComparer.OrdinalIgnoreCase);
 
-    public async Task<GrpcStatus> CallAsync(
+    public async Task<Status> CallAsync(
         string path,
         IReadOnlyList<ReadOnlyMemory<byte>> chunks,
         CancellationToken cancellationToken,
-        string contentType = GrpcProtocol.ContentType,
+        string contentType = "application/grpc",
+        TimeSpan? pause = null
+    ) => (await CallWithBodyAsync(path, chunks, cancellationToken, contentType, pause)).Status;
+
+    /// <summary>A call's status and its response body as sent (length-prefixed frames).</summary>
+    public async Task<(Status Status, byte[] Body)> CallWithBodyAsync(
+        string path,
+        IReadOnlyList<ReadOnlyMemory<byte>> chunks,
+        CancellationToken cancellationToken,
+        string contentType = "application/grpc",
         TimeSpan? pause = null
     )
     {
@@ -139,33 +149,34 @@ internal sealed class RawGrpcClient : IDisposable
             );
             if (response.StatusCode != HttpStatusCode.OK)
             {
-                return GrpcStatus.FromHttpStatus(response.StatusCode);
+                return (new Status(StatusCode.Unknown, $"HTTP {(int)response.StatusCode}"), []);
             }
             if (Status(response.Headers) is { } trailersOnly)
             {
-                return trailersOnly;
+                return (trailersOnly, []);
             }
-            await response.Content.CopyToAsync(Stream.Null, cancellationToken);
-            return Status(response.TrailingHeaders)
-                ?? new GrpcStatus(GrpcStatusCode.Unknown, "no grpc-status in trailers");
+            var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            return (
+                Status(response.TrailingHeaders)
+                    ?? new Status(StatusCode.Unknown, "no grpc-status in trailers"),
+                body
+            );
         }
         catch (HttpRequestException e)
         {
-            return new GrpcStatus(GrpcStatusCode.Unavailable, "transport: " + e.Message);
+            return (new Status(StatusCode.Unavailable, "transport: " + e.Message), []);
         }
     }
 
-    private static GrpcStatus? Status(HttpHeaders headers)
+    private static Status? Status(HttpHeaders headers)
     {
-        if (!headers.TryGetValues(GrpcProtocol.StatusTrailer, out var codes))
+        if (!headers.TryGetValues("grpc-status", out var codes))
         {
             return null;
         }
-        var detail = headers.TryGetValues(GrpcProtocol.MessageTrailer, out var m)
-            ? PercentEncoding.Decode(m.First())
-            : "";
-        return new GrpcStatus(
-            (GrpcStatusCode)int.Parse(codes.First(), System.Globalization.CultureInfo.InvariantCulture),
+        var detail = headers.TryGetValues("grpc-message", out var m) ? Uri.UnescapeDataString(m.First()) : "";
+        return new Status(
+            (StatusCode)int.Parse(codes.First(), System.Globalization.CultureInfo.InvariantCulture),
             detail
         );
     }
@@ -190,14 +201,21 @@ internal sealed class RawGrpcClient : IDisposable
             CancellationToken cancellationToken
         )
         {
-            foreach (var chunk in _chunks)
+            try
             {
-                await stream.WriteAsync(chunk, cancellationToken);
-                await stream.FlushAsync(cancellationToken);
-                if (_pause is { } p)
+                foreach (var chunk in _chunks)
                 {
-                    await Task.Delay(p, cancellationToken);
+                    await stream.WriteAsync(chunk, cancellationToken);
+                    await stream.FlushAsync(cancellationToken);
+                    if (_pause is { } p)
+                    {
+                        await Task.Delay(p, cancellationToken);
+                    }
                 }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                // The server ended the call before the body was sent: its status is in the response.
             }
         }
 
@@ -234,7 +252,7 @@ internal static class Frames
 /// <summary>A streaming call's outcome and the client-side view of it.</summary>
 internal sealed record StreamOutcome(
     List<StreamingRecognizeResponse> Responses,
-    GrpcStatus Status,
+    Status Status,
     TimeSpan Elapsed
 )
 {
@@ -271,7 +289,7 @@ internal static class Streams
 
     /// <summary>Streams audio in 100 ms messages, paced at real time or as fast as flow control allows.</summary>
     public static async Task<StreamOutcome> RunAsync(
-        GrpcClient client,
+        TestClient client,
         RecognitionConfig config,
         byte[] audio,
         bool paced,
@@ -295,11 +313,16 @@ internal static class Streams
                     {
                         responses.Add(r);
                     }
-                    return GrpcStatus.Ok;
+                    return Status.DefaultSuccess;
                 }
-                catch (GrpcException e)
+                catch (RpcException e)
                 {
                     return e.Status;
+                }
+                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Grpc.Net.Client's view of an HTTP/2 stream the server reset with CANCEL.
+                    return new Status(StatusCode.Cancelled, "reset by the server: " + e.Message);
                 }
             },
             CancellationToken.None

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
@@ -58,9 +59,9 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             await server.CheckAsync()
         );
 
-        using var plaintext = new GrpcClient(new Uri($"http://127.0.0.1:{server.Server.Port}"));
+        using var plaintext = new TestClient(new Uri($"http://127.0.0.1:{server.Server.Port}"));
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var refused = await Assert.ThrowsAsync<GrpcException>(() =>
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
             plaintext.UnaryAsync(
                 HealthService.CheckPath,
                 new global::Grpc.Health.V1.HealthCheckRequest(),
@@ -69,7 +70,23 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             )
         );
         output.WriteLine($"plaintext h2c client against the TLS port: {refused.Status}");
-        Assert.Equal(GrpcStatusCode.Unavailable, refused.Code);
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+
+        // The TLS port speaks HTTP/2 only: a TLS client that offers only HTTP/1.1 is refused at the handshake.
+        using var http1 = new HttpClient(
+            new SocketsHttpHandler
+            {
+                SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+            }
+        )
+        {
+            DefaultRequestVersion = System.Net.HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        var http1Refused = await Assert.ThrowsAsync<HttpRequestException>(() =>
+            http1.GetAsync(new Uri($"https://127.0.0.1:{server.Server.Port}/"), cancel.Token)
+        );
+        output.WriteLine($"HTTP/1.1 TLS client against the TLS port: {http1Refused.Message}");
     }
 
     [SkippableFact]
@@ -80,11 +97,11 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             o.ApiKeyHashes = [ApiKeyAuthenticator.Hash("key-one"), ApiKeyAuthenticator.Hash("key-two")];
             o.MaxStreamsPerKey = 2;
         });
-        using var one = new GrpcClient(server.Server.Address);
+        using var one = new TestClient(server.Server.Address);
         one.Headers["authorization"] = "Bearer key-one";
-        using var two = new GrpcClient(server.Server.Address);
+        using var two = new TestClient(server.Server.Address);
         two.Headers["authorization"] = "Bearer key-two";
-        var open = new List<GrpcDuplexCall<StreamingRecognizeResponse>>();
+        var open = new List<StreamingCall<IMessage, StreamingRecognizeResponse>>();
         for (var i = 0; i < 2; i++)
         {
             var call = one.StartDuplex(
@@ -101,10 +118,12 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
         );
         var third = await Streams.RunAsync(one, Streams.MulawStereo(), new byte[1600], paced: false);
         var other = await Streams.RunAsync(two, Streams.MulawStereo(), new byte[1600], paced: false);
-        output.WriteLine($"third stream on key one: {third.Status}; key two meanwhile: {other.Status.Code}");
-        Assert.Equal(GrpcStatusCode.ResourceExhausted, third.Status.Code);
+        output.WriteLine(
+            $"third stream on key one: {third.Status}; key two meanwhile: {other.Status.StatusCode}"
+        );
+        Assert.Equal(StatusCode.ResourceExhausted, third.Status.StatusCode);
         Assert.Contains("API key", third.Status.Detail, StringComparison.Ordinal);
-        Assert.Equal(GrpcStatusCode.OK, other.Status.Code);
+        Assert.Equal(StatusCode.OK, other.Status.StatusCode);
 
         await open[0].DisposeAsync();
         await Wait.UntilAsync(
@@ -113,7 +132,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             () => "slot not freed"
         );
         var again = await Streams.RunAsync(one, Streams.MulawStereo(), new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.OK, again.Status.Code);
+        Assert.Equal(StatusCode.OK, again.Status.StatusCode);
         await open[1].DisposeAsync();
         await server.WaitForNoStreamsAsync();
     }
@@ -127,14 +146,14 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             o.RequestsPerSecondPerKey = 4;
             o.RequestBurstPerKey = 5;
         });
-        using var one = new GrpcClient(server.Server.Address);
+        using var one = new TestClient(server.Server.Address);
         one.Headers["authorization"] = "Bearer key-one";
-        using var two = new GrpcClient(server.Server.Address);
+        using var two = new TestClient(server.Server.Address);
         two.Headers["authorization"] = "Bearer key-two";
-        Task<ListModelsResponse> List(GrpcClient c) =>
+        Task<ListModelsResponse> List(TestClient c) =>
             c.UnaryAsync(EmotionService.ListModelsPath, new ListModelsRequest(), ListModelsResponse.Parser);
         var ok = 0;
-        GrpcException? limited = null;
+        RpcException? limited = null;
         for (var i = 0; i < 10 && limited is null; i++)
         {
             try
@@ -142,19 +161,19 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
                 await List(one);
                 ok++;
             }
-            catch (GrpcException e)
+            catch (RpcException e)
             {
                 limited = e;
             }
         }
         output.WriteLine($"key one: {ok} calls, then {limited?.Status}");
         Assert.NotNull(limited);
-        Assert.Equal(GrpcStatusCode.ResourceExhausted, limited.Code);
+        Assert.Equal(StatusCode.ResourceExhausted, limited.StatusCode);
         Assert.Contains("Rate limit", limited.Status.Detail, StringComparison.Ordinal);
         Assert.InRange(ok, 5, 6);
         // Streams count against the same bucket; the other key is untouched.
         var stream = await Streams.RunAsync(one, Streams.MulawStereo(), new byte[1600], paced: false);
-        Assert.Equal(GrpcStatusCode.ResourceExhausted, stream.Status.Code);
+        Assert.Equal(StatusCode.ResourceExhausted, stream.Status.StatusCode);
         Assert.Single((await List(two)).Models);
         await Task.Delay(600); // the bucket refills at 4 per second
         Assert.Single((await List(one)).Models);
@@ -177,9 +196,9 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
         server.Client.Headers["authorization"] = "Bearer " + secret;
         var clip = Streams.Slice(audio, 1, 4);
         var outcome = await Streams.RunAsync(server.Client, Streams.MulawStereo(), clip, paced: false);
-        Assert.Equal(GrpcStatusCode.OK, outcome.Status.Code);
+        Assert.Equal(StatusCode.OK, outcome.Status.StatusCode);
         // A refused key and a malformed stream are logged too: they must not echo what the client sent.
-        using var wrong = new GrpcClient(server.Server.Address);
+        using var wrong = new TestClient(server.Server.Address);
         wrong.Headers["authorization"] = "Bearer sk-wrong-0123456789abcdef";
         await Streams.RunAsync(wrong, Streams.MulawStereo(), clip, paced: false);
         await using (
@@ -192,7 +211,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             await call.WriteAsync(
                 new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(clip, 0, 64) }
             );
-            await Assert.ThrowsAsync<GrpcException>(async () => await call.ReadAsync());
+            await Assert.ThrowsAsync<RpcException>(async () => await call.ReadAsync());
         }
         await server.WaitForNoStreamsAsync();
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Google.Protobuf;
+using Grpc.Core;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using Xunit.Abstractions;
@@ -80,7 +81,7 @@ public sealed class VanishingClientTests(ITestOutputHelper output)
         System.Net.Sockets.Socket? socket = null;
         using var own =
             kind == 2
-                ? new GrpcClient(
+                ? new TestClient(
                     server.Server.Address,
                     new SocketsHttpHandler
                     {
@@ -145,13 +146,13 @@ public sealed class VanishingClientTests(ITestOutputHelper output)
                     {
                         await reading;
                     }
-                    catch (Exception e) when (e is OperationCanceledException or GrpcException) { }
+                    catch (Exception e) when (e is OperationCanceledException or RpcException) { }
                     await call.DisposeAsync();
                     break;
             }
         }
         catch (Exception e)
-            when (e is OperationCanceledException or GrpcException or HttpRequestException or IOException)
+            when (e is OperationCanceledException or RpcException or HttpRequestException or IOException)
         {
             await call.DisposeAsync();
         }
@@ -225,19 +226,22 @@ public sealed class VanishingClientTests(ITestOutputHelper output)
         await server.WaitForNoStreamsAsync();
         output.WriteLine(
             "slow-loris with a 2 s idle timeout: "
-                + string.Join("; ", results.Select(r => $"{r.Status.Code} after {r.At.TotalSeconds:F1} s"))
-                + $"; the honest stream alongside: {honest.Status.Code} with {honest.Results.Count()} results"
+                + string.Join(
+                    "; ",
+                    results.Select(r => $"{r.Status.StatusCode} after {r.At.TotalSeconds:F1} s")
+                )
+                + $"; the honest stream alongside: {honest.Status.StatusCode} with {honest.Results.Count()} results"
         );
         Assert.All(
             results,
             r =>
             {
-                Assert.Equal(GrpcStatusCode.DeadlineExceeded, r.Status.Code);
+                Assert.Equal(StatusCode.DeadlineExceeded, r.Status.StatusCode);
                 Assert.Contains("idle", r.Status.Detail, StringComparison.Ordinal);
                 Assert.True(r.At < TimeSpan.FromSeconds(6), $"cut off only after {r.At.TotalSeconds:F1} s");
             }
         );
-        Assert.Equal(GrpcStatusCode.OK, honest.Status.Code);
+        Assert.Equal(StatusCode.OK, honest.Status.StatusCode);
         Assert.Equal(0, server.Server.LiveStreams);
     }
 }

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Microsoft.Playwright;
 using RealtimeSer.Core.Models;
 using RealtimeSer.Grpc;
@@ -56,7 +57,7 @@ public sealed class BrowserTests
             var stream = await mic.EvaluateAsync<string>("() => document.body.dataset.stream");
 
             // A gRPC call at the same time: the dashboard lists both kinds.
-            using var grpcClient = new GrpcClient(session.Server.Address);
+            using var grpcClient = new TestClient(session.Server.Address);
             var config = Streams.MulawStereo();
             config.ChannelNames.AddRange(new[] { "agent", "customer" });
             var call = Streams.RunAsync(
@@ -106,7 +107,7 @@ public sealed class BrowserTests
                 TimeSpan.FromSeconds(30)
             );
             await row.First.WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
-            Assert.Equal(GrpcStatusCode.OK, (await call).Status.Code);
+            Assert.Equal(StatusCode.OK, (await call).Status.StatusCode);
             await grpcRows.First.WaitForAsync(
                 new() { State = WaitForSelectorState.Detached, Timeout = 15_000 }
             );

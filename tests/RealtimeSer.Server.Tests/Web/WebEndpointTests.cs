@@ -443,14 +443,16 @@ public sealed class WebEndpointTests
                 },
                 handler: tls
             );
-            using var http = new HttpClient(
-                new SocketsHttpHandler
-                {
-                    SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c) },
-                }
-            )
+            // The TLS port speaks HTTP/2 only, as browsers do with it (ALPN): pages and the WebSocket too.
+            using var handler = new SocketsHttpHandler
+            {
+                SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c) },
+            };
+            using var http = new HttpClient(handler, disposeHandler: false)
             {
                 BaseAddress = server.Server.Address,
+                DefaultRequestVersion = System.Net.HttpVersion.Version20,
+                DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
             };
             var page = await http.GetStringAsync("/");
             Assert.Contains("Input device", page, StringComparison.Ordinal);
@@ -461,10 +463,13 @@ public sealed class WebEndpointTests
             );
 
             using var socket = new ClientWebSocket();
-            socket.Options.RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c);
+            socket.Options.HttpVersion = System.Net.HttpVersion.Version20;
+            socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
             socket.Options.SetRequestHeader("Origin", $"https://127.0.0.1:{server.Server.Port}");
+            using var invoker = new HttpMessageInvoker(handler, disposeHandler: false);
             await socket.ConnectAsync(
                 new Uri($"wss://127.0.0.1:{server.Server.Port}{BrowserStreamEndpoint.Path}"),
+                invoker,
                 CancellationToken.None
             );
             await SendTextAsync(socket, Config(MulawStereoConfig));

@@ -1,0 +1,99 @@
+using Google.Protobuf;
+using Grpc.Core;
+using RealtimeSer.Grpc.V1;
+using Xunit.Abstractions;
+
+namespace RealtimeSer.Server.Tests.Robustness;
+
+/// <summary>
+/// A client that reads its responses slowly keeps the server's writes waiting on HTTP/2 flow control. Its stream
+/// must still end with the status the server means: OK with the final stats at a normal end, UNAVAILABLE when the
+/// server shuts down. Cancelling a write under way makes Grpc.AspNetCore reset the stream instead (RST_STREAM
+/// CANCEL: CANCELLED at this client, INTERNAL behind nginx); that is how a healthy replica's stream ended non-OK
+/// in the load-balancer test on a busy machine, where the stats writer was stopped while its write waited.
+/// </summary>
+[Collection(RobustnessCollection.Name)]
+public sealed class SlowReaderTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public async Task A_slow_reader_gets_the_OK_end_and_final_stats_of_its_stream()
+    {
+        await using var server = await TestServer.StartAsync(o => o.StatsIntervalSeconds = 0.001);
+        await using var call = await StartWithFullWindowAsync(server);
+        await call.CompleteRequestAsync();
+        var (responses, status) = await ReadSlowlyAsync(call);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
+        Assert.Equal(60, responses.Last(r => r.StreamStats is not null).StreamStats.AudioSeconds, 1);
+    }
+
+    [SkippableFact]
+    public async Task A_slow_reader_learns_that_the_server_is_shutting_down()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.StatsIntervalSeconds = 0.001;
+            o.ShutdownGraceSeconds = 0.2;
+        });
+        await using var call = await StartWithFullWindowAsync(server);
+        var stopping = server.Server.StopAsync();
+        await Task.Delay(500); // past the grace period: the service ends the call while a write waits
+        var (_, status) = await ReadSlowlyAsync(call);
+        await stopping;
+        Assert.Equal(StatusCode.Unavailable, status.StatusCode);
+        Assert.Contains("shutting down", status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>Opens a stream, sends 60 s of audio at once and leaves the responses unread until the stream's 64 KiB window is full.</summary>
+    private static async Task<RealtimeSer.Grpc.StreamingCall<
+        IMessage,
+        StreamingRecognizeResponse
+    >> StartWithFullWindowAsync(TestServer server)
+    {
+        var audio = Streams.Slice(TestPaths.WavData(TestPaths.RequireCallFixture()), 0, 60);
+        var call = server.Client.StartDuplex(
+            EmotionService.StreamingRecognizePath,
+            StreamingRecognizeResponse.Parser
+        );
+        Assert.True(await call.WriteAsync(new StreamingRecognizeRequest { Config = Streams.MulawStereo() }));
+        Assert.True(
+            await call.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(audio) })
+        );
+        // Results, and stats every millisecond: more than the 64 KiB window within 10 s (about 69 KB measured).
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        return call;
+    }
+
+    /// <summary>Reads the first 200 responses one every 10 ms (the server's writes keep waiting), then the rest.</summary>
+    private async Task<(List<StreamingRecognizeResponse> Responses, Status Status)> ReadSlowlyAsync(
+        RealtimeSer.Grpc.StreamingCall<IMessage, StreamingRecognizeResponse> call
+    )
+    {
+        var responses = new List<StreamingRecognizeResponse>();
+        Status status;
+        try
+        {
+            while (await call.ReadAsync() is { } r)
+            {
+                responses.Add(r);
+                if (responses.Count < 200)
+                {
+                    await Task.Delay(10);
+                }
+            }
+            status = Status.DefaultSuccess;
+        }
+        catch (RpcException e)
+        {
+            status = e.Status;
+        }
+        catch (OperationCanceledException e)
+        {
+            // Grpc.Net.Client's view of an HTTP/2 stream the server reset with CANCEL.
+            status = new Status(StatusCode.Cancelled, "reset by the server: " + e.Message);
+        }
+        output.WriteLine(
+            $"{responses.Count} responses ({responses.Sum(r => r.CalculateSize() + 5)} bytes), then {status}"
+        );
+        return (responses, status);
+    }
+}

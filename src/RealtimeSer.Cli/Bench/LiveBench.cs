@@ -21,6 +21,9 @@ internal sealed record LivePoint(
     bool MeetsObjective
 )
 {
+    /// <summary>Calls the server refused (RESOURCE_EXHAUSTED: its stream limit or adaptive admission).</summary>
+    public int Refused { get; init; }
+
     /// <summary>Live audio skipped because streams fell behind (their backlog passed its bound).</summary>
     public double AudioShedSeconds { get; init; }
 
@@ -106,7 +109,7 @@ internal static class LiveBench
                     ct
                 );
                 await stream.CompleteAsync(ct);
-                return (await reader, stream.WindowsDropped, stream.AudioSecondsShed);
+                return (await reader, stream.WindowsDropped, stream.AudioSecondsShed, false);
             },
             ct
         );

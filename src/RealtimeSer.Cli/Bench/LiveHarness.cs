@@ -16,20 +16,27 @@ internal static class LiveHarness
 
     /// <summary>
     /// Runs <paramref name="streams"/> calls; <paramref name="runStream"/> gets the call's index and its
-    /// starting frame in the recording and returns its samples and its dropped windows.
+    /// starting frame in the recording and returns its samples, its dropped windows, its shed audio and
+    /// whether the server refused the call (a refused call is counted, not an error: past capacity a server
+    /// refuses new streams on purpose).
     /// </summary>
     public static async Task<LivePoint> RunAsync(
         int streams,
         int recordingFrames,
         TimeSpan duration,
         double objectiveP95Ms,
-        Func<int, int, Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed)>> runStream,
+        Func<
+            int,
+            int,
+            Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed, bool Refused)>
+        > runStream,
         CancellationToken ct
     )
     {
         var samples = new List<LiveSample>();
         long dropped = 0;
         double shed = 0;
+        var refused = 0;
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -45,12 +52,16 @@ internal static class LiveHarness
                         async () =>
                         {
                             await Task.Delay(TimeSpan.FromSeconds(delays[s]), ct);
-                            var (mine, streamDropped, streamShed) = await runStream(s, offsets[s]);
+                            var (mine, streamDropped, streamShed, streamRefused) = await runStream(
+                                s,
+                                offsets[s]
+                            );
                             lock (samples)
                             {
                                 samples.AddRange(mine);
                                 dropped += streamDropped;
                                 shed += streamShed;
+                                refused += streamRefused ? 1 : 0;
                                 peak = Math.Max(peak, Environment.WorkingSet / 1e6);
                             }
                         },
@@ -64,6 +75,7 @@ internal static class LiveHarness
             samples,
             dropped,
             shed,
+            refused,
             process,
             cpuBefore,
             clock.Elapsed,
@@ -126,6 +138,7 @@ internal static class LiveHarness
         List<LiveSample> samples,
         long dropped,
         double shed,
+        int refused,
         Process process,
         TimeSpan cpuBefore,
         TimeSpan wall,
@@ -150,9 +163,10 @@ internal static class LiveHarness
             dropped,
             cpu,
             Math.Max(peak, Environment.WorkingSet / 1e6),
-            dropped == 0 && shed == 0 && latencies.Count > 0 && p95 <= objectiveP95Ms
+            dropped == 0 && shed == 0 && refused == 0 && latencies.Count > 0 && p95 <= objectiveP95Ms
         )
         {
+            Refused = refused,
             AudioShedSeconds = shed,
             AudioShedShare = shed / Math.Max(1e-9, streams * duration.TotalSeconds),
         };

@@ -32,7 +32,12 @@ internal static class RemoteLiveBench
             ct
         );
 
-    private static async Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed)> RunStreamAsync(
+    private static async Task<(
+        IReadOnlyList<LiveSample> Samples,
+        long Dropped,
+        double Shed,
+        bool Refused
+    )> RunStreamAsync(
         EmotionRecognizer.EmotionRecognizerClient client,
         string model,
         (float[] Interleaved, int Rate, int Channels) audio,
@@ -49,6 +54,27 @@ internal static class RemoteLiveBench
             Model = model,
             InterimResults = true,
         };
+        try
+        {
+            var (samples, dropped, shed) = await StreamAsync(client, config, audio, startFrame, duration, ct);
+            return (samples, dropped, shed, false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+        {
+            // Refused at admission (stream limit or overload): what a caller past capacity should see.
+            return ([], 0, 0, true);
+        }
+    }
+
+    private static async Task<(IReadOnlyList<LiveSample> Samples, long Dropped, double Shed)> StreamAsync(
+        EmotionRecognizer.EmotionRecognizerClient client,
+        RecognitionConfig config,
+        (float[] Interleaved, int Rate, int Channels) audio,
+        int startFrame,
+        TimeSpan duration,
+        CancellationToken ct
+    )
+    {
         var timeline = new StreamTimeline();
         await using var call = await client.StartStreamAsync(config, ct);
         var reader = Task.Run(

@@ -413,7 +413,7 @@ internal static class BenchModelCommands
                             Round = round,
                         };
                         Console.Error.WriteLine(
-                            $"bench live: {n} streams{label}: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, CPU {p.CpuPercent:0}%"
+                            $"bench live: {n} streams{label}: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, {(p.Refused > 0 ? $"refused {p.Refused}, " : "")}CPU {p.CpuPercent:0}%"
                                 + (p.VadMeanBatch > 0 ? $", mean VAD batch {p.VadMeanBatch:0.0}" : "")
                                 + (p.MeetsObjective ? "" : "  (misses the objective)")
                         );

@@ -145,7 +145,9 @@ public sealed class SerServer : IAsyncDisposable
             metrics.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
-                Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+                // HTTP/1.1 only: Prometheus scrapes with it, and a cleartext port cannot offer HTTP/2 beside
+                // HTTP/1.1 anyway (Kestrel warned about exactly that at every start).
+                Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1);
             });
             _metricsApp = metrics.Build();
             _metricsApp.MapGet(
@@ -258,6 +260,11 @@ public sealed class SerServer : IAsyncDisposable
 
     private static void ConfigureLogging(ILoggingBuilder builder, Action<ILoggingBuilder>? logging)
     {
+        // ASP.NET Core logs four information lines per call (request start and end, endpoint in and out); the
+        // server's own log says what happened to each stream and call. Its start-up lines (Hosting.Lifetime)
+        // stay. A more specific category brings them back, e.g.
+        // `Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics=Information`.
+        builder.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         if (logging is not null)
         {
             builder.ClearProviders();

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Grpc.Core;
 using RealtimeSer.Audio;
 using RealtimeSer.Grpc.V1;
 
@@ -13,6 +14,7 @@ internal sealed class AudioDecoder
     private readonly AudioEncoding _encoding;
     private readonly int _bytesPerSample;
     private readonly int _bytesPerFrame;
+    private readonly int _channels;
     private readonly byte[] _carry;
     private int _carried;
     private float[] _output = [];
@@ -22,6 +24,7 @@ internal sealed class AudioDecoder
         _encoding = encoding;
         _bytesPerSample = BytesPerSample(encoding);
         _bytesPerFrame = _bytesPerSample * channels;
+        _channels = channels;
         _carry = new byte[_bytesPerFrame];
     }
 
@@ -61,6 +64,30 @@ internal sealed class AudioDecoder
         rest.CopyTo(_carry.AsSpan(_carried));
         _carried += rest.Length;
         return _output.AsMemory(0, written);
+    }
+
+    /// <summary>
+    /// At the end of the audio: bytes that do not make a whole frame (an odd trailing byte of LINEAR16, part of
+    /// a FLOAT32, one channel of a stereo frame) mean the client cut its audio wrongly; say so rather than drop
+    /// them silently.
+    /// </summary>
+    public void EnsureWholeFrames() => EnsureWholeFrames(_carried);
+
+    /// <summary><see cref="EnsureWholeFrames()"/> for audio of <paramref name="bytes"/> bytes in all, before decoding it.</summary>
+    public void EnsureWholeFrames(long bytes)
+    {
+        var partial = bytes % _bytesPerFrame;
+        if (partial > 0)
+        {
+            throw new RpcException(
+                new Status(
+                    StatusCode.InvalidArgument,
+                    $"The audio ended with {partial} byte(s) that do not make a whole frame: {_encoding} with "
+                        + $"{_channels} channel(s) takes {_bytesPerFrame} bytes per frame ({_bytesPerSample} per "
+                        + "sample, channels interleaved). Send whole samples of every channel."
+                )
+            );
+        }
     }
 
     private int DecodeSamples(ReadOnlySpan<byte> bytes, Span<float> output)

@@ -138,6 +138,7 @@ internal sealed class EmotionService(
                     await stream.WriteAsync(samples, cancellationToken: token);
                 }
             }
+            decoder.EnsureWholeFrames();
             await stream.CompleteAsync(token);
             await forward;
             await statsStop.CancelAsync();
@@ -302,6 +303,7 @@ internal sealed class EmotionService(
                 )
             );
         }
+        decoder.EnsureWholeFrames(request.AudioContent.Length);
         var id =
             "grpc-"
             + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -213,6 +213,47 @@ public sealed class ServerTests
     }
 
     [SkippableFact]
+    public async Task Audio_that_ends_with_a_partial_sample_is_refused_with_INVALID_ARGUMENT_naming_the_bytes()
+    {
+        await using var server = await TestServer.StartAsync();
+        var linear16 = new RecognitionConfig
+        {
+            Encoding = AudioEncoding.Linear16,
+            SampleRateHertz = 16000,
+            AudioChannelCount = 1,
+        };
+        // Half a second of LINEAR16 and one odd byte: the stream ends with it.
+        var (_, status) = await server.StreamAsync(linear16, new byte[16001], paced: false);
+        Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
+        Assert.Contains("1 byte(s)", status.Detail, StringComparison.Ordinal);
+
+        // Stereo FLOAT32 (8 bytes a frame) and 6 bytes too many, through the unary call.
+        var unary = await Assert.ThrowsAsync<RpcException>(() =>
+            server.Client.UnaryAsync(
+                EmotionService.RecognizePath,
+                new RecognizeRequest
+                {
+                    Config = new RecognitionConfig
+                    {
+                        Encoding = AudioEncoding.Float32,
+                        SampleRateHertz = 16000,
+                        AudioChannelCount = 2,
+                    },
+                    AudioContent = ByteString.CopyFrom(new byte[8 * 1600 + 6]),
+                },
+                RecognizeResponse.Parser
+            )
+        );
+        Assert.Equal(StatusCode.InvalidArgument, unary.StatusCode);
+        Assert.Contains("6 byte(s)", unary.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("8 bytes per frame", unary.Status.Detail, StringComparison.Ordinal);
+
+        // Whole frames are served as before.
+        (_, status) = await server.StreamAsync(linear16, new byte[16000], paced: false);
+        Assert.Equal(StatusCode.OK, status.StatusCode);
+    }
+
+    [SkippableFact]
     public async Task Thirty_two_concurrent_real_time_streams_complete_in_order_without_errors()
     {
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());

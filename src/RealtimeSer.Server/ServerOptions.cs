@@ -52,10 +52,10 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Silero VAD frames of all streams and channels scored in shared runs of up to this many (the per-frame
-    /// cost falls with the batch, so more streams fit per core); 0 scores each channel's frames on its own
-    /// (EngineOptions.VadMaxBatch).
+    /// cost falls with the batch, so more streams fit per core, 1.85× in one sweep); 0 (the default) scores
+    /// each channel's frames on its own, which degrades more gracefully past capacity (EngineOptions.VadMaxBatch).
     /// </summary>
-    public int VadMaxBatch { get; set; } = Core.Vad.Batching.VadBatcher.DefaultMaxBatch;
+    public int VadMaxBatch { get; set; }
 
     /// <summary>Longest stream, in seconds of audio.</summary>
     public double MaxStreamSeconds { get; set; } = 4 * 3600;

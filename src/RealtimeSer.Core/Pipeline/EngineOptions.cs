@@ -61,10 +61,11 @@ public sealed record EngineOptions
     /// Engine-wide (ignored in a stream's overrides): score the VAD frames of all streams and channels in
     /// shared Silero runs of up to this many frames (the per-frame cost falls with the batch; the figures are
     /// in docs/benchmarks.md). 0 runs each channel's frames on its own, one model run per frame, as before.
-    /// On by default. Past capacity the batcher serves the oldest channels first, so a share of the live streams
-    /// stays in real time while the newest shed (LiveOverloadTests runs both settings at 3× capacity).
+    /// Off by default for live engines: past capacity, in a full test run on two cores, batched live streams that
+    /// shed served 3 of 340 streams (per-frame VAD keeps serving a share; LiveOverloadTests), because every
+    /// stream's own work waits in the same thread-pool queue. Replay (which never sheds) turns it on.
     /// </summary>
-    public int VadMaxBatch { get; init; } = RealtimeSer.Core.Vad.Batching.VadBatcher.DefaultMaxBatch;
+    public int VadMaxBatch { get; init; }
 
     public void Validate()
     {

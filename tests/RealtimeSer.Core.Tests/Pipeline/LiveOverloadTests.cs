@@ -21,9 +21,7 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _vad.Dispose();
 
     /// <summary>
-    /// Streams that would take this many cores of per-frame VAD: several times what the machine has. A batched
-    /// engine gets the same streams: its frames cost about half as much (docs/benchmarks.md), but the rest of
-    /// each stream's work (pacing, ingest, windows) does not shrink, so that is still past its capacity.
+    /// Streams that would take this many cores of per-frame VAD: several times what the machine has.
     /// </summary>
     private int StreamsForOverload(double cores)
     {
@@ -126,9 +124,10 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         return values.Count == 0 ? 0 : values[(int)Math.Ceiling(0.95 * values.Count) - 1];
     }
 
+    // Per-frame VAD only (the live default). Batched VAD at this load served 106 of 118 streams alone but 3 of
+    // 340 in a full test run (docs/reliability.md), so it is off for live streams and not pinned here.
     [SkippableTheory]
     [InlineData(0)] // each channel runs its own Silero frames
-    [InlineData(64)] // frames of all channels in shared runs (VadBatcher)
     public async Task Past_capacity_live_streams_shed_audio_keep_latency_bounded_and_recover_when_load_falls(
         int vadMaxBatch
     )

@@ -153,6 +153,8 @@ public sealed class FramingFuzzTests(ITestOutputHelper output)
     {
         double seconds = 0;
         double bytesPerSecond = 0;
+        long bytes = 0;
+        var bytesPerFrame = 1;
         for (var i = 0; i < decoded.Messages.Count; i++)
         {
             var message = decoded.Messages[i];
@@ -165,7 +167,8 @@ public sealed class FramingFuzzTests(ITestOutputHelper output)
                 try
                 {
                     var setup = StreamSetup.From(message.Config, server.Models, server.Options);
-                    bytesPerSecond = (double)setup.SampleRate * setup.CreateDecoder().BytesPerFrame;
+                    bytesPerFrame = setup.CreateDecoder().BytesPerFrame;
+                    bytesPerSecond = (double)setup.SampleRate * bytesPerFrame;
                 }
                 catch (RpcException)
                 {
@@ -179,10 +182,12 @@ public sealed class FramingFuzzTests(ITestOutputHelper output)
             else
             {
                 seconds += message.AudioContent.Length / bytesPerSecond;
+                bytes += message.AudioContent.Length;
             }
         }
+        // Audio that ends inside a frame is the client's error, named in INVALID_ARGUMENT.
         return decoded.End is { } end ? new(end, 0)
-            : decoded.Messages.Count == 0 ? new(StatusCode.InvalidArgument, 0)
+            : decoded.Messages.Count == 0 || bytes % bytesPerFrame != 0 ? new(StatusCode.InvalidArgument, 0)
             : new(StatusCode.OK, seconds);
     }
 

@@ -174,11 +174,13 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
         var index = 0;
         long audio = 0,
             maxAudio = 0;
+        var bytesPerFrame = 1;
         while (true)
         {
             if (at == body.Length)
             {
-                return index == 0 ? StatusCode.InvalidArgument : StatusCode.OK;
+                // Audio that ends inside a frame is the client's error, named in INVALID_ARGUMENT.
+                return index == 0 || audio % bytesPerFrame != 0 ? StatusCode.InvalidArgument : StatusCode.OK;
             }
             // Grpc.AspNetCore's order: an invalid flag, then the size limit, then a compressed message that
             // names no grpc-encoding.
@@ -217,9 +219,8 @@ public sealed class GrpcFuzzTests(ITestOutputHelper output)
                 try
                 {
                     var setup = StreamSetup.From(request.Config, server.Models, server.Options);
-                    maxAudio =
-                        (long)(server.Options.MaxStreamSeconds * setup.SampleRate)
-                        * setup.CreateDecoder().BytesPerFrame;
+                    bytesPerFrame = setup.CreateDecoder().BytesPerFrame;
+                    maxAudio = (long)(server.Options.MaxStreamSeconds * setup.SampleRate) * bytesPerFrame;
                 }
                 catch (global::Grpc.Core.RpcException)
                 {

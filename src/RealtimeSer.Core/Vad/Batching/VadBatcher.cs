@@ -13,9 +13,10 @@ namespace RealtimeSer.Core.Vad.Batching;
 /// Pending frames are served oldest channel first (the order the channels were opened), not first come first
 /// served. Below capacity every pending frame fits in the next runs and the order changes nothing. Past it,
 /// first-come-first-served made every stream equally late, so every live stream shed its audio in fragments and
-/// none delivered an event; served by seniority, the streams that were established keep real-time service and
-/// the newest ones shed (counted, as per-frame VAD does when the thread pool starves some streams), which is
-/// what adaptive admission then stops admitting.
+/// none delivered an event; served by seniority, the established streams keep real-time service while the
+/// engine has the cores to itself. Not when other processes share them: the streams' own work then waits in
+/// the thread pool's one queue, which this order cannot reach, so live engines keep per-frame VAD by default
+/// (docs/reliability.md, known defect).
 /// </para>
 /// </summary>
 public sealed class VadBatcher : IAsyncDisposable

@@ -14,7 +14,6 @@ internal sealed class AudioDecoder
     private readonly AudioEncoding _encoding;
     private readonly int _bytesPerSample;
     private readonly int _bytesPerFrame;
-    private readonly int _channels;
     private readonly byte[] _carry;
     private int _carried;
     private float[] _output = [];
@@ -24,7 +23,6 @@ internal sealed class AudioDecoder
         _encoding = encoding;
         _bytesPerSample = BytesPerSample(encoding);
         _bytesPerFrame = _bytesPerSample * channels;
-        _channels = channels;
         _carry = new byte[_bytesPerFrame];
     }
 
@@ -83,7 +81,7 @@ internal sealed class AudioDecoder
                 new Status(
                     StatusCode.InvalidArgument,
                     $"The audio ended with {partial} byte(s) that do not make a whole frame: {_encoding} with "
-                        + $"{_channels} channel(s) takes {_bytesPerFrame} bytes per frame ({_bytesPerSample} per "
+                        + $"{_bytesPerFrame / _bytesPerSample} channel(s) takes {_bytesPerFrame} bytes per frame ({_bytesPerSample} per "
                         + "sample, channels interleaved). Send whole samples of every channel."
                 )
             );

@@ -198,7 +198,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
                 return Shift(response);
             }
             catch (RpcException e)
-                when (e.StatusCode == StatusCode.Unavailable
+                when (IsConnectionLoss(e)
                     && !Volatile.Read(ref _requestCompleted)
                     && !_cancellationToken.IsCancellationRequested
                 )
@@ -227,6 +227,17 @@ public sealed class ReconnectingStream : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// UNAVAILABLE, or the INTERNAL that Grpc.Net.Client reports when the HTTP/2 connection closed under a
+    /// stream: a server shutting down can lose its UNAVAILABLE trailers that way (dotnet/aspnetcore#41074).
+    /// </summary>
+    internal static bool IsConnectionLoss(RpcException e) =>
+        e.StatusCode == StatusCode.Unavailable
+        || (
+            e.StatusCode == StatusCode.Internal
+            && e.Status.DebugException is System.Net.Http.HttpProtocolException or IOException
+        );
 
     private async Task ReconnectAsync(RpcException cause)
     {

@@ -41,6 +41,16 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
         // that, and 200 slow reads can outlast it on a loaded machine.
         var (_, status) = await ReadSlowlyAsync(call, slowReads: 20);
         await stopping;
+        if (status.StatusCode == StatusCode.Internal)
+        {
+            // Kestrel's own race (dotnet/aspnetcore#41074): it disposes the socket right after its last GOAWAY,
+            // and the window updates this client sends while it drains make the kernel reset the connection,
+            // which can discard the UNAVAILABLE trailers already sent. The client then reports the GOAWAY's
+            // NO_ERROR. Our part, ending the call without resetting the stream (CANCELLED), held all the same.
+            Assert.Contains("closed the connection", status.Detail, StringComparison.Ordinal);
+            Assert.Contains("NO_ERROR", status.Detail, StringComparison.Ordinal);
+            return;
+        }
         Assert.Equal(StatusCode.Unavailable, status.StatusCode);
         Assert.Contains("shutting down", status.Detail, StringComparison.Ordinal);
     }

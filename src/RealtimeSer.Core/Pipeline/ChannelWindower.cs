@@ -32,6 +32,9 @@ internal sealed class ChannelWindower
     private long _segmentStart;
     private long _nextWindowStart;
     private long _lastWindowEnd;
+
+    // The latest end of any window cut on this channel, in sequence order: interim results never step back.
+    private long _channelEnd;
     private readonly Queue<(long Start, int Segment, long Sequence)> _pendingTails = new();
 
     /// <param name="batcher">When given, the VAD's frames run in batches shared with other channels.</param>
@@ -193,8 +196,13 @@ internal sealed class ChannelWindower
     {
         while (_nextWindowStart + _window <= availableEnd)
         {
-            jobs.Add(Cut(_nextWindowStart, _window, arrivedAt, owner));
-            _lastWindowEnd = _nextWindowStart + _window;
+            // A segment that starts right after the last one can have early windows ending before the last
+            // window of the segment before (cut up to the audio then in, past that segment's back-dated end).
+            if (_nextWindowStart + _window > _channelEnd)
+            {
+                jobs.Add(Cut(_nextWindowStart, _window, arrivedAt, owner));
+                _lastWindowEnd = _nextWindowStart + _window;
+            }
             _nextWindowStart += _hop;
         }
     }
@@ -202,18 +210,26 @@ internal sealed class ChannelWindower
     private void EmitTail(long segmentEnd, long arrivedAt, ChannelState owner, List<WindowJob> jobs)
     {
         var end = Math.Min(segmentEnd, _written);
+        if (_lastWindowEnd >= end)
+        {
+            // A window already reaches the segment's end: the VAD dates an end back to the last speech, after
+            // windows were cut up to the audio then in. Another would step back and repeat what was sent.
+            return;
+        }
         var length = end - _segmentStart;
         if (length >= _window)
         {
-            if (_lastWindowEnd < end)
+            if (end > _channelEnd)
             {
                 jobs.Add(Cut(end - _window, _window, arrivedAt, owner));
             }
             return;
         }
-        // Short speech: one full window centred on it, cut now if its audio is in, else when it arrives. Its
-        // sequence number is taken now so that the segment's end knows its last window.
-        var start = Math.Max(0, _segmentStart + length / 2 - _window / 2);
+        // Short speech: one full window centred on it (moved later where a window already sent ends after
+        // it), cut now if its audio is in, else when it arrives. Its sequence number is taken now so that
+        // the segment's end knows its last window.
+        var start = Math.Max(Math.Max(0, _segmentStart + length / 2 - _window / 2), _channelEnd - _window);
+        _channelEnd = Math.Max(_channelEnd, start + _window);
         if (start + _window <= _written)
         {
             jobs.Add(Cut(start, _window, arrivedAt, owner));
@@ -236,6 +252,7 @@ internal sealed class ChannelWindower
         long sequence
     )
     {
+        _channelEnd = Math.Max(_channelEnd, start + length);
         var samples = EnginePool.Floats.Rent(length);
         var destination = samples.AsSpan(0, length);
         var oldest = Math.Max(0, _written - _ring.Length);

@@ -118,6 +118,7 @@ public sealed class SerServer : IAsyncDisposable
         Governor.Logger = _logger;
         var auth = new ApiKeyAuthenticator(options.ApiKeyHashes);
         _admission = new StreamAdmission(options, Lifetime, auth, _logger, Governor);
+        Governor.ActiveStreams = () => (int)_admission.LiveStreams;
         Streams = new StreamRegistry(options.Dashboard) { Governor = Governor };
         _service = new EmotionService(models, options, Lifetime, _admission, Streams, _logger);
         if (options.Web)

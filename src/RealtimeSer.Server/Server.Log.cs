@@ -71,13 +71,14 @@ internal static partial class ServerLog
     [LoggerMessage(
         11,
         LogLevel.Warning,
-        "Admission: overloaded (live p95 {P95Ms:F0} ms, objective {ObjectiveMs:F0} ms, audio shed recently: {Shed}); refusing new streams"
+        "Admission: overloaded (live p95 {P95Ms:F0} ms, objective {ObjectiveMs:F0} ms, audio shed recently: {Shed}); admitting no more than {Limit} streams"
     )]
     public static partial void AdmissionOverloaded(
         ILogger logger,
         double p95Ms,
         double objectiveMs,
-        bool shed
+        bool shed,
+        int limit
     );
 
     [LoggerMessage(

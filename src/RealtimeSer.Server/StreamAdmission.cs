@@ -75,7 +75,7 @@ internal sealed class StreamAdmission(
                 )
             );
         }
-        if (governor?.RefusalReason() is { } overloaded)
+        if (governor?.RefusalReason((int)Interlocked.Read(ref _streams) - 1) is { } overloaded)
         {
             Interlocked.Decrement(ref _streams);
             throw Refused(new(StatusCode.ResourceExhausted, overloaded));

@@ -20,12 +20,12 @@ public sealed class LoadGovernorTests
     {
         var (governor, clock) = Create();
         using var _ = governor;
-        Assert.Null(governor.RefusalReason());
+        Assert.Null(governor.RefusalReason(0));
         for (var i = 0; i < 100; i++)
         {
             governor.ObserveLatency(i < 90 ? 100 : 900); // p95 = 900 ms
         }
-        var reason = governor.RefusalReason();
+        var reason = governor.RefusalReason(0);
         Assert.NotNull(reason);
         Assert.Contains("900 ms", reason, StringComparison.Ordinal);
         Assert.Contains("retry in 5 s", reason, StringComparison.Ordinal);
@@ -44,7 +44,7 @@ public sealed class LoadGovernorTests
             governor.ObserveLatency(300);
         }
         Assert.False(governor.Overloaded);
-        Assert.Null(governor.RefusalReason());
+        Assert.Null(governor.RefusalReason(0));
     }
 
     [Fact]
@@ -54,14 +54,55 @@ public sealed class LoadGovernorTests
         using var _ = governor;
         governor.ObserveLatency(50);
         governor.ObserveShed(0.5); // one stalled chunk on a few streams: not an overload
-        Assert.Null(governor.RefusalReason());
+        Assert.Null(governor.RefusalReason(0));
         governor.ObserveShed(1.0);
-        Assert.Contains("shed 1.5 s of audio", governor.RefusalReason(), StringComparison.Ordinal);
+        Assert.Contains("shed 1.5 s of audio", governor.RefusalReason(0), StringComparison.Ordinal);
         clock.Advance(4);
         Assert.True(governor.Overloaded);
         clock.Advance(2); // no events, nothing shed within the window
         Assert.False(governor.Overloaded);
         Assert.Equal(0, governor.LiveP95Ms);
+    }
+
+    [Fact]
+    public void While_overloaded_streams_are_admitted_up_to_ninety_percent_of_the_load_that_caused_it_and_the_limit_falls_while_it_lasts()
+    {
+        var (governor, clock) = Create();
+        using var _ = governor;
+        var active = 40;
+        governor.ActiveStreams = () => active;
+        for (var i = 0; i < 100; i++)
+        {
+            governor.ObserveLatency(900); // 40 streams: p95 900 ms
+        }
+        // The 40 streams end; a new wave of callers arrives inside the same window.
+        active = 0;
+        Assert.Null(governor.RefusalReason(0));
+        Assert.Equal(36, governor.StreamLimit);
+        Assert.Null(governor.RefusalReason(35));
+        var reason = governor.RefusalReason(36);
+        Assert.NotNull(reason);
+        Assert.Contains("no more than 36 streams", reason, StringComparison.Ordinal);
+
+        // A window later, 36 admitted and still over the objective: 10 % fewer.
+        active = 36;
+        clock.Advance(6);
+        for (var i = 0; i < 100; i++)
+        {
+            governor.ObserveLatency(700);
+        }
+        Assert.Equal(32, governor.StreamLimit);
+        Assert.NotNull(governor.RefusalReason(32));
+        Assert.Null(governor.RefusalReason(31));
+
+        // Recovered: no limit.
+        clock.Advance(6);
+        for (var i = 0; i < 100; i++)
+        {
+            governor.ObserveLatency(100);
+        }
+        Assert.Equal(-1, governor.StreamLimit);
+        Assert.Null(governor.RefusalReason(500));
     }
 
     [SkippableFact]

@@ -231,7 +231,7 @@ internal static class WavHeader
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException)
         {
             throw new AudioFormatException(
-                $"WAV file '{name}' has a malformed 'fmt ' chunk ({e.Message}).",
+                $"WAV file '{name}' has a malformed 'fmt ' chunk ({e.Message}); re-encode it with ffmpeg or sox.",
                 name == "<stream>" ? null : name,
                 e
             );

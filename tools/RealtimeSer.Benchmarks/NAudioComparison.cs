@@ -23,6 +23,9 @@ internal static class NAudioComparison
     private const int TargetRate = 16000;
     private static readonly int[] s_sourceRates = [8000, 22050, 44100, 48000];
 
+    // Every file sox writes here: one channel of 32-bit float, so nothing is quantised before the comparison.
+    private static readonly string[] s_monoFloat = ["-c", "1", "-b", "32", "-e", "floating-point"];
+
     public static int Run(string[] args)
     {
         if (FindOnPath("sox") is null)
@@ -80,7 +83,7 @@ internal static class NAudioComparison
         string sourcePath = Path.Combine(dir, $"{what}-{rate}.wav");
         string referencePath = Path.Combine(dir, $"{what}-{rate}-ref.wav");
         WriteFloatWav(sourcePath, source, rate);
-        Sox(sourcePath, "-b", "32", "-e", "floating-point", referencePath, "rate", "-v", $"{TargetRate}");
+        Sox([sourcePath, .. s_monoFloat, referencePath, "rate", "-v", $"{TargetRate}"]);
         float[] reference = ReadWav(referencePath);
         var ours = BestSnr(reference, Ours(source, rate));
         var provider = BestSnr(reference, Wdl(source, rate, sincSize: 0));
@@ -238,7 +241,7 @@ internal static class NAudioComparison
         string path = Path.Combine(dir, $"speech-source-{rate}.wav");
         if (!File.Exists(path))
         {
-            Sox(clip, "-c", "1", "-b", "32", "-e", "floating-point", path, "rate", "-v", $"{rate}");
+            Sox([clip, .. s_monoFloat, path, "rate", "-v", $"{rate}"]);
         }
 
         return ReadWav(path);
@@ -254,24 +257,7 @@ internal static class NAudioComparison
             22050 => 11000,
             _ => 20000,
         };
-        Sox(
-            "-n",
-            "-r",
-            $"{rate}",
-            "-b",
-            "32",
-            "-e",
-            "floating-point",
-            "-c",
-            "1",
-            path,
-            "synth",
-            "3",
-            "sine",
-            $"50-{top}",
-            "vol",
-            "0.5"
-        );
+        Sox(["-n", "-r", $"{rate}", .. s_monoFloat, path, "synth", "3", "sine", $"50-{top}", "vol", "0.5"]);
         return ReadWav(path);
     }
 

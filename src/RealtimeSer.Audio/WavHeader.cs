@@ -7,6 +7,11 @@ namespace RealtimeSer.Audio;
 /// Parses a RIFF/WAVE (or RF64/BW64) header up to the start of the data chunk, leaving the stream positioned at
 /// the first sample. Reads forward only, so it also works on pipes and network streams.
 /// </summary>
+/// <remarks>
+/// The 'fmt ' chunk itself is decoded by NAudio's <see cref="WaveFormat"/>. The chunk walk stays here because
+/// NAudio's WaveFileReader seeks (it cannot read a pipe) and reads a streamed recording's zero data size as empty
+/// (docs/architecture.md, "Audio formats").
+/// </remarks>
 internal static class WavHeader
 {
     public const int MaxChannels = 32;

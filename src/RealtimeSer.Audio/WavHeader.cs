@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using NAudio.Wave;
 
 namespace RealtimeSer.Audio;
 
@@ -6,17 +7,16 @@ namespace RealtimeSer.Audio;
 /// Parses a RIFF/WAVE (or RF64/BW64) header up to the start of the data chunk, leaving the stream positioned at
 /// the first sample. Reads forward only, so it also works on pipes and network streams.
 /// </summary>
+/// <remarks>
+/// The 'fmt ' chunk itself is decoded by NAudio's <see cref="WaveFormat"/>. The chunk walk stays here because
+/// NAudio's WaveFileReader seeks (it cannot read a pipe) and reads a streamed recording's zero data size as empty
+/// (docs/architecture.md, "Audio formats").
+/// </remarks>
 internal static class WavHeader
 {
     public const int MaxChannels = 32;
     public const int MinSampleRate = 1000;
     public const int MaxSampleRate = 384000;
-
-    private const ushort TagPcm = 0x0001;
-    private const ushort TagFloat = 0x0003;
-    private const ushort TagALaw = 0x0006;
-    private const ushort TagMuLaw = 0x0007;
-    private const ushort TagExtensible = 0xFFFE;
 
     // KSDATAFORMAT_SUBTYPE_* GUIDs share these 14 bytes after the 2-byte format tag.
     private static ReadOnlySpan<byte> GuidTail =>
@@ -142,31 +142,12 @@ internal static class WavHeader
 
     private static AudioFormat ParseFormat(ReadOnlySpan<byte> fmt, string name)
     {
-        ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(fmt);
-        int channels = BinaryPrimitives.ReadUInt16LittleEndian(fmt[2..]);
-        uint rate = BinaryPrimitives.ReadUInt32LittleEndian(fmt[4..]);
-        int blockAlign = BinaryPrimitives.ReadUInt16LittleEndian(fmt[12..]);
-        int bits = BinaryPrimitives.ReadUInt16LittleEndian(fmt[14..]);
-        ushort effectiveTag = tag;
-        if (tag == TagExtensible)
-        {
-            if (fmt.Length < 40 || BinaryPrimitives.ReadUInt16LittleEndian(fmt[16..]) < 22)
-            {
-                throw Error(
-                    name,
-                    "uses WAVE_FORMAT_EXTENSIBLE but its 'fmt ' chunk is too short for the sub-format"
-                );
-            }
-
-            ReadOnlySpan<byte> guid = fmt[24..40];
-            if (!guid[2..].SequenceEqual(GuidTail))
-            {
-                throw Unsupported(name, $"has an unknown WAVE_FORMAT_EXTENSIBLE sub-format {new Guid(guid)}");
-            }
-
-            effectiveTag = BinaryPrimitives.ReadUInt16LittleEndian(guid);
-        }
-
+        WaveFormat wave = ReadWaveFormat(fmt, name);
+        // NAudio reads the fields as signed; the WAV header stores them unsigned.
+        int channels = (ushort)wave.Channels;
+        uint rate = (uint)wave.SampleRate;
+        int blockAlign = (ushort)wave.BlockAlign;
+        int bits = (ushort)wave.BitsPerSample;
         if (channels == 0)
         {
             throw Error(name, "declares zero channels");
@@ -185,15 +166,35 @@ internal static class WavHeader
             );
         }
 
+        // Mapped only now: NAudio throws ArgumentException on the implausible fields rejected above.
+        WaveFormatEncoding effectiveTag = wave.Encoding;
+        if (wave.Encoding == WaveFormatEncoding.Extensible)
+        {
+            if (fmt.Length < 40 || wave.ExtraSize < 22)
+            {
+                throw Error(
+                    name,
+                    "uses WAVE_FORMAT_EXTENSIBLE but its 'fmt ' chunk is too short for the sub-format"
+                );
+            }
+
+            WaveFormat standard = FromNAudio(wave.AsStandardWaveFormat, name);
+            // NAudio maps the PCM and IEEE float sub-formats; G.711 and others keep their tag in the GUID's first bytes.
+            effectiveTag =
+                standard.Encoding != WaveFormatEncoding.Extensible
+                    ? standard.Encoding
+                    : SubFormatTag(fmt[24..40], name);
+        }
+
         SampleEncoding encoding = effectiveTag switch
         {
-            TagPcm => SampleEncoding.Pcm,
-            TagFloat => SampleEncoding.Float,
-            TagMuLaw => SampleEncoding.MuLaw,
-            TagALaw => SampleEncoding.ALaw,
+            WaveFormatEncoding.Pcm => SampleEncoding.Pcm,
+            WaveFormatEncoding.IeeeFloat => SampleEncoding.Float,
+            WaveFormatEncoding.MuLaw => SampleEncoding.MuLaw,
+            WaveFormatEncoding.ALaw => SampleEncoding.ALaw,
             _ => throw Unsupported(
                 name,
-                $"uses WAV format tag 0x{effectiveTag:X4}, which is not decoded natively "
+                $"uses WAV format tag 0x{(ushort)effectiveTag:X4}, which is not decoded natively "
                     + "(supported: PCM, IEEE float, G.711 μ-law/A-law); convert it with ffmpeg or sox"
             ),
         };
@@ -216,6 +217,40 @@ internal static class WavHeader
         }
 
         return new AudioFormat((int)rate, channels, encoding, bits);
+    }
+
+    private static WaveFormat ReadWaveFormat(ReadOnlySpan<byte> fmt, string name)
+    {
+        int length = fmt.Length;
+        using var reader = new BinaryReader(new MemoryStream(fmt.ToArray(), writable: false));
+        return FromNAudio(() => WaveFormat.FromFormatChunk(reader, length), name);
+    }
+
+    /// <summary>Runs an NAudio parse; what it throws on a malformed header becomes our error, naming the file.</summary>
+    private static WaveFormat FromNAudio(Func<WaveFormat> parse, string name)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException)
+        {
+            throw new AudioFormatException(
+                $"WAV file '{name}' has a malformed 'fmt ' chunk ({e.Message}); re-encode it with ffmpeg or sox.",
+                name == "<stream>" ? null : name,
+                e
+            );
+        }
+    }
+
+    private static WaveFormatEncoding SubFormatTag(ReadOnlySpan<byte> guid, string name)
+    {
+        if (!guid[2..].SequenceEqual(GuidTail))
+        {
+            throw Unsupported(name, $"has an unknown WAVE_FORMAT_EXTENSIBLE sub-format {new Guid(guid)}");
+        }
+
+        return (WaveFormatEncoding)BinaryPrimitives.ReadUInt16LittleEndian(guid);
     }
 
     private static long Padded(long size) => size + (size & 1);

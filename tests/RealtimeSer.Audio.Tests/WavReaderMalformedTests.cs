@@ -111,6 +111,25 @@ public class WavReaderMalformedTests
     }
 
     [Fact]
+    public void What_NAudio_throws_on_a_fmt_chunk_becomes_our_error()
+    {
+        // 17 bytes: a PCM format plus one byte of a 2-byte extra-size field, which NAudio reads past the end.
+        byte[] body = new byte[17];
+        BinaryPrimitives.WriteUInt16LittleEndian(body, 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(2), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4), 16000);
+        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(12), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(14), 16);
+        byte[] bytes = new WavBuilder().Chunk("fmt ", body).Data(new byte[8]).Build();
+        foreach (bool pipe in new[] { false, true })
+        {
+            var ex = Fails(bytes, pipe);
+            Assert.Contains("malformed 'fmt ' chunk", ex.Message, StringComparison.Ordinal);
+            Assert.IsType<EndOfStreamException>(ex.InnerException);
+        }
+    }
+
+    [Fact]
     public void Huge_declared_chunk_sizes_fail_fast_instead_of_hanging()
     {
         foreach (string id in new[] { "LIST", "fmt " })

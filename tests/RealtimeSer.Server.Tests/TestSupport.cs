@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Health.V1;
 using Microsoft.Extensions.Logging;
+using NAudio.Wave;
 using RealtimeSer.Core;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Pipeline;
@@ -45,19 +46,10 @@ internal static class TestPaths
     /// <summary>The data chunk of a WAV file (the G.711 fixture has a fact chunk before it).</summary>
     public static byte[] WavData(string path)
     {
-        var bytes = File.ReadAllBytes(path);
-        var offset = 12;
-        while (offset + 8 <= bytes.Length)
-        {
-            var id = System.Text.Encoding.ASCII.GetString(bytes, offset, 4);
-            var size = BitConverter.ToInt32(bytes, offset + 4);
-            if (id == "data")
-            {
-                return bytes.AsSpan(offset + 8, Math.Min(size, bytes.Length - offset - 8)).ToArray();
-            }
-            offset += 8 + size + (size & 1);
-        }
-        throw new InvalidDataException("no data chunk");
+        using var reader = new WaveFileReader(path);
+        var data = new byte[reader.Length];
+        reader.ReadExactly(data);
+        return data;
     }
 }
 

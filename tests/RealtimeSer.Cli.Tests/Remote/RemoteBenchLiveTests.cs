@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NAudio.Wave;
 
 namespace RealtimeSer.Cli.Tests.Remote;
 
@@ -105,20 +106,7 @@ public class RemoteBenchLiveTests
     internal static void WriteSilence(string path, double seconds)
     {
         const int rate = 16000;
-        var dataBytes = (int)(rate * seconds) * 2;
-        using var w = new BinaryWriter(File.Create(path));
-        w.Write("RIFF"u8);
-        w.Write(36 + dataBytes);
-        w.Write("WAVEfmt "u8);
-        w.Write(16);
-        w.Write((short)1);
-        w.Write((short)1);
-        w.Write(rate);
-        w.Write(rate * 2);
-        w.Write((short)2);
-        w.Write((short)16);
-        w.Write("data"u8);
-        w.Write(dataBytes);
-        w.Write(new byte[dataBytes]);
+        using var writer = new WaveFileWriter(path, new WaveFormat(rate, 16, 1));
+        writer.Write(new byte[(int)(rate * seconds) * 2]);
     }
 }

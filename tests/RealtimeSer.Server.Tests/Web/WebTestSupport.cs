@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using NAudio.Wave;
 
 namespace RealtimeSer.Server.Tests.Web;
 
@@ -42,21 +43,11 @@ internal static class WebTestSupport
     public static byte[] Wav(byte[] pcm, int rate, int channels)
     {
         using var stream = new MemoryStream();
-        using var w = new BinaryWriter(stream);
-        w.Write("RIFF"u8);
-        w.Write(36 + pcm.Length);
-        w.Write("WAVEfmt "u8);
-        w.Write(16);
-        w.Write((short)1);
-        w.Write((short)channels);
-        w.Write(rate);
-        w.Write(rate * channels * 2);
-        w.Write((short)(channels * 2));
-        w.Write((short)16);
-        w.Write("data"u8);
-        w.Write(pcm.Length);
-        w.Write(pcm);
-        w.Flush();
+        using (var writer = new WaveFileWriter(stream, new WaveFormat(rate, 16, channels)))
+        {
+            writer.Write(pcm);
+        }
+
         return stream.ToArray();
     }
 

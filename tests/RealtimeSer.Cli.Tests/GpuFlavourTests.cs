@@ -10,6 +10,7 @@ namespace RealtimeSer.Cli.Tests;
 /// from the NuGet feed). Skips, saying why, when the package cannot be restored or
 /// REALTIMESER_SKIP_GPU_BUILD=1.
 /// </summary>
+[Collection(ChildBuilds.Name)]
 public class GpuFlavourTests
 {
     private static readonly string Root = ModelLocator.RepositoryRoots().First();

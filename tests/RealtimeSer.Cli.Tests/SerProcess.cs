@@ -35,26 +35,35 @@ internal static class SerProcess
     /// timing-sensitive tests that other test assemblies run at the same time less (not 19: on a loaded
     /// machine that starved the build past its timeout).
     /// </summary>
-    public static async Task<(int Exit, string Out, string Err)> DotnetAsync(
+    public static Task<(int Exit, string Out, string Err)> DotnetAsync(
         TimeSpan timeout,
         IEnumerable<string> args,
         Action<IDictionary<string, string?>>? environment = null,
         bool background = false
+    ) =>
+        background
+            ? ExecAsync(timeout, "nice", ["-n", "10", "dotnet", .. args], environment)
+            : ExecAsync(timeout, "dotnet", args, environment);
+
+    /// <summary>
+    /// Runs <paramref name="program"/> with <paramref name="args"/> (in <paramref name="workingDirectory"/> when
+    /// given); kills it and throws, naming the command, when it outlives <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<(int Exit, string Out, string Err)> ExecAsync(
+        TimeSpan timeout,
+        string program,
+        IEnumerable<string> args,
+        Action<IDictionary<string, string?>>? environment = null,
+        string? workingDirectory = null
     )
     {
-        var start = new ProcessStartInfo(background ? "nice" : "dotnet")
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
-        if (background)
-        {
-            foreach (var a in new[] { "-n", "10", "dotnet" })
-            {
-                start.ArgumentList.Add(a);
-            }
-        }
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
@@ -72,7 +81,7 @@ internal static class SerProcess
         {
             process.Kill(entireProcessTree: true);
             throw new TimeoutException(
-                $"dotnet {string.Join(' ', start.ArgumentList.Take(3))} ... did not finish in {timeout}: {await stderr}"
+                $"{program} {string.Join(' ', start.ArgumentList.Take(3))} ... did not finish in {timeout}: {await stderr}"
             );
         }
         return (process.ExitCode, await stdout, await stderr);

@@ -9,16 +9,23 @@ namespace RealtimeSer.Audio.Capture;
 /// </summary>
 public sealed class PortAudioHost : IDisposable
 {
+    private readonly bool _showNativeOutput;
     private int _disposed;
 
-    private PortAudioHost() { }
+    private PortAudioHost(bool showNativeOutput) => _showNativeOutput = showNativeOutput;
 
-    /// <summary>Loads PortAudio and initialises it; <see cref="DllNotFoundException"/> says how to install it.</summary>
-    public static PortAudioHost Open()
+    /// <summary>
+    /// Loads PortAudio and initialises it; <see cref="DllNotFoundException"/> says how to install it. What the
+    /// audio backends print while probing (ALSA, JACK) is dropped unless <paramref name="showNativeOutput"/>.
+    /// </summary>
+    public static PortAudioHost Open(bool showNativeOutput = false)
     {
         PortAudioNative.EnsureLoaded();
-        PortAudioNative.Check(PortAudioNative.Pa_Initialize(), "cannot initialise PortAudio");
-        return new PortAudioHost();
+        using (NativeChatter.Hide(showNativeOutput))
+        {
+            PortAudioNative.Check(PortAudioNative.Pa_Initialize(), "cannot initialise PortAudio");
+        }
+        return new PortAudioHost(showNativeOutput);
     }
 
     /// <summary>Whether the PortAudio library can be loaded on this machine (nothing is initialised).</summary>
@@ -160,29 +167,36 @@ public sealed class PortAudioHost : IDisposable
             // The high latency is the safer default for a blocking reader sharing cores with inference.
             SuggestedLatency = device.DefaultHighInputLatency,
         };
-        // The stream holds its own initialisation so the host may be disposed first.
-        PortAudioNative.Check(PortAudioNative.Pa_Initialize(), "cannot initialise PortAudio");
-        var handle = new PortAudioStreamHandle();
-        var error = PortAudioNative.Pa_OpenStream(
-            out var stream,
-            in parameters,
-            IntPtr.Zero,
-            rate,
-            new CULong((nuint)frames),
-            new CULong((nuint)PortAudioNative.PaClipOff),
-            IntPtr.Zero,
-            IntPtr.Zero
-        );
+        int error;
+        IntPtr stream;
+        using (NativeChatter.Hide(_showNativeOutput))
+        {
+            // The stream holds its own initialisation so the host may be disposed first.
+            PortAudioNative.Check(PortAudioNative.Pa_Initialize(), "cannot initialise PortAudio");
+            error = PortAudioNative.Pa_OpenStream(
+                out stream,
+                in parameters,
+                IntPtr.Zero,
+                rate,
+                new CULong((nuint)frames),
+                new CULong((nuint)PortAudioNative.PaClipOff),
+                IntPtr.Zero,
+                IntPtr.Zero
+            );
+            if (error != PortAudioNative.PaNoError || stream == IntPtr.Zero)
+            {
+                PortAudioNative.Pa_Terminate();
+            }
+        }
         if (error != PortAudioNative.PaNoError || stream == IntPtr.Zero)
         {
-            PortAudioNative.Pa_Terminate();
-            handle.Dispose();
             throw new PortAudioException(
                 $"cannot open input device {device.Index} ({device.Name}) at {rate:0} Hz, "
                     + $"{parameters.ChannelCount} channel(s): {PortAudioNative.ErrorText(error)}",
                 error
             );
         }
+        var handle = new PortAudioStreamHandle();
         handle.Attach(stream);
         return new CaptureStream(handle, device, (int)Math.Round(rate), parameters.ChannelCount, frames);
     }
@@ -203,7 +217,10 @@ public sealed class PortAudioHost : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            PortAudioNative.Pa_Terminate();
+            using (NativeChatter.Hide(_showNativeOutput))
+            {
+                PortAudioNative.Pa_Terminate();
+            }
         }
     }
 }

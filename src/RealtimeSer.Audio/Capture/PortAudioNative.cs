@@ -47,8 +47,18 @@ internal static partial class PortAudioNative
     /// <summary>Loads the library (once) or throws <see cref="DllNotFoundException"/> with the install hint.</summary>
     public static void EnsureLoaded() => _ = s_handle.Value;
 
+    /// <summary>Nothing but the static constructor's work: the resolver is in place once this returns.</summary>
+    public static void InstallResolver() { }
+
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path) =>
-        name == Library ? s_handle.Value : IntPtr.Zero;
+        name switch
+        {
+            Library => s_handle.Value,
+            // The C library is loaded already; the program's own handle finds its symbols whatever its file is
+            // called (libc.so.6, musl's, macOS's), where probing for "libc" would find a linker script.
+            NativeChatter.Libc => NativeLibrary.GetMainProgramHandle(),
+            _ => IntPtr.Zero,
+        };
 
     private static IntPtr LoadLibrary()
     {

@@ -12,6 +12,7 @@ internal static class DevicesCommand
     {
         var json = new Option<bool>("--json") { Description = "One JSON line per device." };
         var all = new Option<bool>("--all") { Description = "Also list output-only devices." };
+        var verbose = NativeOutputOption();
         var command = new Command(
             "devices",
             "List audio input devices (index, name, channels, default rate)."
@@ -19,6 +20,7 @@ internal static class DevicesCommand
         {
             json,
             all,
+            verbose,
         };
         command.SetAction(
             (parse, _) =>
@@ -26,7 +28,7 @@ internal static class DevicesCommand
                 {
                     try
                     {
-                        using var host = PortAudioHost.Open();
+                        using var host = PortAudioHost.Open(parse.GetValue(verbose));
                         var devices = host.Devices()
                             .Where(d => parse.GetValue(all) || d.InputChannels > 0)
                             .ToList();
@@ -56,6 +58,14 @@ internal static class DevicesCommand
         );
         return command;
     }
+
+    /// <summary><c>--verbose</c> of the commands that open PortAudio (devices, listen).</summary>
+    internal static Option<bool> NativeOutputOption() =>
+        new("--verbose")
+        {
+            Description =
+                "Show what the audio libraries (ALSA, JACK) print while PortAudio probes the devices; hidden by default.",
+        };
 
     private static string ToText(AudioDevice d) =>
         string.Create(

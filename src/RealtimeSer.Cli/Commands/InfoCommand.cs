@@ -1,17 +1,21 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using RealtimeSer.Core;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
 
-/// <summary><c>ser info</c>: the ONNX Runtime package in use, the execution providers it offers, and model paths.</summary>
+/// <summary>
+/// <c>ser info</c>: the ONNX Runtime package in use, the execution providers it offers, model paths, and
+/// which .NET runtime runs <c>ser</c> (a published folder's own, or a shared installation).
+/// </summary>
 internal static class InfoCommand
 {
     public static Command Create()
     {
         var command = new Command(
             "info",
-            "Show the ONNX Runtime version, execution providers and model paths."
+            "Show the ONNX Runtime version, execution providers, model paths and the .NET runtime in use."
         );
         command.SetAction(
             (_, _) =>
@@ -26,6 +30,9 @@ internal static class InfoCommand
                         $"cuda:        {OnnxRuntime.CudaUnavailableReason?.Trim() ?? "available"}"
                     );
                     Console.WriteLine($"vad model:   {ModelLocator.SileroVad()}");
+                    Console.WriteLine(
+                        $"runtime:     .NET {Environment.Version} in {RuntimeEnvironment.GetRuntimeDirectory()}"
+                    );
                     return Task.FromResult(0);
                 })
         );

@@ -53,6 +53,7 @@ internal static class ListenCommand
             Description = "Window seconds (default: the model's).",
         };
         var hop = new Option<double?>("--hop") { Description = "Hop seconds (default: the model's)." };
+        var verbose = DevicesCommand.NativeOutputOption();
         var model = new ModelOptions();
         var command = new Command("listen", "Live emotion recognition from a microphone (Ctrl+C stops).")
         {
@@ -66,6 +67,7 @@ internal static class ListenCommand
             blockMs,
             window,
             hop,
+            verbose,
         };
         model.AddTo(command);
         command.SetAction(
@@ -90,7 +92,7 @@ internal static class ListenCommand
                     }
                     try
                     {
-                        using var host = PortAudioHost.Open();
+                        using var host = PortAudioHost.Open(parse.GetValue(verbose));
                         var input = host.FindInput(parse.GetValue(device));
                         using var loaded = model.LoadAll(parse, announce: output != ListenOutput.View);
                         using var vad = SileroVadModel.Load();
@@ -173,7 +175,7 @@ internal static class ListenCommand
             var policy = parse.GetValue(reconnect) ? new ReconnectPolicy() : ReconnectPolicy.None;
             try
             {
-                using var host = PortAudioHost.Open();
+                using var host = PortAudioHost.Open(parse.GetValue(verbose));
                 var input = host.FindInput(parse.GetValue(device));
                 using var capture = await OpenCaptureAsync(parse, host, input, output, address.ToString());
                 using var limit = Limit(parse, ct);

@@ -32,12 +32,13 @@ public sealed class LoadGovernor : IDisposable
     private readonly Counter<long> _refused;
     private MeterListener? _listener;
 
-    public LoadGovernor(ServerOptions options, TimeProvider? time = null)
+    /// <param name="meters">Where the governor's meter comes from (the server's exported scope); a meter of its own when null.</param>
+    public LoadGovernor(ServerOptions options, TimeProvider? time = null, IMeterFactory? meters = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _time = time ?? TimeProvider.System;
-        Meter = new Meter(MeterName);
+        Meter = meters?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
         _refused = Meter.CreateCounter<long>(
             "ser.admission.refused",
             "{stream}",
@@ -51,8 +52,8 @@ public sealed class LoadGovernor : IDisposable
         );
         Meter.CreateObservableGauge(
             "ser.admission.live_latency_p95",
-            () => LiveP95Ms,
-            "ms",
+            () => LiveP95Ms / 1000,
+            "s",
             "End-to-end p95 of live streams' events over the admission window (0 when none)."
         );
     }

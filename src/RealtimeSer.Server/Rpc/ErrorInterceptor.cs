@@ -6,7 +6,9 @@ namespace RealtimeSer.Server;
 
 /// <summary>
 /// Unexpected exceptions in a handler are logged here and reach the client as INTERNAL with a generic
-/// message (they may carry internals); <see cref="RpcException"/>s and cancellations pass unchanged.
+/// message (they may carry internals); <see cref="RpcException"/>s and cancellations pass unchanged. Once the
+/// client has cancelled (or the deadline passed) whatever the abort surfaced as is that cancellation, not a
+/// server error: it is neither logged as one nor reported as INTERNAL.
 /// </summary>
 internal sealed class ErrorInterceptor(ILoggerFactory loggers) : Interceptor
 {
@@ -19,7 +21,7 @@ internal sealed class ErrorInterceptor(ILoggerFactory loggers) : Interceptor
     )
     {
         TResponse? response = null;
-        await GuardAsync(async () => response = await continuation(request, context));
+        await GuardAsync(context, async () => response = await continuation(request, context));
         return response!;
     }
 
@@ -28,16 +30,16 @@ internal sealed class ErrorInterceptor(ILoggerFactory loggers) : Interceptor
         IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context,
         ServerStreamingServerMethod<TRequest, TResponse> continuation
-    ) => GuardAsync(() => continuation(request, responseStream, context));
+    ) => GuardAsync(context, () => continuation(request, responseStream, context));
 
     public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context,
         DuplexStreamingServerMethod<TRequest, TResponse> continuation
-    ) => GuardAsync(() => continuation(requestStream, responseStream, context));
+    ) => GuardAsync(context, () => continuation(requestStream, responseStream, context));
 
-    private async Task GuardAsync(Func<Task> call)
+    private async Task GuardAsync(ServerCallContext context, Func<Task> call)
     {
         try
         {
@@ -45,6 +47,18 @@ internal sealed class ErrorInterceptor(ILoggerFactory loggers) : Interceptor
         }
         catch (Exception e) when (IsUnexpected(e))
         {
+            if (CallStatus.Aborted(context) is { } aborted)
+            {
+                throw new RpcException(
+                    new Status(
+                        aborted,
+                        aborted == StatusCode.DeadlineExceeded
+                            ? "The call's deadline passed."
+                            : "The client cancelled the call.",
+                        e
+                    )
+                );
+            }
             throw Internal(e);
         }
     }

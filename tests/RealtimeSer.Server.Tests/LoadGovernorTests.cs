@@ -86,8 +86,18 @@ public sealed class LoadGovernorTests
         var metrics = await http.GetStringAsync(
             new Uri($"http://127.0.0.1:{server.Server.MetricsPort}/metrics")
         );
-        Assert.Contains("ser_admission_refused_total 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("ser_admission_overloaded 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(1, Scrape.Value(metrics, "ser_admission_refused_total"));
+        Assert.Equal(1, Scrape.Value(metrics, "ser_admission_overloaded"));
+        Assert.Equal(0.4, Scrape.Value(metrics, "ser_admission_live_latency_p95_seconds"), 6);
+        Assert.Equal(
+            1,
+            Scrape.Value(
+                metrics,
+                "ser_grpc_calls_total",
+                ("method", "realtime_ser.v1.EmotionRecognizer/StreamingRecognize"),
+                ("code", "RESOURCE_EXHAUSTED")
+            )
+        );
 
         // Live latency comes back under 80 % of the objective: recovered.
         for (var i = 0; i < 1000; i++)

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 
 namespace RealtimeSer.Server;
@@ -9,36 +8,12 @@ namespace RealtimeSer.Server;
 /// (<see cref="CallStatus"/>), refusals by the admission rules and client cancellations included, and logs
 /// cancelled and timed-out calls other than streams (a stream's end is logged with its own figures).
 /// </summary>
-internal sealed class CallOutcomeInterceptor(ServerMetrics metrics, ILoggerFactory loggers) : Interceptor
+internal sealed class CallOutcomeInterceptor(ServerMetrics metrics, ILoggerFactory loggers)
+    : AroundCallInterceptor
 {
     private readonly ILogger _logger = loggers.CreateLogger("RealtimeSer.Server");
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request,
-        ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation
-    )
-    {
-        TResponse? response = null;
-        await ObserveAsync(context, async () => response = await continuation(request, context));
-        return response!;
-    }
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request,
-        IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context,
-        ServerStreamingServerMethod<TRequest, TResponse> continuation
-    ) => ObserveAsync(context, () => continuation(request, responseStream, context));
-
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream,
-        IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation
-    ) => ObserveAsync(context, () => continuation(requestStream, responseStream, context));
-
-    private async Task ObserveAsync(ServerCallContext context, Func<Task> call)
+    protected override async Task AroundAsync(ServerCallContext context, Func<Task> call)
     {
         Exception? error = null;
         try

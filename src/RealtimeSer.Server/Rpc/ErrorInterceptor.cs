@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 
 namespace RealtimeSer.Server;
@@ -10,36 +9,11 @@ namespace RealtimeSer.Server;
 /// client has cancelled (or the deadline passed) whatever the abort surfaced as is that cancellation, not a
 /// server error: it is neither logged as one nor reported as INTERNAL.
 /// </summary>
-internal sealed class ErrorInterceptor(ILoggerFactory loggers) : Interceptor
+internal sealed class ErrorInterceptor(ILoggerFactory loggers) : AroundCallInterceptor
 {
     private readonly ILogger _logger = loggers.CreateLogger("RealtimeSer.Server");
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request,
-        ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation
-    )
-    {
-        TResponse? response = null;
-        await GuardAsync(context, async () => response = await continuation(request, context));
-        return response!;
-    }
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request,
-        IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context,
-        ServerStreamingServerMethod<TRequest, TResponse> continuation
-    ) => GuardAsync(context, () => continuation(request, responseStream, context));
-
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream,
-        IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation
-    ) => GuardAsync(context, () => continuation(requestStream, responseStream, context));
-
-    private async Task GuardAsync(ServerCallContext context, Func<Task> call)
+    protected override async Task AroundAsync(ServerCallContext context, Func<Task> call)
     {
         try
         {

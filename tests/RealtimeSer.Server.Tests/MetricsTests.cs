@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Google.Protobuf;
 using Grpc.Core;
+using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 using Xunit.Abstractions;
 
@@ -84,27 +85,61 @@ public sealed class MetricsTests(ITestOutputHelper output)
     {
         await using var server = await TestServer.StartAsync();
         using var cancel = new CancellationTokenSource();
+        await using var call = await OpenStreamAsync(server, timeout: null, cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => DrainAsync(call));
+
+        var text = await ScrapeUntilAsync(server, StreamingRecognize, "CANCELLED");
+        Assert.Equal(1, Calls(text, StreamingRecognize, "CANCELLED"));
+        Assert.Equal(0, Calls(text, StreamingRecognize, "INTERNAL"));
+        Assert.Equal(0, Calls(text, StreamingRecognize, "OK"));
+    }
+
+    [SkippableFact]
+    public async Task A_stream_past_its_deadline_is_counted_as_DEADLINE_EXCEEDED()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var call = await OpenStreamAsync(server, TimeSpan.FromSeconds(2), CancellationToken.None);
+        // The test client reports a passed deadline as a cancellation (ThrowOperationCanceledOnCancellation).
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => DrainAsync(call));
+
+        var text = await ScrapeUntilAsync(server, StreamingRecognize, "DEADLINE_EXCEEDED");
+        Assert.Equal(1, Calls(text, StreamingRecognize, "DEADLINE_EXCEEDED"));
+        Assert.Equal(0, Calls(text, StreamingRecognize, "CANCELLED"));
+    }
+
+    /// <summary>A stream with its config and some audio, open on the server (its first stats, every second, arrived).</summary>
+    private static async Task<StreamingCall<IMessage, StreamingRecognizeResponse>> OpenStreamAsync(
+        TestServer server,
+        TimeSpan? timeout,
+        CancellationToken cancellationToken
+    )
+    {
         var call = server.Client.StartDuplex(
             EmotionService.StreamingRecognizePath,
             StreamingRecognizeResponse.Parser,
-            cancellationToken: cancel.Token
+            timeout,
+            cancellationToken
         );
         await call.WriteAsync(new StreamingRecognizeRequest { Config = TestServer.MulawStereo() });
         await call.WriteAsync(
             new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(new byte[1600]) }
         );
-        // The stream is open on the server once its first stats arrive (every second).
         Assert.NotNull(await call.ReadAsync());
-        await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<Exception>(async () =>
-        {
-            while (await call.ReadAsync() is not null) { }
-        });
-        await call.DisposeAsync();
+        return call;
+    }
 
-        var text = "";
+    private static async Task DrainAsync(StreamingCall<IMessage, StreamingRecognizeResponse> call)
+    {
+        while (await call.ReadAsync() is not null) { }
+    }
+
+    /// <summary>The server counts a call once its handler has unwound, a moment after the client saw the end.</summary>
+    private async Task<string> ScrapeUntilAsync(TestServer server, string method, string code)
+    {
+        var text = await Scrape.TextAsync(server);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (Calls(text, StreamingRecognize, "CANCELLED") == 0 && DateTime.UtcNow < deadline)
+        while (Calls(text, method, code) == 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(100);
             text = await Scrape.TextAsync(server);
@@ -115,9 +150,7 @@ public sealed class MetricsTests(ITestOutputHelper output)
                 text.Split('\n').Where(l => l.StartsWith("ser_grpc_calls", StringComparison.Ordinal))
             )
         );
-        Assert.Equal(1, Calls(text, StreamingRecognize, "CANCELLED"));
-        Assert.Equal(0, Calls(text, StreamingRecognize, "INTERNAL"));
-        Assert.Equal(0, Calls(text, StreamingRecognize, "OK"));
+        return text;
     }
 
     private static Task<ListModelsResponse> List(TestClient client) =>

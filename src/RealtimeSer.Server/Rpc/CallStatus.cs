@@ -19,10 +19,18 @@ internal static class CallStatus
             _ => StatusCode.Internal,
         };
 
+    /// <summary>
+    /// A client enforces its deadline itself and resets the call when it passes, a moment before the server's
+    /// own copy of the deadline expires (that one runs from when the server began the call, after the request
+    /// crossed the network and waited for a thread): an abort this close to the deadline is the deadline.
+    /// </summary>
+    private static readonly TimeSpan s_deadlineAllowance = TimeSpan.FromSeconds(1);
+
     /// <summary>CANCELLED or DEADLINE_EXCEEDED once the client cancelled or the deadline passed, else null.</summary>
     public static StatusCode? Aborted(ServerCallContext context) =>
         !context.CancellationToken.IsCancellationRequested ? null
-        : context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded
+        : context.Deadline != DateTime.MaxValue && context.Deadline - s_deadlineAllowance <= DateTime.UtcNow
+            ? StatusCode.DeadlineExceeded
         : StatusCode.Cancelled;
 
     /// <summary>The gRPC name of a status code, as clients and Prometheus labels spell it (RESOURCE_EXHAUSTED).</summary>

@@ -81,6 +81,48 @@ public sealed class MetricsTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public async Task An_overload_refusal_carries_the_admission_window_as_its_retry_hint()
+    {
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.AdaptiveAdmission = true;
+            o.LatencyObjectiveMs = 100;
+            o.AdmissionWindowSeconds = 3;
+        });
+        for (var i = 0; i < 20; i++)
+        {
+            server.Server.Governor.ObserveLatency(400);
+        }
+        await using var call = server.Client.StartDuplex(
+            EmotionService.StreamingRecognizePath,
+            StreamingRecognizeResponse.Parser
+        );
+        await call.WriteAsync(new StreamingRecognizeRequest { Config = TestServer.MulawStereo() });
+        var refused = await Assert.ThrowsAsync<RpcException>(() => DrainAsync(call));
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Equal("3000", refused.Trailers.GetValue("retry-after-ms"));
+    }
+
+    [SkippableFact]
+    public async Task Each_server_exports_only_its_own_series()
+    {
+        await using var refusing = await TestServer.StartAsync(o =>
+            o.ApiKeyHashes = [ApiKeyAuthenticator.Hash("the-key")]
+        );
+        await using var other = await TestServer.StartAsync();
+        await Assert.ThrowsAsync<RpcException>(() => List(refusing.Client));
+        await List(other.Client);
+
+        var mine = await Scrape.TextAsync(refusing);
+        var theirs = await Scrape.TextAsync(other);
+        Assert.Equal(1, Calls(mine, ListModels, "UNAUTHENTICATED"));
+        Assert.Equal(0, Calls(mine, ListModels, "OK"));
+        Assert.Equal(0, Calls(theirs, ListModels, "UNAUTHENTICATED"));
+        Assert.Equal(1, Calls(theirs, ListModels, "OK"));
+        Assert.Single(Regex.Matches(theirs, "^ser_streams_admitted", RegexOptions.Multiline));
+    }
+
+    [SkippableFact]
     public async Task A_stream_the_client_cancels_is_counted_as_CANCELLED()
     {
         await using var server = await TestServer.StartAsync();

@@ -67,17 +67,7 @@ public sealed class LoadGovernorTests
     [SkippableFact]
     public async Task An_overloaded_server_refuses_new_streams_with_RESOURCE_EXHAUSTED_and_admits_after_recovery()
     {
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            o.AdaptiveAdmission = true;
-            o.LatencyObjectiveMs = 100;
-            o.AdmissionWindowSeconds = 60;
-        });
-        // Live latency as the governor sees it from live streams' events: far over the objective.
-        for (var i = 0; i < 20; i++)
-        {
-            server.Server.Governor.ObserveLatency(400);
-        }
+        await using var server = await StartOverloadedAsync(windowSeconds: 60);
         var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
         Assert.Equal(StatusCode.ResourceExhausted, status.StatusCode);
         Assert.Contains("overloaded", status.Detail, StringComparison.Ordinal);
@@ -109,5 +99,22 @@ public sealed class LoadGovernorTests
         (var responses, status) = await server.StreamAsync(TestServer.MulawStereo(), audio, paced: false);
         Assert.Equal(StatusCode.OK, status.StatusCode);
         Assert.Contains(responses, r => r.Result is not null);
+    }
+
+    /// <summary>A server with adaptive admission whose live p95 (400 ms) is far over its 100 ms objective.</summary>
+    internal static async Task<TestServer> StartOverloadedAsync(double windowSeconds)
+    {
+        var server = await TestServer.StartAsync(o =>
+        {
+            o.AdaptiveAdmission = true;
+            o.LatencyObjectiveMs = 100;
+            o.AdmissionWindowSeconds = windowSeconds;
+        });
+        // Live latency as the governor sees it from live streams' events.
+        for (var i = 0; i < 20; i++)
+        {
+            server.Server.Governor.ObserveLatency(400);
+        }
+        return server;
     }
 }

@@ -83,16 +83,7 @@ public sealed class MetricsTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task An_overload_refusal_carries_the_admission_window_as_its_retry_hint()
     {
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            o.AdaptiveAdmission = true;
-            o.LatencyObjectiveMs = 100;
-            o.AdmissionWindowSeconds = 3;
-        });
-        for (var i = 0; i < 20; i++)
-        {
-            server.Server.Governor.ObserveLatency(400);
-        }
+        await using var server = await LoadGovernorTests.StartOverloadedAsync(windowSeconds: 3);
         await using var call = server.Client.StartDuplex(
             EmotionService.StreamingRecognizePath,
             StreamingRecognizeResponse.Parser

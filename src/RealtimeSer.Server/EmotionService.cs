@@ -59,14 +59,14 @@ internal sealed class EmotionService(
             setup.Channels,
             setup.Engine.Classifier.Manifest.Id
         );
-        var status = "OK";
+        Exception? error = null;
         try
         {
             await RunStreamAsync(new Call(requestStream, responseStream, context), setup, stream, tracked);
         }
         catch (Exception e)
         {
-            status = CallStatus.Of(e, context).ToString();
+            error = e;
             throw;
         }
         finally
@@ -74,7 +74,7 @@ internal sealed class EmotionService(
             ServerLog.StreamEnded(
                 logger,
                 id,
-                status,
+                CallStatus.Name(CallStatus.Of(error, context)),
                 stream.SecondsReceived,
                 stream.WindowsClassified,
                 stream.WindowsDropped

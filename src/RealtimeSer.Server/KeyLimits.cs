@@ -53,16 +53,30 @@ internal sealed class KeyLimits
             }
             wait = (1 - bucket.Tokens) / _options.RequestsPerSecondPerKey;
         }
+        var retry = TimeSpan.FromMilliseconds(Math.Ceiling(wait * 1000));
         throw new RpcException(
             new Status(
                 StatusCode.ResourceExhausted,
                 string.Create(
                     CultureInfo.InvariantCulture,
-                    $"Rate limit: this API key may start {_options.RequestsPerSecondPerKey:0.##} calls per second (burst {_options.RequestBurstPerKey}); retry in {Math.Ceiling(wait * 1000):0} ms."
+                    $"Rate limit: this API key may start {_options.RequestsPerSecondPerKey:0.##} calls per second (burst {_options.RequestBurstPerKey}); retry in {retry.TotalMilliseconds:0} ms."
                 )
-            )
+            ),
+            RetryAfter(retry)
         );
     }
+
+    /// <summary>The trailer clients read to wait before retrying a refused call, in whole milliseconds (at least 1).</summary>
+    public const string RetryAfterTrailer = "retry-after-ms";
+
+    public static Metadata RetryAfter(TimeSpan wait) =>
+        new()
+        {
+            {
+                RetryAfterTrailer,
+                Math.Max(1, (long)Math.Ceiling(wait.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)
+            },
+        };
 
     /// <summary>Counts one more stream against the key, or throws RESOURCE_EXHAUSTED at its limit.</summary>
     public bool TryEnterStream(int key)

@@ -39,12 +39,13 @@ public sealed class LoadGovernor : IDisposable
     private readonly Counter<long> _refused;
     private MeterListener? _listener;
 
-    public LoadGovernor(ServerOptions options, TimeProvider? time = null)
+    /// <param name="meters">Where the governor's meter comes from (the server's exported scope); a meter of its own when null.</param>
+    public LoadGovernor(ServerOptions options, TimeProvider? time = null, IMeterFactory? meters = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _time = time ?? TimeProvider.System;
-        Meter = new Meter(MeterName);
+        Meter = meters?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
         _refused = Meter.CreateCounter<long>(
             "ser.admission.refused",
             "{stream}",
@@ -54,12 +55,12 @@ public sealed class LoadGovernor : IDisposable
             "ser.admission.overloaded",
             () => Overloaded ? 1 : 0,
             "{state}",
-            "1 while new streams are refused for latency, else 0."
+            "1 while the server is overloaded (new streams admitted only up to ser.admission.stream_limit), else 0."
         );
         Meter.CreateObservableGauge(
             "ser.admission.live_latency_p95",
-            () => LiveP95Ms,
-            "ms",
+            () => LiveP95Ms / 1000,
+            "s",
             "End-to-end p95 of live streams' events over the admission window (0 when none)."
         );
         Meter.CreateObservableGauge(

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
@@ -8,20 +9,25 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using RealtimeSer.Core.Pipeline;
 
 namespace RealtimeSer.Server;
 
 /// <summary>
 /// The RealtimeSer gRPC service on Kestrel (HTTP/2; cleartext h2c by default, TLS from PEM files) plus a
-/// Prometheus /metrics endpoint on its own port. Construct with any engines (tests use a fake model).
+/// Prometheus /metrics endpoint on its own port (the OpenTelemetry SDK's exporter, HTTP/1.1). Construct with
+/// any engines (tests use a fake model).
 /// </summary>
 public sealed class SerServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly WebApplication? _metricsApp;
-    private readonly PrometheusExporter _exporter;
+    private readonly ServerMetrics _metrics;
     private readonly EmotionService _service;
     private readonly StreamAdmission _admission;
     private readonly Http1Relay _relay;
@@ -34,11 +40,13 @@ public sealed class SerServer : IAsyncDisposable
         Options = options;
         Models = models;
         Lifetime = new ServerLifetime();
-        Governor = new LoadGovernor(options);
+        // The server's meters come from the default engine's factory, so that /metrics exports exactly this
+        // engine's and this server's instruments, not those of other servers in the process (tests run many).
+        var meters = models.Default.Metrics.Factory;
+        Governor = new LoadGovernor(options, meters: meters);
         Governor.Watch(models.Engines.Select(e => e.Metrics.Meter));
-        _exporter = new PrometheusExporter(
-            models.Engines.Select(e => e.Metrics.Meter).Append(Governor.Meter)
-        );
+        _metrics = new ServerMetrics(meters);
+        Capacity = new CapacityReporter(this, _metrics.Meter);
 
         _relay = new Http1Relay(() =>
             (_http1?.IPEndPoint?.Port is > 0 and var port)
@@ -56,6 +64,8 @@ public sealed class SerServer : IAsyncDisposable
             .Services.AddGrpc(g =>
             {
                 g.MaxReceiveMessageSize = options.MaxMessageBytes;
+                // Outermost, so that it sees every call's end, refusals by the admission rules included.
+                g.Interceptors.Add<CallOutcomeInterceptor>();
                 g.Interceptors.Add<ErrorInterceptor>();
                 // gzip from clients, inflated no further than the message limit; identity is always accepted.
                 g.CompressionProviders = [new BoundedGzipProvider(() => options.MaxMessageBytes)];
@@ -64,6 +74,7 @@ public sealed class SerServer : IAsyncDisposable
         StrictServiceMethodProvider<EmotionService>.Replace(builder.Services);
         builder.Services.AddGrpcReflection();
         // The services are built once the app's logger exists (below) and resolved on the first call.
+        builder.Services.AddSingleton(_metrics);
         builder.Services.AddSingleton(_ => _admission!);
         builder.Services.AddSingleton(_ => _service!);
         builder.Services.AddSingleton(_ => new HealthService(Lifetime));
@@ -150,15 +161,30 @@ public sealed class SerServer : IAsyncDisposable
                 // HTTP/1.1 anyway (Kestrel warned about exactly that at every start).
                 Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1);
             });
-            _metricsApp = metrics.Build();
-            _metricsApp.MapGet(
-                "/metrics",
-                () =>
-                    Results.Text(
-                        _exporter.Scrape() + new CapacityReporter(this).Scrape(),
-                        "text/plain; version=0.0.4; charset=utf-8"
-                    )
+            // This host's own meters (MeterScope.Local) are those of the engine's factory: it is the host's
+            // IMeterFactory. Meters of the same names elsewhere in the process are not this server's.
+            metrics.Services.AddSingleton(meters);
+            metrics.Services.AddMetrics(m =>
+                m.EnableMetrics(EngineMetrics.MeterName, scopes: MeterScope.Local)
+                    .EnableMetrics(LoadGovernor.MeterName, scopes: MeterScope.Local)
+                    // One active-streams gauge: the admitted streams (ser_streams_admitted), which the
+                    // stream limit counts, not the engine's own count as well.
+                    .DisableMetrics(EngineMetrics.MeterName, "ser.streams.active", scopes: MeterScope.Local)
             );
+            metrics
+                .Services.AddOpenTelemetry()
+                .ConfigureResource(r => r.AddService("realtime-ser"))
+                .WithMetrics(m =>
+                    m.AddPrometheusExporter(o =>
+                    {
+                        // Every scrape reads the current values (the default caches them for 300 ms).
+                        o.ScrapeResponseCacheDurationMilliseconds = 0;
+                        // The series keep their plain names and labels; the meter name is no label.
+                        o.ScopeInfoEnabled = false;
+                    })
+                );
+            _metricsApp = metrics.Build();
+            _metricsApp.MapPrometheusScrapingEndpoint();
         }
     }
 
@@ -173,6 +199,9 @@ public sealed class SerServer : IAsyncDisposable
 
     /// <summary>Live streams as the dashboard shows them (gRPC and browser alike).</summary>
     public StreamRegistry Streams { get; }
+
+    /// <summary>The capacity gauges, labelled with this replica's id.</summary>
+    public CapacityReporter Capacity { get; }
 
     /// <summary>Adaptive admission: live latency and shedding, and whether new streams are refused.</summary>
     public LoadGovernor Governor { get; }
@@ -325,9 +354,9 @@ public sealed class SerServer : IAsyncDisposable
         {
             await _metricsApp.DisposeAsync();
         }
-        await Models.DisposeAsync();
-        _exporter.Dispose();
+        _metrics.Dispose();
         Governor.Dispose();
+        await Models.DisposeAsync();
         Lifetime.Dispose();
     }
 }

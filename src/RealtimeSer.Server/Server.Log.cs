@@ -87,4 +87,11 @@ internal static partial class ServerLog
         "Admission: recovered (live p95 {P95Ms:F0} ms); admitting new streams"
     )]
     public static partial void AdmissionRecovered(ILogger logger, double p95Ms);
+
+    [LoggerMessage(
+        13,
+        LogLevel.Information,
+        "Call {Method} ended with {Status} (the client cancelled it or its deadline passed)"
+    )]
+    public static partial void CallAborted(ILogger logger, string method, string status);
 }

@@ -35,7 +35,7 @@ internal sealed class StreamAdmission(
         }
         catch (RpcException e)
         {
-            throw Refused(e.Status);
+            throw Refused(e);
         }
     }
 
@@ -49,12 +49,15 @@ internal sealed class StreamAdmission(
         }
         catch (RpcException e)
         {
-            throw Refused(e.Status);
+            throw Refused(e);
         }
         if (lifetime.IsStopping)
         {
             throw Refused(
-                new(StatusCode.Unavailable, "The server is shutting down; reconnect to another instance.")
+                new Status(
+                    StatusCode.Unavailable,
+                    "The server is shutting down; reconnect to another instance."
+                )
             );
         }
         try
@@ -63,13 +66,13 @@ internal sealed class StreamAdmission(
         }
         catch (RpcException e)
         {
-            throw Refused(e.Status);
+            throw Refused(e);
         }
         if (Interlocked.Increment(ref _streams) > options.MaxConcurrentStreams)
         {
             Interlocked.Decrement(ref _streams);
             throw Refused(
-                new(
+                new Status(
                     StatusCode.ResourceExhausted,
                     $"The server is at its limit of {options.MaxConcurrentStreams} concurrent streams; retry later."
                 )
@@ -78,7 +81,12 @@ internal sealed class StreamAdmission(
         if (governor?.RefusalReason((int)Interlocked.Read(ref _streams) - 1) is { } overloaded)
         {
             Interlocked.Decrement(ref _streams);
-            throw Refused(new(StatusCode.ResourceExhausted, overloaded));
+            throw Refused(
+                new RpcException(
+                    new(StatusCode.ResourceExhausted, overloaded),
+                    KeyLimits.RetryAfter(TimeSpan.FromSeconds(options.AdmissionWindowSeconds))
+                )
+            );
         }
         bool perKey;
         try
@@ -88,15 +96,18 @@ internal sealed class StreamAdmission(
         catch (RpcException e)
         {
             Interlocked.Decrement(ref _streams);
-            throw Refused(e.Status);
+            throw Refused(e);
         }
         return new Slot(this, perKey ? key : -1);
     }
 
-    public RpcException Refused(Status status)
+    public RpcException Refused(Status status) => Refused(new RpcException(status));
+
+    /// <summary>Logs the refusal; the exception keeps its trailers (a rate limit's retry hint).</summary>
+    public RpcException Refused(RpcException refusal)
     {
-        ServerLog.CallRefused(logger, status.StatusCode.ToString(), status.Detail);
-        return new RpcException(status);
+        ServerLog.CallRefused(logger, CallStatus.Name(refusal.StatusCode), refusal.Status.Detail);
+        return refusal;
     }
 
     private sealed class Slot(StreamAdmission owner, int key) : IDisposable

@@ -108,17 +108,7 @@ public sealed class LoadGovernorTests
     [SkippableFact]
     public async Task An_overloaded_server_refuses_new_streams_with_RESOURCE_EXHAUSTED_and_admits_after_recovery()
     {
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            o.AdaptiveAdmission = true;
-            o.LatencyObjectiveMs = 100;
-            o.AdmissionWindowSeconds = 60;
-        });
-        // Live latency as the governor sees it from live streams' events: far over the objective.
-        for (var i = 0; i < 20; i++)
-        {
-            server.Server.Governor.ObserveLatency(400);
-        }
+        await using var server = await StartOverloadedAsync(windowSeconds: 60);
         var (_, status) = await server.StreamAsync(TestServer.MulawStereo(), new byte[1600], paced: false);
         Assert.Equal(StatusCode.ResourceExhausted, status.StatusCode);
         Assert.Contains("overloaded", status.Detail, StringComparison.Ordinal);
@@ -127,8 +117,18 @@ public sealed class LoadGovernorTests
         var metrics = await http.GetStringAsync(
             new Uri($"http://127.0.0.1:{server.Server.MetricsPort}/metrics")
         );
-        Assert.Contains("ser_admission_refused_total 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("ser_admission_overloaded 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(1, Scrape.Value(metrics, "ser_admission_refused_total"));
+        Assert.Equal(1, Scrape.Value(metrics, "ser_admission_overloaded"));
+        Assert.Equal(0.4, Scrape.Value(metrics, "ser_admission_live_latency_p95_seconds"), 6);
+        Assert.Equal(
+            1,
+            Scrape.Value(
+                metrics,
+                "ser_grpc_calls_total",
+                ("method", "realtime_ser.v1.EmotionRecognizer/StreamingRecognize"),
+                ("code", "RESOURCE_EXHAUSTED")
+            )
+        );
 
         // Live latency comes back under 80 % of the objective: recovered.
         for (var i = 0; i < 1000; i++)
@@ -140,5 +140,22 @@ public sealed class LoadGovernorTests
         (var responses, status) = await server.StreamAsync(TestServer.MulawStereo(), audio, paced: false);
         Assert.Equal(StatusCode.OK, status.StatusCode);
         Assert.Contains(responses, r => r.Result is not null);
+    }
+
+    /// <summary>A server with adaptive admission whose live p95 (400 ms) is far over its 100 ms objective.</summary>
+    internal static async Task<TestServer> StartOverloadedAsync(double windowSeconds)
+    {
+        var server = await TestServer.StartAsync(o =>
+        {
+            o.AdaptiveAdmission = true;
+            o.LatencyObjectiveMs = 100;
+            o.AdmissionWindowSeconds = windowSeconds;
+        });
+        // Live latency as the governor sees it from live streams' events.
+        for (var i = 0; i < 20; i++)
+        {
+            server.Server.Governor.ObserveLatency(400);
+        }
+        return server;
     }
 }

@@ -330,9 +330,28 @@ public sealed class ServerTests
             new Uri($"http://127.0.0.1:{server.Server.MetricsPort}/metrics")
         );
         Assert.Contains("# TYPE ser_windows_total counter", text, StringComparison.Ordinal);
-        Assert.Contains("ser_event_latency_ms_bucket{le=\"+Inf\"}", text, StringComparison.Ordinal);
-        Assert.Contains("ser_streams_active 0", text, StringComparison.Ordinal);
-        Assert.DoesNotContain("ser_windows_total 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE ser_event_latency_seconds histogram", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE ser_batch_inference_time_seconds histogram", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE ser_window_queue_time_seconds histogram", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE ser_audio_seconds_total counter", text, StringComparison.Ordinal);
+        // Seconds: a fake model on 20 s of audio answers within the 10 s bucket, and far above 1 ms in sum.
+        var events = Scrape.Value(text, "ser_event_latency_seconds_count");
+        Assert.True(events > 0, text);
+        Assert.Equal(events, Scrape.Value(text, "ser_event_latency_seconds_bucket", ("le", "10")));
+        Assert.True(Scrape.Value(text, "ser_event_latency_seconds_sum") / events < 10, text);
+        // 20 s of stereo audio, summed over channels.
+        Assert.Equal(40, Scrape.Value(text, "ser_audio_seconds_total"), 1);
+        Assert.Equal(0, Scrape.Value(text, "ser_streams_admitted"));
+        Assert.True(Scrape.Value(text, "ser_windows_total") > 0, text);
+        Assert.Equal(
+            1,
+            Scrape.Value(
+                text,
+                "ser_grpc_calls_total",
+                ("method", "realtime_ser.v1.EmotionRecognizer/Recognize"),
+                ("code", "OK")
+            )
+        );
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -352,7 +352,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                                 .CopyTo(scores.AsSpan(i * _width + _offsets[k]));
                         }
                     }
-                    Metrics.RecordModelRun(_classifiers[k].Manifest.Id, modelMs[k]);
+                    Metrics.RecordModelRun(_classifiers[k].Manifest.Id, modelMs[k] / 1000);
                 }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -366,14 +366,14 @@ public sealed class EmotionEngine : IAsyncDisposable
                 return;
             }
             var inferenceMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            Metrics.InferenceTime.Record(inferenceMs);
+            Metrics.InferenceTime.Record(inferenceMs / 1000);
             Metrics.BatchSize.Record(count);
             Metrics.Windows.Add(count);
             for (var i = 0; i < count; i++)
             {
                 var queueMs = Stopwatch.GetElapsedTime(jobs[i].EnqueuedAt, started).TotalMilliseconds;
-                Metrics.QueueTime.Record(queueMs);
-                Metrics.EndToEnd.Record(Stopwatch.GetElapsedTime(jobs[i].ArrivedAt).TotalMilliseconds);
+                Metrics.QueueTime.Record(queueMs / 1000);
+                Metrics.EndToEnd.Record(Stopwatch.GetElapsedTime(jobs[i].ArrivedAt).TotalSeconds);
                 jobs[i]
                     .Owner.Deliver(
                         jobs[i],

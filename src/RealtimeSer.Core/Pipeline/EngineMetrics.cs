@@ -4,42 +4,60 @@ namespace RealtimeSer.Core.Pipeline;
 
 /// <summary>
 /// The engine's instruments, on one <see cref="Meter"/> named <c>RealtimeSer.Engine</c>, so that
-/// dotnet-counters, OpenTelemetry and a Prometheus endpoint all read the same numbers.
+/// dotnet-counters, OpenTelemetry and a Prometheus endpoint all read the same numbers. Durations are in
+/// seconds (Prometheus and OpenTelemetry conventions); the meter comes from <see cref="Factory"/>, which a
+/// server exports so that only its own engine's series reach its /metrics.
 /// </summary>
 public sealed class EngineMetrics : IDisposable
 {
     public const string MeterName = "RealtimeSer.Engine";
 
+    /// <summary>Histogram buckets for durations, 1 ms to 10 s.</summary>
+    public static readonly IReadOnlyList<double> SecondsBuckets =
+    [
+        0.001,
+        0.002,
+        0.005,
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1,
+        2,
+        5,
+        10,
+    ];
+
+    private static readonly IReadOnlyList<int> s_countBuckets = [1, 2, 4, 8, 16, 32, 64, 128];
+
+    private readonly bool _ownsFactory;
     private long _activeStreams;
 
     public EngineMetrics(IMeterFactory? factory = null)
     {
-        Meter = factory?.Create(MeterName) ?? new Meter(MeterName);
-        QueueTime = Meter.CreateHistogram<double>(
-            "ser.window.queue_time",
-            "ms",
-            "Time a window waited for a batch."
-        );
-        InferenceTime = Meter.CreateHistogram<double>(
-            "ser.batch.inference_time",
-            "ms",
-            "Time of one model run."
-        );
-        EndToEnd = Meter.CreateHistogram<double>(
-            "ser.event.latency",
-            "ms",
-            "From the arrival of a window's last sample to its event."
-        );
-        ModelInferenceTime = Meter.CreateHistogram<double>(
+        _ownsFactory = factory is null;
+        Factory = factory ?? new ScopedMeterFactory();
+        Meter = Factory.Create(new MeterOptions(MeterName));
+        QueueTime = Seconds("ser.window.queue_time", "Time a window waited for a batch.");
+        InferenceTime = Seconds("ser.batch.inference_time", "Time of one model run.");
+        EndToEnd = Seconds("ser.event.latency", "From the arrival of a window's last sample to its event.");
+        ModelInferenceTime = Seconds(
             "ser.model.inference_time",
-            "ms",
-            "Time of one model's run on a batch, tagged with the model id (an engine may run several)."
+            "Time of one model's run on a batch, labelled with the model id (an engine may run several)."
         );
-        BatchSize = Meter.CreateHistogram<int>("ser.batch.size", "{window}", "Windows per model run.");
-        VadBatchSize = Meter.CreateHistogram<int>(
+        BatchSize = Meter.CreateHistogram(
+            "ser.batch.size",
+            "{window}",
+            "Windows per model run.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = s_countBuckets }
+        );
+        VadBatchSize = Meter.CreateHistogram(
             "ser.vad.batch.size",
             "{frame}",
-            "32 ms frames per Silero VAD run, across streams and channels (batched VAD only)."
+            "32 ms frames per Silero VAD run, across streams and channels (batched VAD only).",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = s_countBuckets }
         );
         Windows = Meter.CreateCounter<long>("ser.windows", "{window}", "Windows classified.");
         Dropped = Meter.CreateCounter<long>(
@@ -47,19 +65,26 @@ public sealed class EngineMetrics : IDisposable
             "{window}",
             "Windows dropped under overload."
         );
-        AudioSeconds = Meter.CreateCounter<double>("ser.audio", "s", "Audio received, per channel.");
+        AudioSeconds = Meter.CreateCounter<double>(
+            "ser.audio",
+            "s",
+            "Audio received, summed over channels (a stereo second counts 2 s)."
+        );
         AudioShed = Meter.CreateCounter<double>(
             "ser.audio.shed",
             "s",
-            "Live audio skipped without VAD or windows because the stream's backlog exceeded its bound."
+            "Live audio skipped without VAD or windows because the stream's backlog exceeded its bound, summed over channels."
         );
         Meter.CreateObservableGauge(
             "ser.streams.active",
             () => Interlocked.Read(ref _activeStreams),
             "{stream}",
-            "Open streams."
+            "Open engine streams (a server exports its admitted streams instead, ser_streams_admitted)."
         );
     }
+
+    /// <summary>Where <see cref="Meter"/> came from; a server exports the meters of this factory.</summary>
+    public IMeterFactory Factory { get; }
 
     public Meter Meter { get; }
 
@@ -76,12 +101,27 @@ public sealed class EngineMetrics : IDisposable
 
     public long ActiveStreams => Interlocked.Read(ref _activeStreams);
 
-    internal void RecordModelRun(string model, double ms) =>
-        ModelInferenceTime.Record(ms, new KeyValuePair<string, object?>("model", model));
+    private Histogram<double> Seconds(string name, string description) =>
+        Meter.CreateHistogram(
+            name,
+            "s",
+            description,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets }
+        );
+
+    internal void RecordModelRun(string model, double seconds) =>
+        ModelInferenceTime.Record(seconds, new KeyValuePair<string, object?>("model", model));
 
     internal void StreamOpened() => Interlocked.Increment(ref _activeStreams);
 
     internal void StreamClosed() => Interlocked.Decrement(ref _activeStreams);
 
-    public void Dispose() => Meter.Dispose();
+    public void Dispose()
+    {
+        Meter.Dispose();
+        if (_ownsFactory)
+        {
+            Factory.Dispose();
+        }
+    }
 }

@@ -313,7 +313,7 @@ internal sealed class BrowserStreamEndpoint(
         if (first.MessageType != WebSocketMessageType.Text)
         {
             throw admission.Refused(
-                new(
+                new Status(
                     StatusCode.InvalidArgument,
                     first.MessageType == WebSocketMessageType.Close
                         ? "Closed before the config: send {\"config\":{...}} first, then audio."
@@ -343,7 +343,7 @@ internal sealed class BrowserStreamEndpoint(
         catch (Exception e) when (e is JsonException or InvalidProtocolBufferException)
         {
             throw admission.Refused(
-                new(
+                new Status(
                     StatusCode.InvalidArgument,
                     "The first message must be JSON {\"config\": RecognitionConfig in proto JSON (e.g. {\"encoding\":\"LINEAR16\",\"sampleRateHertz\":16000}), \"api_key\": \"...\"}: "
                         + e.Message

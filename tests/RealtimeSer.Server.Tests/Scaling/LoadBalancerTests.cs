@@ -127,7 +127,7 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
         return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    [GeneratedRegex(@"^ser_streams_admitted\{replica=""[^""]+""\} (\S+)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^ser_streams_admitted\{replica=""[^""]+""\} (\S+)(?: \d+)?$", RegexOptions.Multiline)]
     private static partial Regex Admitted();
 
     [SkippableFact]

@@ -41,3 +41,35 @@ public sealed class LiveHarnessTests
         Assert.True(served.MeetsObjective);
     }
 }
+
+public sealed class RemoteLatencyPointTests
+{
+    [Fact]
+    public void A_final_counts_from_its_last_window_when_that_reaches_past_the_segment_end()
+    {
+        var ends = new Dictionary<(int Channel, int Segment), double>();
+        // A short segment (10.0–10.4 s) judged by one 2 s window centred on it: 9.2–11.2 s.
+        Assert.Equal(11.2, RemoteLiveBench.LatencyPoint(Result(false, 0, 3, 11.2), ends));
+        Assert.Equal(11.2, RemoteLiveBench.LatencyPoint(Result(true, 0, 3, 10.4), ends));
+        // The other channel's segment is its own; a long segment's tail window ends at the segment's end.
+        Assert.Equal(30.0, RemoteLiveBench.LatencyPoint(Result(false, 1, 3, 30.0), ends));
+        Assert.Equal(30.0, RemoteLiveBench.LatencyPoint(Result(true, 1, 3, 30.0), ends));
+        // Without interims (or after its segment's final), a final counts from the segment's end.
+        Assert.Equal(10.4, RemoteLiveBench.LatencyPoint(Result(true, 0, 3, 10.4), ends));
+        Assert.Empty(ends);
+    }
+
+    private static RealtimeSer.Grpc.V1.EmotionResult Result(
+        bool final,
+        int channel,
+        int segment,
+        double end
+    ) =>
+        new()
+        {
+            IsFinal = final,
+            Channel = channel,
+            Segment = segment,
+            EndSeconds = end,
+        };
+}

@@ -46,9 +46,9 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Live streams skip their oldest audio once more than this waits for the VAD (0: never shed); default
-    /// the latency objective.
+    /// the latency objective less room for inference and delivery (<c>EngineOptions.MaxBacklogSeconds</c>).
     /// </summary>
-    public double MaxBacklogSeconds { get; set; } = 0.5;
+    public double MaxBacklogSeconds { get; set; } = 0.4;
 
     /// <summary>
     /// Silero VAD frames of all streams and channels scored in shared runs of up to this many (the per-frame

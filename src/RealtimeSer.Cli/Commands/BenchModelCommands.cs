@@ -281,8 +281,8 @@ internal static class BenchModelCommands
         var maxBacklog = new Option<double>("--max-backlog-ms")
         {
             Description =
-                "Live streams skip their oldest audio when more than this waits for the VAD (0: never; the engine's default 500).",
-            DefaultValueFactory = _ => 500,
+                "Live streams skip their oldest audio when more than this waits for the VAD (0: never; the engine's default 400).",
+            DefaultValueFactory = _ => 400,
         };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 16 };
         var vadMaxBatch = new Option<string>("--vad-max-batch")

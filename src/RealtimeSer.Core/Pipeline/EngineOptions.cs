@@ -38,10 +38,12 @@ public sealed record EngineOptions
     /// <summary>
     /// Live streams (<see cref="OverloadPolicy.DropOldest"/>) only: when more audio than this waits for the
     /// VAD and the source is not ahead of real time, the oldest waiting audio is skipped and counted, so that
-    /// latency stays bounded when the CPU saturates (default: the 0.5 s latency objective). 0 turns it off
-    /// (the writer then runs the VAD itself, as replay does).
+    /// latency stays bounded when the CPU saturates. The default, 0.4 s, is the 0.5 s latency objective less
+    /// room for a window's inference and delivery: with 0.5 s, per-frame VAD at twice its capacity gave a p95 of
+    /// 508 ms; with 0.4 s, 412 ms (docs/benchmarks.md). 0 turns it off (the writer then runs the VAD itself, as
+    /// replay does).
     /// </summary>
-    public double MaxBacklogSeconds { get; init; } = 0.5;
+    public double MaxBacklogSeconds { get; init; } = 0.4;
 
     /// <summary>Live streams: a source ahead of real time waits once this much audio is queued for the VAD.</summary>
     public double MaxQueuedSeconds { get; init; } = 5;

@@ -17,6 +17,7 @@ namespace RealtimeSer.Core.Pipeline;
 internal sealed class ChannelWindower
 {
     private const int MaxChunk = 8000; // VAD events are handled at least every 0.5 s of audio
+    private const int MinStep = 160; // 10 ms
 
     private readonly StreamingVad _vad;
     private readonly int _window;
@@ -225,10 +226,15 @@ internal sealed class ChannelWindower
             }
             return;
         }
-        // Short speech: one full window centred on it (moved later where a window already sent ends after
-        // it), cut now if its audio is in, else when it arrives. Its sequence number is taken now so that
-        // the segment's end knows its last window.
-        var start = Math.Max(Math.Max(0, _segmentStart + length / 2 - _window / 2), _channelEnd - _window);
+        // Short speech: one full window centred on it, cut now if its audio is in, else when it arrives. Its
+        // sequence number is taken now so that the segment's end knows its last window. Where a window already
+        // sent ends as late (the segment right after another, with short windows), it ends 10 ms after that
+        // one instead: never the same window twice, never a step back.
+        var start = Math.Max(0, _segmentStart + length / 2 - _window / 2);
+        if (start + _window <= _channelEnd)
+        {
+            start = _channelEnd - _window + MinStep;
+        }
         _channelEnd = Math.Max(_channelEnd, start + _window);
         if (start + _window <= _written)
         {

@@ -206,6 +206,10 @@ public sealed class LoadGovernor : IDisposable
         recent.Sort();
         _lastP95 = recent.Count == 0 ? 0 : recent[(int)Math.Ceiling(0.95 * recent.Count) - 1];
         var shed = ShedInWindow() > ShedLimit;
+        foreach (var s in _sheds)
+        {
+            peak = Math.Max(peak, s.Active);
+        }
         var was = _overloaded;
         _overloaded = was
             ? shed || _lastP95 > RecoverFraction * _options.LatencyObjectiveMs
@@ -216,7 +220,7 @@ public sealed class LoadGovernor : IDisposable
         }
         else if (!was)
         {
-            _limit = (int)(LimitFactor * Math.Max(peak, _sheds.Select(s => s.Active).DefaultIfEmpty().Max()));
+            _limit = (int)(LimitFactor * peak);
             _limitSetAt = now;
         }
         else if (now - _limitSetAt >= (long)(_options.AdmissionWindowSeconds * _time.TimestampFrequency))

@@ -13,31 +13,6 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _vad.Dispose();
 
-    private static async Task<List<EngineEvent>> FeedAsync(
-        EngineStream stream,
-        float[] interleaved,
-        int block
-    )
-    {
-        var collected = new List<EngineEvent>();
-        var reader = Task.Run(async () =>
-        {
-            await foreach (var e in stream.Events.ReadAllAsync())
-            {
-                collected.Add(e);
-            }
-        });
-        for (var offset = 0; offset < interleaved.Length; offset += block)
-        {
-            await stream.WriteAsync(
-                interleaved.AsMemory(offset, Math.Min(block, interleaved.Length - offset))
-            );
-        }
-        await stream.CompleteAsync();
-        await reader;
-        return collected;
-    }
-
     [SkippableFact]
     public async Task Replay_mode_with_tiny_queue_and_many_streams_loses_nothing_and_routes_every_result()
     {
@@ -68,7 +43,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                         interleaved[2 * i + 1] = right[i];
                     }
                     await using var stream = engine.OpenStream($"s{s}", new StreamFormat(16000, 2));
-                    var events = await FeedAsync(stream, interleaved, 1600 * 2);
+                    var events = await EngineFeed.FeedAsync(stream, interleaved, 1600 * 2);
                     Assert.Equal(0, stream.WindowsDropped);
                     return (label, events);
                 })
@@ -130,7 +105,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                 .Select(async s =>
                 {
                     await using var stream = engine.OpenStream($"live{s}", new StreamFormat(16000, 1));
-                    var events = await FeedAsync(stream, audio, 16000);
+                    var events = await EngineFeed.FeedAsync(stream, audio, 16000);
                     return (stream.WindowsDropped, stream.WindowsClassified, events);
                 })
         );
@@ -158,7 +133,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
             new EngineOptions { Overload = OverloadPolicy.Wait }
         );
         await using var stream = engine.OpenStream("lat", new StreamFormat(16000, 1));
-        var events = await FeedAsync(stream, TestAudio.Conversation(clips, 1), 512);
+        var events = await EngineFeed.FeedAsync(stream, TestAudio.Conversation(clips, 1), 512);
         var emotions = events.OfType<EmotionEvent>().ToList();
         Assert.NotEmpty(emotions);
         Assert.All(
@@ -191,7 +166,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         foreach (var label in new[] { 1, 3 })
         {
             await using var stream = engine.OpenStream($"two{label}", new StreamFormat(16000, 1));
-            var events = await FeedAsync(stream, TestAudio.Conversation(clips, label), 1600);
+            var events = await EngineFeed.FeedAsync(stream, TestAudio.Conversation(clips, label), 1600);
             var emotions = events.OfType<EmotionEvent>().ToList();
             Assert.Contains(emotions, e => e.IsFinal);
             Assert.Contains(emotions, e => !e.IsFinal);
@@ -246,7 +221,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
             stereo[2 * i + 1] = right[i] + ramp;
         }
         await using var stream = engine.OpenStream("adaptive", new StreamFormat(16000, 2));
-        var events = await FeedAsync(stream, stereo, 3200);
+        var events = await EngineFeed.FeedAsync(stream, stereo, 3200);
 
         var interims = events.OfType<EmotionEvent>().Where(e => !e.IsFinal).ToList();
         Assert.Equal(2, classifier.Adapters.Count);
@@ -271,7 +246,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         var clips = TestAudio.FixtureClips(1);
         await using var engine = new EmotionEngine(new FakeClassifier(), _vad);
         await using var stream = engine.OpenStream("one", new StreamFormat(16000, 1));
-        var events = await FeedAsync(stream, TestAudio.Conversation(clips, 2), 1600);
+        var events = await EngineFeed.FeedAsync(stream, TestAudio.Conversation(clips, 2), 1600);
         var final = events.OfType<EmotionEvent>().First(e => e.IsFinal);
         var only = Assert.Single(final.Models);
         Assert.Equal("fake", only.Model);
@@ -301,10 +276,10 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         var audio = TestAudio.Conversation(clips, 1);
 
         await using var first = engine.OpenStream("first", new StreamFormat(16000, 1));
-        await Assert.ThrowsAnyAsync<Exception>(() => FeedAsync(first, audio, 1600));
+        await Assert.ThrowsAnyAsync<Exception>(() => EngineFeed.FeedAsync(first, audio, 1600));
 
         await using var second = engine.OpenStream("second", new StreamFormat(16000, 1));
-        var events = await FeedAsync(second, audio, 1600);
+        var events = await EngineFeed.FeedAsync(second, audio, 1600);
         Assert.Contains(events, e => e is EmotionEvent { IsFinal: true, Label: "label1" });
     }
 

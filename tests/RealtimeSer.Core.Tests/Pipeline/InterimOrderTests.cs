@@ -1,4 +1,3 @@
-using RealtimeSer.Audio;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Tests.Support;
 using RealtimeSer.Core.Vad;
@@ -24,7 +23,10 @@ public sealed class InterimOrderTests(ITestOutputHelper output) : IDisposable
     [InlineData(2.0, 0.5)]
     public async Task Interim_ends_never_step_back_and_no_window_repeats(double window, double hop)
     {
-        var stereo = ReadInterleaved(TestPaths.RequireShared("fixtures/calls/call01_stereo16k.wav"));
+        var (stereo, channels) = TestAudio.ReadInterleaved16k(
+            TestPaths.RequireShared("fixtures/calls/call01_stereo16k.wav")
+        );
+        Assert.Equal(2, channels);
         await using var engine = new EmotionEngine(
             [new FakeClassifier()],
             _vad,
@@ -37,23 +39,7 @@ public sealed class InterimOrderTests(ITestOutputHelper output) : IDisposable
             }
         );
         await using var stream = engine.OpenStream("call", new StreamFormat(16000, 2));
-        var events = new List<EmotionEvent>();
-        var reader = Task.Run(async () =>
-        {
-            await foreach (var e in stream.Events.ReadAllAsync())
-            {
-                if (e is EmotionEvent r)
-                {
-                    events.Add(r);
-                }
-            }
-        });
-        for (var offset = 0; offset < stereo.Length; offset += 16000)
-        {
-            await stream.WriteAsync(stereo.AsMemory(offset, Math.Min(16000, stereo.Length - offset)));
-        }
-        await stream.CompleteAsync();
-        await reader;
+        var events = (await EngineFeed.FeedAsync(stream, stereo, 16000)).OfType<EmotionEvent>().ToList();
 
         var problems = new List<string>();
         foreach (var channel in events.Where(e => !e.IsFinal).GroupBy(e => e.Channel))
@@ -81,20 +67,5 @@ public sealed class InterimOrderTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"{events.Count - finals} interims, {finals} finals; {string.Join("; ", problems)}");
         Assert.True(finals > 20, $"only {finals} segments");
         Assert.Empty(problems);
-    }
-
-    private static float[] ReadInterleaved(string path)
-    {
-        using var reader = AudioFile.Open(path);
-        Assert.Equal(16000, reader.Format.SampleRate);
-        Assert.Equal(2, reader.Format.Channels);
-        var all = new List<float>();
-        var block = new float[8192];
-        int n;
-        while ((n = reader.Read(block)) > 0)
-        {
-            all.AddRange(block.AsSpan(0, n * 2).ToArray());
-        }
-        return [.. all];
     }
 }

@@ -7,19 +7,29 @@ internal static class TestAudio
 {
     public static float[] ReadMono16k(string path)
     {
+        var (interleaved, channels) = ReadInterleaved16k(path);
+        var mono = new float[interleaved.Length / channels];
+        for (var i = 0; i < mono.Length; i++)
+        {
+            mono[i] = interleaved[i * channels];
+        }
+        return mono;
+    }
+
+    /// <summary>All channels of a 16 kHz file, interleaved as the engine takes them.</summary>
+    public static (float[] Interleaved, int Channels) ReadInterleaved16k(string path)
+    {
         using var reader = AudioFile.Open(path);
         Assert.Equal(16000, reader.Format.SampleRate);
+        var channels = reader.Format.Channels;
         var all = new List<float>();
-        var block = new float[4096 * reader.Format.Channels];
+        var block = new float[4096 * channels];
         int n;
         while ((n = reader.Read(block)) > 0)
         {
-            for (var i = 0; i < n; i++)
-            {
-                all.Add(block[i * reader.Format.Channels]);
-            }
+            all.AddRange(block.AsSpan(0, n * channels));
         }
-        return [.. all];
+        return ([.. all], channels);
     }
 
     /// <summary>Fixture clips separated by a second of silence, shifted by a DC offset that encodes a label.</summary>

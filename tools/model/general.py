@@ -60,8 +60,13 @@ EPOCHS = 60
 CREMA_WEIGHT = 8.0
 # mixup of training clips (their normalised functionals and their targets), Beta(MIXUP, MIXUP) per batch
 MIXUP = 0.2
+# turn labels right on the calls of tools/model/calls.py (16 kHz, 8 kHz μ-law) with the previous general6 (138
+# features), for the card
+CALLS_PREVIOUS = {"16 kHz": (107, 196), "8 kHz μ-law": (106, 196)}
+# ms per 2 s window, batch 1, one thread (`ser bench model --batches 1 --windows 2 --threads 1`), for the card
+SPEED_MS = {"general6": 2.3, "crema6": 2.3}
 # call01 turn labels right with this model (`ser replay`, ReplayCommandTests prints them), for the card
-CALL01_TURNS = {"stereo 16 kHz": (17, 28), "8 kHz μ-law": (15, 28)}
+CALL01_TURNS = {"stereo 16 kHz": (15, 28), "8 kHz μ-law": (16, 28)}
 
 
 class Functionals(nn.Module):
@@ -72,11 +77,12 @@ class Functionals(nn.Module):
     bands (60-3800 Hz), energy, spectral shape and the autocorrelation pitch estimate (70-400 Hz). Frames more
     than 35 dB below the window's loudest are left out of every statistic.  Exportable to ONNX opset 17."""
 
-    NFFT, FRAME, HOP, MELS = 512, 320, 160, 40
+    NFFT, FRAME, HOP, MELS, CEPS = 512, 320, 160, 40, 12
     LAG_MIN, LAG_MAX = 20, 114  # 400 Hz and 70 Hz at 8 kHz
 
-    def __init__(self):
+    def __init__(self, groups=None):
         super().__init__()
+        self.groups = tuple(groups or GROUPS)
         taps = np.arange(31) - 15
         h = np.sinc(2 * 3600 / 16000 * taps) * np.hamming(31)
         self.register_buffer("lowpass", torch.tensor(h / h.sum(), dtype=torch.float32).view(1, 1, -1), persistent=False)
@@ -106,6 +112,14 @@ class Functionals(nn.Module):
         band = np.arange(self.MELS, dtype=np.float64)
         band -= band.mean()
         self.register_buffer("band", torch.tensor(band / np.sum(band * band), dtype=torch.float32), persistent=False)
+        # cepstral coefficients 1..12 of the log-mel frame (orthonormal DCT-II): the spectral envelope's shape,
+        # whose spread over time the per-band deviations do not carry
+        m = np.arange(self.MELS)
+        dct = np.cos(math.pi / self.MELS * (m[None, :] + 0.5) * np.arange(1, self.CEPS + 1)[:, None])
+        self.register_buffer("dct", torch.tensor(dct * math.sqrt(2.0 / self.MELS), dtype=torch.float32),
+                             persistent=False)
+        self.register_buffer("high", torch.tensor((k * 8000.0 / self.NFFT >= 1000.0).astype(np.float32)),
+                             persistent=False)
 
     @staticmethod
     def _mean(v, w, n):
@@ -164,14 +178,68 @@ class Functionals(nn.Module):
         peak_m = self._mean(peak, act, n)
         scalars = torch.stack([e_m, e_s, e_peak, e_flux, c_m, c_s, flat_m, s_m, s_s, act.mean(1), nv / n,
                                f_m, f_s, f_max, f_min, f_max - f_min, f_flux, peak_m], 1)
-        return torch.cat([mel_m, mel_s, dmel_s, scalars], 1)
+        # voice quality and rhythm: the envelope of voiced frames, cepstral spread, spectral acceleration, the
+        # shape of the energy and pitch contours, their frame-to-frame perturbation, syllable-like voicing onsets
+        out = {"base": torch.cat([mel_m, mel_s, dmel_s, scalars], 1)}
+        out["vmel"] = has.unsqueeze(-1) * self._mean(mel, voiced.unsqueeze(1), nvc.unsqueeze(-1)) \
+            + (1 - has.unsqueeze(-1)) * mel_m
+        cep = torch.matmul(self.dct, mel)  # [B, C, T]
+        out["ceps"] = self._stats(cep, w3, n)[1]
+        out["dceps"] = self._stats(cep[:, :, 1:] - cep[:, :, :-1], pair.unsqueeze(1), npair)[1]
+        if "ddmel" in self.groups:
+            tri = pair[:, 1:] * act[:, :-2]
+            out["ddmel"] = self._stats(dmel[:, :, 1:] - dmel[:, :, :-1], tri.unsqueeze(1), tri.sum(1).clamp(min=1.0))[1]
+        ez = (energy - e_m.unsqueeze(-1)) / e_s.unsqueeze(-1)
+        e_skew = self._mean(ez ** 3, act, n)
+        e_kurt = self._mean(ez ** 4, act, n)
+        t = torch.cumsum(torch.ones_like(energy), 1) * (self.HOP / 8000.0)  # seconds
+
+        def slope(v, w, nw):
+            tm = self._mean(t, w, nw)
+            vm = self._mean(v, w, nw)
+            dt = t - tm.unsqueeze(-1)
+            return self._mean(dt * (v - vm.unsqueeze(-1)), w, nw) / (self._mean(dt * dt, w, nw) + 1e-4)
+
+        f_slope = has * slope(f0, voiced, nvc)
+        e_slope = slope(energy, act, n)
+        _, peak_s = self._stats(peak, act, n)
+        vtri = vpair[:, 1:] * voiced[:, :-2]
+        jitter = has * self._mean((f0[:, 2:] - 2 * f0[:, 1:-1] + f0[:, :-2]).abs(), vtri, vtri.sum(1).clamp(min=1.0))
+        shimmer = self._mean((energy[:, 1:] - energy[:, :-1]).abs(), vpair, vpair.sum(1).clamp(min=1.0))
+        onsets = (voiced[:, 1:] * (1 - voiced[:, :-1])).sum(1)
+        onset_rate = onsets / (n * (self.HOP / 8000.0))
+        vrun = nv / onsets.clamp(min=1.0) * (self.HOP / 8000.0)
+        hf = torch.log((power * self.high.unsqueeze(-1)).sum(1) + 1e-8) \
+            - torch.log((power * (1 - self.high).unsqueeze(-1)).sum(1) + 1e-8)
+        hf_m, hf_s = self._stats(hf, act, n)
+        first = (t + (1 - act) * 1e4).amin(1)
+        last = (t * act).amax(1)
+        pause = 1 - n * (self.HOP / 8000.0) / (last - first + self.HOP / 8000.0).clamp(min=1e-3)
+        out["prosody"] = torch.stack([e_skew, e_kurt, f_slope, e_slope, peak_s, jitter, shimmer, onset_rate, vrun,
+                                      hf_m, hf_s, pause], 1)
+        return torch.cat([out[g] for g in FEATURE_GROUPS if g in self.groups], 1)
 
 
-FEATURE_NAMES = ([f"mel{i}_mean" for i in range(40)] + [f"mel{i}_std" for i in range(40)]
-                 + [f"dmel{i}_std" for i in range(40)]
-                 + ["energy_mean", "energy_std", "energy_peak", "energy_flux", "centroid_mean", "centroid_std",
-                    "flatness_mean", "slope_mean", "slope_std", "active_ratio", "voiced_ratio", "f0_mean", "f0_std",
-                    "f0_max", "f0_min", "f0_range", "f0_flux", "periodicity_mean"])
+# Every candidate feature group, in output order; `features` caches them all, the model computes GROUPS.
+FEATURE_GROUPS = {
+    "base": ([f"mel{i}_mean" for i in range(40)] + [f"mel{i}_std" for i in range(40)]
+             + [f"dmel{i}_std" for i in range(40)]
+             + ["energy_mean", "energy_std", "energy_peak", "energy_flux", "centroid_mean", "centroid_std",
+                "flatness_mean", "slope_mean", "slope_std", "active_ratio", "voiced_ratio", "f0_mean", "f0_std",
+                "f0_max", "f0_min", "f0_range", "f0_flux", "periodicity_mean"]),
+    "vmel": [f"voiced_mel{i}_mean" for i in range(40)],
+    "ceps": [f"cep{i}_std" for i in range(1, 13)],
+    "dceps": [f"dcep{i}_std" for i in range(1, 13)],
+    "ddmel": [f"ddmel{i}_std" for i in range(40)],
+    "prosody": ["energy_skew", "energy_kurtosis", "f0_slope", "energy_slope", "periodicity_std", "f0_jitter",
+                "energy_shimmer", "voicing_onset_rate", "voiced_run_s", "high_low_ratio_mean", "high_low_ratio_std",
+                "pause_ratio"],
+}
+# The groups this model computes: chosen by the feature experiments of the model card (ddmel lowered held-out
+# recall and CREMA-D dev accuracy there).
+GROUPS = ("base", "vmel", "ceps", "dceps", "prosody")
+ALL_NAMES = [n for g in FEATURE_GROUPS.values() for n in g]
+FEATURE_NAMES = [n for g in FEATURE_GROUPS if g in GROUPS for n in FEATURE_GROUPS[g]]
 D = len(FEATURE_NAMES)
 
 
@@ -189,39 +257,64 @@ class Head(nn.Module):
 # ------------------------------------------------------------------------------------------ features
 
 def features_path(variant):
-    return os.path.join(CACHE, f"features-{variant}.npz")
+    # the feature count in the name: a cache from another feature set is not read by mistake
+    return os.path.join(CACHE, f"features-{variant}-d{len(ALL_NAMES)}.npz")
+
+
+# "crops": per train-speaker clip, this many random excerpts of 1-2 s (the runtime's windows are 2 s): extra
+# training rows that show the head parts of utterances, as a live channel's windows do
+CROPS_PER_CLIP = 2
 
 
 @torch.no_grad()
 def compute_features(variant):
     """Functionals of every clip of the emotion corpora (variant "opus": as decoded; "mulaw8k": after the
-    8 kHz G.711 round trip), cached."""
-    fx = Functionals().eval()
+    8 kHz G.711 round trip; "crops": CROPS_PER_CLIP random 1-2 s excerpts of each train speaker's clip), cached."""
+    fx = Functionals(FEATURE_GROUPS).eval()
     rows = {"corpus": [], "speaker": [], "split": [], "y": [], "clip": [], "X": []}
     started = time.time()
+    rs = np.random.RandomState(SEED)
     for c in corpora.EMOTION_CORPORA:
         cs, ws, ys = corpora.load([c], "all")
         for clip, w, y in zip(cs, ws, ys):
             x = w.astype(np.float32) / 32768.0
             if variant == "mulaw8k":
                 x = crema.telephone(x)
-            rows["X"].append(fx(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy())
-            rows["corpus"].append(c)
-            rows["speaker"].append(f"{c}/{clip.speaker}")
-            rows["split"].append(corpora.split_of(c, clip.speaker))
-            rows["y"].append(int(y))
-            rows["clip"].append(clip.stem)
+            if variant == "crops":
+                if corpora.split_of(c, clip.speaker) != "train" or len(x) < 16000:
+                    continue
+                parts = []
+                for _ in range(CROPS_PER_CLIP):
+                    n = min(len(x), int(rs.uniform(1.0, 2.0) * 16000))
+                    s0 = rs.randint(0, len(x) - n + 1)
+                    parts.append(x[s0:s0 + n])
+            else:
+                parts = [x]
+            for x in parts:
+                rows["X"].append(fx(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy())
+                rows["corpus"].append(c)
+                rows["speaker"].append(f"{c}/{clip.speaker}")
+                rows["split"].append(corpora.split_of(c, clip.speaker))
+                rows["y"].append(int(y))
+                rows["clip"].append(clip.stem)
         print(f"features {variant}: {c} {len(cs)} clips, {time.time() - started:.0f} s", flush=True)
     os.makedirs(CACHE, exist_ok=True)
     np.savez(features_path(variant), **{k: np.array(v) for k, v in rows.items()})
 
 
-def load_features(variant):
+def columns(groups):
+    """Where the features of these groups lie in the cached rows (which hold every candidate group)."""
+    return [ALL_NAMES.index(n) for g in FEATURE_GROUPS if g in groups for n in FEATURE_GROUPS[g]]
+
+
+def load_features(variant, groups=GROUPS):
     p = features_path(variant)
     if not os.path.exists(p):
-        sys.exit(f"{p} is missing: run `general.py features` first")
+        sys.exit(f"{p} is missing: run `general.py features{' --variant crops' if variant == 'crops' else ''}` first")
     d = np.load(p)
-    return {k: d[k] for k in d.files}
+    d = {k: d[k] for k in d.files}
+    d["X"] = d["X"][:, columns(groups)]
+    return d
 
 
 # ------------------------------------------------------------------------------------- normalisation
@@ -233,6 +326,23 @@ def speaker_zscore(X, speakers):
         m = speakers == s
         Z[m] = (X[m] - X[m].mean(0)) / (X[m].std(0) + 1e-6)
     return Z
+
+
+def crop_rows(X, speakers, y, w, crops):
+    """Training rows of the crops of these speakers (`crops`: the "crops" features), each z-normalised with its
+    speaker's whole-clip statistics (X), as their clips are, and weighing as that speaker's clips of its label do
+    (so the corpus and label balance stays that of the whole clips)."""
+    Zs, ys, ws = [], [], []
+    for s in np.unique(speakers):
+        m = speakers == s
+        mc = crops["speaker"] == s
+        if not mc.any():
+            continue
+        Zs.append((crops["X"][mc] - X[m].mean(0)) / (X[m].std(0) + 1e-6))
+        yc = crops["y"][mc]
+        ys.append(yc)
+        ws.append(np.array([w[m][y[m] == k].mean() for k in yc]))
+    return np.concatenate(Zs), np.concatenate(ys), np.concatenate(ws)
 
 
 def prior_of(X, speakers):
@@ -345,8 +455,8 @@ def step_ablate(a):
     the functionals without pitch, on the held-out corpora the CNN recipes were scored on."""
     d = load_features("opus")
     X, C, S, Y, SP = d["X"], d["corpus"], d["speaker"], d["y"], d["split"]
-    pitch = [FEATURE_NAMES.index(n) for n in FEATURE_NAMES if n.startswith("f0") or n in
-             ("voiced_ratio", "periodicity_mean")]
+    pitch = [FEATURE_NAMES.index(n) for n in FEATURE_NAMES
+             if n.startswith(("f0", "voiced", "voicing", "periodicity"))]
     out = {}
     for name in ("global", "corpus", "speaker_full", "speaker_causal", "speaker_causal_no_pitch"):
         cols = [i for i in range(D) if not (name.endswith("no_pitch") and i in pitch)]
@@ -517,13 +627,16 @@ def said(m):
     return " ".join(f"{k[:3]} {100 * v / n:.0f}" for k, v in m["predicted"].items())
 
 
-def head_rows(w, exp):
-    """The head experiments (models/general6/head_experiments.json, from the cached features): one row each."""
+def head_rows(w, exp, title="Head experiments (the 138 base features, same normalisation; %)"):
+    """The head and feature experiments (models/general6/head_experiments.json, from the cached features): one
+    row each."""
     if not exp:
         return
-    w("\n### Head experiments (same features and normalisation; %)\n")
+    if exp.get("features"):
+        head_rows(w, exp["features"], "Feature experiments (same normalisation; %)")
+    w(f"\n### {title}\n")
     w(exp["note"] + "\n")
-    w("| head recipe | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | LOCO crema-d | LOCO nemo "
+    w(f"| {'features' if title.startswith('Feature') else 'head recipe'} | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | LOCO crema-d | LOCO nemo "
       "| LOCO ased | LOCO mean | lowest held-out label recall but disgust | held-out CREMA-D disgust |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     for r in exp["rows"]:
@@ -583,8 +696,10 @@ def step_card(a):
     w(f"# Model card: {MODEL_ID} — {man['name']}\n")
     w("Six-class speech emotion classifier, the **default** model. 16 kHz mono windows in; **angry, disgust, fear, "
       "happy, neutral, sad** out. Two ONNX graphs (opset 17): `model.onnx` turns a window into "
-      f"{D} functionals of its telephone band (40 log-mel bands' means, deviations and dynamics; energy, spectral "
-      "centroid, flatness and slope; autocorrelation pitch: mean, range, movement, voicing); the runtime "
+      f"{D} functionals of its telephone band (40 log-mel bands' means over all and over voiced frames, their "
+      "deviations and dynamics; the spread of 12 cepstra and of their change; energy, spectral centroid, flatness, "
+      "slope and high/low band ratio; autocorrelation pitch: mean, range, movement, slope, jitter, voicing; energy "
+      "contour shape, shimmer, voicing onsets per second, pauses); the runtime "
       "z-normalises them with the running statistics of the channel's own windows so far (manifest `adaptation`), "
       f"and `head.onnx` (an MLP, {HIDDEN} hidden units, temperature {cal['temperature']:.3f} inside) gives the logits. "
       "Trained from scratch on seven corpora in seven languages (no pretrained weights can be obtained here).\n")
@@ -605,8 +720,8 @@ def step_card(a):
       f"**{'met' if drops[worst_drop] <= 0.05 else 'NOT met'}**): the front end only hears 60–3800 Hz.")
     w(f"- Calibration on dev ({cal['dev_clip_passes']} clip passes, causal speaker statistics): expected calibration "
       f"error {pct(cal['dev_ece_before'])} % → **{pct(cal['dev_ece_after'])} %** after temperature scaling.")
-    w("- Speed: 1.9 ms per 2 s window at batch 1 on one thread (`ser bench model --model general6 --batches 1 "
-      "--windows 2 --threads 1`, measured beside other work; `crema6` 6.4 ms in the same conditions), plus a "
+    w(f"- Speed: {SPEED_MS['general6']:.1f} ms per 2 s window at batch 1 on one thread (`ser bench model --model "
+      f"general6 --batches 1 --windows 2 --threads 1`; `crema6` {SPEED_MS['crema6']:.1f} ms in the same run), plus a "
       "head run per window and channel (microseconds).\n")
     w("## How it adapts, and what that means for users\n")
     w("Emotion shows as a departure from a speaker's own baseline (level, pitch range, timbre, microphone). Each "
@@ -660,8 +775,7 @@ def step_card(a):
 
     w(f"\nWhat moved held-out recall: normalising per speaker ({abl_mean('speaker_causal') - abl_mean('global'):+.0f} "
       f"points over one global normalisation; per corpus gives {abl_mean('corpus') - abl_mean('global'):+.0f}), and "
-      f"pitch ({abl_mean('speaker_causal') - abl_mean('speaker_causal_no_pitch'):+.1f}; +2.8 with the head before "
-      "CREMA-D weighting and mixup). What did not: training the CNN longer (30.4 → 30.7 %), per-window band "
+      f"pitch and voicing ({abl_mean('speaker_causal') - abl_mean('speaker_causal_no_pitch'):+.1f}). What did not: training the CNN longer (30.4 → 30.7 %), per-window band "
       "normalisation and channel augmentation (multi6). Causal statistics lose nothing against statistics over all "
       "of a speaker's clips.\n")
     head_rows(w, load_json(os.path.join(OUT_DIR, "head_experiments.json"), {}))
@@ -675,6 +789,25 @@ def step_card(a):
       + ("met on both files" if len(met_on) == 2 else f"met on the {met_on[0]} file only" if met_on else "met on neither file")
       + f"; above the test's floor ({pct(floor)} %) on "
       + ("both" if all(k / n >= floor for k, n in CALL01_TURNS.values()) else "not both") + ".\n")
+    calls = load_json(os.path.join(OUT_DIR, "calls.json"), {})
+    calls_c6 = load_json(os.path.join(crema.ROOT, "models", "crema6", "calls.json"), {})
+    if calls.get("variants"):
+        v = calls["variants"]
+
+        def agreed(vs, name):
+            return f"{pct(vs[name]['agreement'])} %" if name in vs else "–"
+
+        n_calls = len(next(iter(v.values()))["per_call"])
+        w(f"28 turns are too few for that bar (one turn is 3.6 points, the standard error about 9), so "
+          f"`tools/model/calls.py` builds {n_calls} more calls the same way from {2 * n_calls} of CREMA-D's test speakers "
+          f"({next(iter(v.values()))['turns']} turns) and replays them: turn labels right "
+          + " and ".join(f"{pct(x['agreement'])} % ({name}; 95 % interval {pct(x['ci95'][0])}–{pct(x['ci95'][1])} %)"
+                         for name, x in v.items())
+          + f" against the bar of {pct(calls['bar'])} %: **"
+          + ("met" if all(x["agreement"] >= calls["bar"] for x in v.values()) else "NOT met") + "**. On the same calls "
+          f"`crema6` {agreed(calls_c6.get('variants', {}), '16 kHz')} and "
+          f"{agreed(calls_c6.get('variants', {}), '8 kHz μ-law')}, the previous general6 (138 features) "
+          + " and ".join(f"{pct(k / n)} %" for k, n in CALLS_PREVIOUS.values()) + ".\n")
     w("## In-corpus: test speakers of each training corpus\n")
     w("| corpus | clips | accuracy | macro recall | μ-law accuracy | μ-law macro recall | lowest label recall | ECE | said (%) |")
     w("|---|---|---|---|---|---|---|---|---|")
@@ -737,13 +870,15 @@ def step_card(a):
           f"most often ({ased_sad_as(ased_sad_top)} of {ased_sad_as(None)}): what ASED's speakers do when acting sad departs from their "
           f"baseline the way other corpora's {ased_sad_top} speakers do, and no corpus in training shows otherwise.")
     w("- Low-resource sets (URDU: 4 test speakers, few neutral and sad clips; EMOVO: 84 test clips) are noisy.\n")
-    w("## Why the default anyway, and who `crema6` still serves\n")
+    w("## Why this is the default, and who `crema6` still serves\n")
     w(f"On corpora it never heard, this model's labels are right about {pct(mean_core)} % of the time per class "
       "(CREMA-D, nEMO, ASED), against 28–29 % for the CNN models, which collapse onto one or two labels there. A "
-      "call centre's audio is such a corpus. On CREMA-D's own test speakers it loses "
-      f"{100 * (0.646 - crema_acc):.0f} points to `crema6` ({pct(crema_acc)} vs 64.6 %): a from-scratch model on these data has traded one for the other in every "
-      "recipe measured (the CNN that scores 64.6 % in-corpus scores 28 % held out). The 63 % in-corpus bar and the "
-      "40 % held-out bar were not met together here; the held-out one predicts what users see, so it decides.")
+      "call centre's audio is such a corpus. "
+      + (f"On CREMA-D's own test speakers it scores {pct(crema_acc)} % against `crema6`'s 64.6 %, which scores 28 % "
+         "held out." if crema_acc >= 0.63 else
+         f"On CREMA-D's own test speakers it loses {100 * (0.646 - crema_acc):.0f} points to `crema6` "
+         f"({pct(crema_acc)} vs 64.6 %), which scores 28 % held out. The 63 % in-corpus bar and the 40 % held-out "
+         "bar were not met together here; the held-out one predicts what users see, so it decides."))
     w("`crema6` stays for: (1) **commercial use** — it is trained on CREMA-D alone (ODbL / DbCL), while this "
       "model's corpora include non-commercial and research-only terms; (2) acted English close to CREMA-D, judged "
       "clip by clip without speaker history (`ser classify` of single clips).\n")
@@ -769,12 +904,18 @@ def step_card(a):
       "as a fixed convolution; frames more than 35 dB below the window's loudest are ignored; per band mean and "
       "deviation of log-mel and of its frame-to-frame change; energy mean, deviation, peak, flux; spectral "
       "centroid, flatness, slope; share of active and voiced frames; pitch from the normalised autocorrelation "
-      "(70–400 Hz; voiced when its peak > 0.5): mean, deviation, max, min, range, movement; mean periodicity.")
+      "(70–400 Hz; voiced when its peak > 0.5): mean, deviation, max, min, range, movement; mean periodicity. "
+      "Added by the feature experiments: log-mel means of the voiced frames; deviation of cepstra 1–12 (DCT of the "
+      "log-mel frame) and of their change; energy skewness and kurtosis; least-squares slopes of pitch and energy "
+      "over time; periodicity deviation; jitter (pitch's second difference) and shimmer (energy's first difference) "
+      "over voiced frames; voicing onsets per active second and mean voiced run; high (≥ 1 kHz) to low band energy "
+      "ratio, mean and deviation; share of pauses between the first and last active frame.")
     w(f"- Training: per-speaker z-normalisation of each clip's functionals, MLP {D}→{HIDDEN}→6 (GELU, dropout 0.2/0.3), "
       f"AdamW, one-cycle, {EPOCHS} epochs, label smoothing 0.1, mixup Beta({MIXUP:g}, {MIXUP:g}) of clips within a batch, "
       f"seed {SEED}; whole clips; a minute on one core.")
     w("- Reproduce: `tools/model/decode_cache.sh`, then `general.py features`, `loco`, `ablate`, `train`, `parity`, "
-      "`card` (all under `/usr/bin/python3 tools/model/`).\n")
+      "`head_experiments.py disgust crema_w=8 mixup=0.2 groups=base+vmel+ceps+dceps+prosody`, `calls.py build "
+      "--telephone`, `calls.py score`, and `general.py card` (all under `/usr/bin/python3 tools/model/`).\n")
     w("## Not measured here\n")
     w("- Public corpora and real calls outside ../shared/data: none can be downloaded on this machine. Before "
       "trusting the label on your audio, score a labelled sample of it (`ser classify --json`, or `ser replay` "
@@ -787,7 +928,7 @@ def step_card(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("step", choices=["features", "loco", "train", "ablate", "parity", "card"])
-    ap.add_argument("--variant", choices=["opus", "mulaw8k"], help="features: only this variant")
+    ap.add_argument("--variant", choices=["opus", "mulaw8k", "crops"], help="features: only this variant")
     ap.add_argument("--corpora", nargs="*", help="loco / ablate: only these held-out corpora")
     ap.add_argument("--alone", default="", help="card: a sentence with the judged-alone figures (default: from "
                     "the judged-alone scores that `loco` records)")

@@ -212,6 +212,34 @@ class General(unittest.TestCase):
         band = int(np.argmax(a[:40]))
         self.assertAlmostEqual(c[band] - a[band], np.log(4.0), places=3)  # level is left to the normaliser
 
+    def test_the_model_computes_the_chosen_groups_as_the_cache_holds_them(self):
+        import general
+        x = torch.from_numpy((0.1 * np.random.RandomState(1).randn(24000)).astype(np.float32))[None]
+        with torch.no_grad():
+            chosen = general.Functionals().eval()(x)[0].numpy()
+            every = general.Functionals(general.FEATURE_GROUPS).eval()(x)[0].numpy()
+        self.assertEqual(len(chosen), general.D)
+        self.assertEqual(len(every), len(general.ALL_NAMES))
+        np.testing.assert_array_equal(chosen, every[general.columns(general.GROUPS)])
+
+    def test_contour_features_follow_a_rising_tone_and_its_bursts(self):
+        import general
+        fx = general.Functionals(general.FEATURE_GROUPS).eval()
+        t = np.arange(32000) / 16000.0
+        rising = 0.3 * np.sign(np.sin(2 * np.pi * (120.0 * t + 30.0 * t * t)))  # 120 -> 240 Hz over 2 s
+        gate = (np.floor(t * 4.0) % 2 == 0).astype(np.float64)  # 4 bursts of 250 ms
+        with torch.no_grad():
+            a, b = (fx(torch.from_numpy(v.astype(np.float32))[None])[0].numpy() for v in (rising, 0.3 * np.sign(
+                np.sin(2 * np.pi * 150.0 * t)) * gate))
+        name = general.ALL_NAMES.index
+        self.assertAlmostEqual(a[name("f0_slope")], np.log(2.0) / 2.0, delta=0.1)  # log-Hz per second
+        self.assertAlmostEqual(b[name("f0_slope")], 0.0, delta=0.02)
+        self.assertAlmostEqual(b[name("voicing_onset_rate")], 3.0 / 1.0, delta=0.5)  # 3 onsets after the first, 1 s voiced
+        # 3 gaps of 250 ms in 1.75 s (0.43), less the 40 ms frames that straddle a burst's edges
+        self.assertGreater(b[name("pause_ratio")], 0.3)
+        self.assertLess(b[name("pause_ratio")], 0.43)
+        self.assertAlmostEqual(a[name("pause_ratio")], 0.0, delta=0.02)
+
     def test_weights_give_crema_d_its_multiple_and_balance_labels_within_each_corpus(self):
         import general
         c = np.array(["crema-d"] * 6 + ["nemo"] * 3 + ["nemo"] * 1)

@@ -244,10 +244,18 @@ D = len(FEATURE_NAMES)
 
 
 class Head(nn.Module):
-    def __init__(self, d=D, hidden=HIDDEN, n=len(LABELS)):
+    """MLP over the speaker-normalised features; `inv_t` (1 / temperature) is set after calibration and exported
+    inside head.onnx. `layers`, `drop_in` and `drop_h` are varied only by head_experiments.py."""
+
+    def __init__(self, d=D, hidden=HIDDEN, n=len(LABELS), layers=1, drop_in=0.2, drop_h=0.3):
         super().__init__()
-        self.net = nn.Sequential(nn.Dropout(0.2), nn.Linear(d, hidden), nn.GELU(), nn.Dropout(0.3),
-                                 nn.Linear(hidden, n))
+        mods = [nn.Dropout(drop_in)]
+        prev = d
+        for _ in range(layers):
+            mods += [nn.Linear(prev, hidden), nn.GELU(), nn.Dropout(drop_h)]
+            prev = hidden
+        mods.append(nn.Linear(prev, n))
+        self.net = nn.Sequential(*mods)
         self.register_buffer("inv_t", torch.tensor(1.0))
 
     def forward(self, features):
@@ -382,15 +390,18 @@ def weights(c, y, crema_weight=None):
     return w / w.mean()
 
 
-def fit(Z, y, w, hidden=HIDDEN, epochs=EPOCHS, seed=SEED, mixup=MIXUP):
+def fit(Z, y, w, hidden=HIDDEN, epochs=EPOCHS, seed=SEED, mixup=MIXUP, ls=0.1, lr=3e-3, wd=1e-2, layers=1,
+        drop_in=0.2, drop_h=0.3):
+    """The head trained on normalised features Z, labels y, row weights w: AdamW, one-cycle, batches of 512, label
+    smoothing `ls`, and mixup Beta(mixup, mixup) of each batch with a shuffle of itself (0: none)."""
     torch.manual_seed(seed)
     rs = np.random.RandomState(seed)
-    head = Head(Z.shape[1], hidden)
+    head = Head(Z.shape[1], hidden, layers=layers, drop_in=drop_in, drop_h=drop_h)
     X = torch.tensor(Z, dtype=torch.float32)
     Y = torch.tensor(y)
     W = torch.tensor(w, dtype=torch.float32)
-    opt = torch.optim.AdamW(head.parameters(), 3e-3, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * ((len(Y) + 511) // 512))
+    opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=wd)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * ((len(Y) + 511) // 512))
     for _ in range(epochs):
         head.train()
         perm = torch.randperm(len(Y))
@@ -401,10 +412,10 @@ def fit(Z, y, w, hidden=HIDDEN, epochs=EPOCHS, seed=SEED, mixup=MIXUP):
                 lam = float(rs.beta(mixup, mixup))
                 j = i[torch.randperm(len(i))]
                 out = head(lam * X[i] + (1 - lam) * X[j])
-                loss = (lam * F.cross_entropy(out, Y[i], reduction="none", label_smoothing=0.1) * W[i]
-                        + (1 - lam) * F.cross_entropy(out, Y[j], reduction="none", label_smoothing=0.1) * W[j]).mean()
+                loss = (lam * F.cross_entropy(out, Y[i], reduction="none", label_smoothing=ls) * W[i]
+                        + (1 - lam) * F.cross_entropy(out, Y[j], reduction="none", label_smoothing=ls) * W[j]).mean()
             else:
-                loss = (F.cross_entropy(head(X[i]), Y[i], reduction="none", label_smoothing=0.1) * W[i]).mean()
+                loss = (F.cross_entropy(head(X[i]), Y[i], reduction="none", label_smoothing=ls) * W[i]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,21 +27,6 @@ import general as G  # noqa: E402
 RESULTS = os.path.join(G.CACHE, "head_experiments.jsonl")
 LAB = G.LABELS
 CORE = ["crema-d", "nemo", "ased"]
-
-
-class Head(nn.Module):
-    def __init__(self, d, hidden, layers, drop_in, drop_h, n=6):
-        super().__init__()
-        mods = [nn.Dropout(drop_in)]
-        prev = d
-        for _ in range(layers):
-            mods += [nn.Linear(prev, hidden), nn.GELU(), nn.Dropout(drop_h)]
-            prev = hidden
-        mods.append(nn.Linear(prev, n))
-        self.net = nn.Sequential(*mods)
-
-    def forward(self, x):
-        return self.net(x)
 
 
 def weights(c, y, scheme, crema_w):
@@ -70,37 +54,9 @@ def label_balance(w, y, alpha):
 
 
 def fit(Z, y, w, cfg, seed):
-    torch.manual_seed(seed)
-    rs = np.random.RandomState(seed)
-    head = Head(Z.shape[1], cfg["hidden"], cfg["layers"], cfg["drop_in"], cfg["drop_h"])
-    X = torch.tensor(Z, dtype=torch.float32)
-    Y = torch.tensor(y)
-    W = torch.tensor(w, dtype=torch.float32)
-    ep = cfg["epochs"]
-    bs = 512
-    opt = torch.optim.AdamW(head.parameters(), cfg["lr"], weight_decay=cfg["wd"])
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg["lr"], total_steps=ep * ((len(Y) + bs - 1) // bs))
-    for _ in range(ep):
-        head.train()
-        perm = torch.randperm(len(Y))
-        for b in range(0, len(perm), bs):
-            i = perm[b:b + bs]
-            x, t, ww = X[i], Y[i], W[i]
-            if cfg["mixup"] > 0:
-                lam = float(rs.beta(cfg["mixup"], cfg["mixup"]))
-                j = torch.randperm(len(i))
-                x = lam * x + (1 - lam) * x[j]
-                out = head(x)
-                l1 = F.cross_entropy(out, t, reduction="none", label_smoothing=cfg["ls"])
-                l2 = F.cross_entropy(out, t[j], reduction="none", label_smoothing=cfg["ls"])
-                loss = (lam * l1 * ww + (1 - lam) * l2 * ww[j]).mean()
-            else:
-                loss = (F.cross_entropy(head(x), t, reduction="none", label_smoothing=cfg["ls"]) * ww).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    return head.eval()
+    """general.fit (the shipped recipe's training loop) with this experiment's settings."""
+    return G.fit(Z, y, w, hidden=cfg["hidden"], epochs=cfg["epochs"], seed=seed, mixup=cfg["mixup"], ls=cfg["ls"],
+                 lr=cfg["lr"], wd=cfg["wd"], layers=cfg["layers"], drop_in=cfg["drop_in"], drop_h=cfg["drop_h"])
 
 
 @torch.no_grad()

@@ -24,6 +24,13 @@ internal sealed record LivePoint(
     /// <summary>Calls the server refused (RESOURCE_EXHAUSTED: its stream limit or adaptive admission).</summary>
     public int Refused { get; init; }
 
+    /// <summary>
+    /// p95 of the engine's own end-to-end time (audio's arrival at the engine to its event), as the server reports
+    /// it in each result's <c>latency.end_to_end_ms</c>; <see cref="P95Ms"/> in process. Through a server, what
+    /// <see cref="P95Ms"/> adds to it is spent in the transport and the client.
+    /// </summary>
+    public double ServerP95Ms { get; init; } = double.NaN;
+
     /// <summary>Live audio skipped because streams fell behind (their backlog passed its bound).</summary>
     public double AudioShedSeconds { get; init; }
 
@@ -88,7 +95,8 @@ internal static class LiveBench
                                     new LiveSample(
                                         emotion.Latency.EndToEndMs,
                                         emotion.Latency.InferenceMs,
-                                        emotion.Latency.BatchSize
+                                        emotion.Latency.BatchSize,
+                                        emotion.Latency.EndToEndMs
                                     )
                                 );
                             }

@@ -2,8 +2,17 @@ using System.Diagnostics;
 
 namespace RealtimeSer.Cli.Bench;
 
-/// <summary>What one event of a live stream measured.</summary>
-internal readonly record struct LiveSample(double LatencyMs, double InferenceMs, int BatchSize);
+/// <summary>
+/// What one event of a live stream measured. <paramref name="ServerMs"/> is the engine's own end-to-end time (from
+/// the arrival of the event's last sample at the engine to the event); it equals <paramref name="LatencyMs"/> in
+/// process, and through a server the difference is the transport's and the client's share.
+/// </summary>
+internal readonly record struct LiveSample(
+    double LatencyMs,
+    double InferenceMs,
+    int BatchSize,
+    double ServerMs
+);
 
 /// <summary>
 /// What the in-process and remote live benchmarks share: N simulated calls that start within a second of
@@ -150,6 +159,7 @@ internal static class LiveHarness
         var cpu = (process.TotalProcessorTime - cpuBefore) / wall / Environment.ProcessorCount * 100;
         var latencies = samples.Select(s => s.LatencyMs).ToList();
         var p95 = Stats.Percentile(latencies, 95);
+        var server = samples.Select(s => s.ServerMs).Where(double.IsFinite).ToList();
         return new LivePoint(
             streams,
             duration.TotalSeconds,
@@ -167,6 +177,7 @@ internal static class LiveHarness
         )
         {
             Refused = refused,
+            ServerP95Ms = Stats.Percentile(server, 95),
             AudioShedSeconds = shed,
             AudioShedShare = shed / Math.Max(1e-9, streams * duration.TotalSeconds),
         };

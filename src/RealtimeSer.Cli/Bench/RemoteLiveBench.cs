@@ -120,7 +120,8 @@ internal static class RemoteLiveBench
                                     new LiveSample(
                                         Stopwatch.GetElapsedTime(sentAt, received).TotalMilliseconds,
                                         r.Latency?.InferenceMs ?? 0,
-                                        r.Latency?.BatchSize ?? 0
+                                        r.Latency?.BatchSize ?? 0,
+                                        r.Latency?.EndToEndMs ?? double.NaN
                                     )
                                 );
                             }

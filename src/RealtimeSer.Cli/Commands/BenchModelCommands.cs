@@ -413,7 +413,7 @@ internal static class BenchModelCommands
                             Round = round,
                         };
                         Console.Error.WriteLine(
-                            $"bench live: {n} streams{label}: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, {(p.Refused > 0 ? $"refused {p.Refused}, " : "")}CPU {p.CpuPercent:0}%"
+                            $"bench live: {n} streams{label}: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms{(remote is null ? "" : $" (server's own p95 {p.ServerP95Ms:0} ms)")}, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, {(p.Refused > 0 ? $"refused {p.Refused}, " : "")}CPU {p.CpuPercent:0}%"
                                 + (p.VadMeanBatch > 0 ? $", mean VAD batch {p.VadMeanBatch:0.0}" : "")
                                 + (p.MeetsObjective ? "" : "  (misses the objective)")
                         );
@@ -468,6 +468,7 @@ internal static class BenchModelCommands
                                 "events",
                                 "p50 ms",
                                 "p95 ms",
+                                .. remote is null ? Array.Empty<string>() : ["server p95 ms"],
                                 "p99 ms",
                                 "max ms",
                                 "inference p95 ms",
@@ -492,6 +493,9 @@ internal static class BenchModelCommands
                                             p.Events.ToString(CultureInfo.InvariantCulture),
                                             BenchReport.F(p.P50Ms, "0"),
                                             BenchReport.F(p.P95Ms, "0"),
+                                            .. remote is null
+                                                ? Array.Empty<string>()
+                                                : [BenchReport.F(p.ServerP95Ms, "0")],
                                             BenchReport.F(p.P99Ms, "0"),
                                             BenchReport.F(p.MaxMs, "0"),
                                             BenchReport.F(p.InferenceP95Ms),

@@ -16,7 +16,7 @@ public sealed class LiveHarnessTests
             (stream, _) =>
                 Task.FromResult<(IReadOnlyList<LiveSample>, long, double, bool)>(
                     stream % 2 == 0
-                        ? ([new LiveSample(20, 5, 1), new LiveSample(30, 5, 1)], 0, 0, false)
+                        ? ([new LiveSample(20, 5, 1, 15), new LiveSample(30, 5, 1, 25)], 0, 0, false)
                         : ([], 0, 0, true)
                 ),
             CancellationToken.None
@@ -33,12 +33,41 @@ public sealed class LiveHarnessTests
             500,
             (_, _) =>
                 Task.FromResult<(IReadOnlyList<LiveSample>, long, double, bool)>(
-                    ([new LiveSample(20, 5, 1)], 0, 0, false)
+                    ([new LiveSample(20, 5, 1, 15)], 0, 0, false)
                 ),
             CancellationToken.None
         );
         Assert.Equal(0, served.Refused);
         Assert.True(served.MeetsObjective);
+    }
+
+    [Fact]
+    public async Task The_servers_own_p95_comes_from_the_results_that_report_it()
+    {
+        // Through a server, the client's latency includes the transport; the server's own end-to-end time
+        // (latency.end_to_end_ms) is what its bounds hold. Results without it (NaN) are left out, not zeros.
+        var point = await LiveHarness.RunAsync(
+            1,
+            16000,
+            TimeSpan.FromSeconds(1),
+            500,
+            (_, _) =>
+                Task.FromResult<(IReadOnlyList<LiveSample>, long, double, bool)>(
+                    (
+                        [
+                            .. Enumerable.Range(1, 20).Select(k => new LiveSample(100 + k, 5, 1, k)),
+                            new LiveSample(400, 5, 1, double.NaN),
+                        ],
+                        0,
+                        0,
+                        false
+                    )
+                ),
+            CancellationToken.None
+        );
+        Assert.Equal(21, point.Events);
+        Assert.InRange(point.ServerP95Ms, 19, 20);
+        Assert.True(point.P95Ms > 100, $"client p95 {point.P95Ms}");
     }
 }
 

@@ -113,12 +113,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                 ? new VadBatcher(
                     vadModel,
                     _options.VadMaxBatch,
-                    onBatch: size => Metrics.VadBatchSize.Record(size),
-                    // Live: the batch workers share the streams' threads and their seniority order.
-                    scheduler: _options.Overload == OverloadPolicy.DropOldest
-                    && _options.MaxBacklogSeconds > 0
-                        ? StreamScheduler
-                        : null
+                    onBatch: size => Metrics.VadBatchSize.Record(size)
                 )
                 : null;
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));

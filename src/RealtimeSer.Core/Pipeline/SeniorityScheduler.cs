@@ -19,11 +19,8 @@ public sealed class SeniorityScheduler : IDisposable
     private readonly object _gate = new();
     private readonly Thread[] _threads;
     private long _order;
+    private long _nextSeniority;
     private bool _stopping;
-
-    // One clock for every stream and VAD channel of the process, so that the VAD batcher's frames and the
-    // streams' lanes rank alike.
-    private static long s_seniority;
 
     [ThreadStatic]
     private static SeniorityScheduler? _running;
@@ -57,13 +54,7 @@ public sealed class SeniorityScheduler : IDisposable
     }
 
     /// <summary>A lane for a new stream: junior to every lane made before it.</summary>
-    public Lane NewLane() => new(this, NextSeniority());
-
-    /// <summary>A lane whose rank its owner sets as it goes (<see cref="Lane.Seniority"/>).</summary>
-    internal Lane NewLane(long seniority) => new(this, seniority);
-
-    /// <summary>The next rank on the process's seniority clock (lower: older).</summary>
-    internal static long NextSeniority() => Interlocked.Increment(ref s_seniority);
+    public Lane NewLane() => new(this, Interlocked.Increment(ref _nextSeniority));
 
     /// <summary>Starts <paramref name="work"/> on <paramref name="lane"/>; its continuations stay there.</summary>
     public static Task Run(Lane lane, Func<Task> work) =>
@@ -140,23 +131,14 @@ public sealed class SeniorityScheduler : IDisposable
     {
         private readonly SeniorityScheduler _owner;
 
-        private long _seniority;
-
         internal Lane(SeniorityScheduler owner, long seniority)
         {
             _owner = owner;
-            _seniority = seniority;
+            Seniority = seniority;
         }
 
-        /// <summary>
-        /// Lower runs first: the order in which the lanes were made. Read when an item is queued, so a lane that
-        /// serves several streams (a VAD batch worker) can take the rank of the oldest one it will serve next.
-        /// </summary>
-        public long Seniority
-        {
-            get => Volatile.Read(ref _seniority);
-            internal set => Volatile.Write(ref _seniority, value);
-        }
+        /// <summary>Lower runs first: the order in which the lanes were made.</summary>
+        public long Seniority { get; }
 
         public override int MaximumConcurrencyLevel => _owner.Threads;
 

@@ -12,19 +12,16 @@ public sealed class SenioritySchedulerTests
         var middle = scheduler.NewLane();
         var youngest = scheduler.NewLane();
         using var gate = new ManualResetEventSlim();
-        using var holds = new ManualResetEventSlim();
         var ran = new List<string>();
         // Hold the only thread, then queue work of all three lanes, youngest first.
         var holding = SeniorityScheduler.Run(
             youngest,
             () =>
             {
-                holds.Set();
-                gate.Wait(TimeSpan.FromSeconds(30));
+                gate.Wait(TimeSpan.FromSeconds(10));
                 return Task.CompletedTask;
             }
         );
-        Assert.True(holds.Wait(TimeSpan.FromSeconds(30)), "the scheduler's thread never started");
         Task Step(SeniorityScheduler.Lane lane, string name) =>
             SeniorityScheduler.Run(
                 lane,
@@ -46,7 +43,7 @@ public sealed class SenioritySchedulerTests
             Step(middle, "middle 2"),
             Step(oldest, "oldest 2"),
         };
-        Assert.Equal(6, scheduler.Queued);
+        Assert.True(SpinWait.SpinUntil(() => scheduler.Queued == 6, TimeSpan.FromSeconds(5)));
         gate.Set();
         await Task.WhenAll([holding, .. steps]);
 

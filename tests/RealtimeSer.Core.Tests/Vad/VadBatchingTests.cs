@@ -65,28 +65,21 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
         Assert.True(worst <= Tolerance, $"batched probabilities differ by {worst:E2} (> {Tolerance:E0})");
     }
 
-    [SkippableTheory]
-    [InlineData(false)] // streams and batch workers on the thread pool (replay)
-    [InlineData(true)] // on a live engine's stream scheduler, by seniority
-    public async Task Channels_scored_through_the_batcher_find_the_same_speech_as_channels_scored_alone(
-        bool onStreamScheduler
-    )
+    [SkippableFact]
+    public async Task Channels_scored_through_the_batcher_find_the_same_speech_as_channels_scored_alone()
     {
         var channels = CallChannels();
         var streams = new[] { channels[0], channels[1], channels[0][16000..], channels[1][8000..] };
         var frames = 0L;
         long runs;
         var batchedEvents = new List<VadEvent>[streams.Length];
-        using var scheduler = onStreamScheduler ? new SeniorityScheduler(threads: 2) : null;
-        await using (var batcher = new VadBatcher(_model, maxBatch: 8, workers: 1, scheduler: scheduler))
+        await using (var batcher = new VadBatcher(_model, maxBatch: 8, workers: 1))
         {
             // Each channel awaits its own frames, concurrently with the others, as engine streams do.
-            Task Run(Func<Task> work) =>
-                scheduler is null ? Task.Run(work) : SeniorityScheduler.Run(scheduler.NewLane(), work);
             await Task.WhenAll(
                 streams.Select(
                     (audio, s) =>
-                        Run(async () =>
+                        Task.Run(async () =>
                         {
                             var vad = new StreamingVad(batcher);
                             var events = batchedEvents[s] = [];

@@ -42,15 +42,11 @@ public sealed class VadBatcher : IAsyncDisposable
     /// <param name="workers">Runs in flight at once (0: one per core, so batching never leaves a core idle
     /// that per-stream VAD would have used).</param>
     /// <param name="onBatch">Told each run's batch size (metrics).</param>
-    /// <param name="scheduler">Where the workers run (a live engine's stream scheduler): each ranks, between runs,
-    /// as the oldest channel whose frame waits, so the streams it would serve next come before younger streams'
-    /// own work, and older streams' own work before it. Null: the thread pool.</param>
     public VadBatcher(
         SileroVadModel model,
         int maxBatch = DefaultMaxBatch,
         int workers = 0,
-        Action<int>? onBatch = null,
-        Pipeline.SeniorityScheduler? scheduler = null
+        Action<int>? onBatch = null
     )
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -70,15 +66,7 @@ public sealed class VadBatcher : IAsyncDisposable
         _workers = new Task[count];
         for (var i = 0; i < count; i++)
         {
-            if (scheduler is null)
-            {
-                _workers[i] = Task.Run(() => WorkAsync(null));
-            }
-            else
-            {
-                var lane = scheduler.NewLane(0);
-                _workers[i] = Pipeline.SeniorityScheduler.Run(lane, () => WorkAsync(lane));
-            }
+            _workers[i] = Task.Run(WorkAsync);
         }
     }
 
@@ -117,7 +105,7 @@ public sealed class VadBatcher : IAsyncDisposable
         return await result;
     }
 
-    private async Task WorkAsync(Pipeline.SeniorityScheduler.Lane? lane)
+    private async Task WorkAsync()
     {
         var batch = new SileroVadBatch(MaxBatch);
         var requests = new VadFrameRequest[MaxBatch];
@@ -131,11 +119,7 @@ public sealed class VadBatcher : IAsyncDisposable
             if (count == 0)
             {
                 // Nothing pending here. A frame left behind by another worker's full batch is that worker's
-                // to run next; this one waits for new frames, and runs as soon as one comes.
-                if (lane is not null)
-                {
-                    lane.Seniority = 0;
-                }
+                // to run next; this one waits for new frames.
                 if (await reader.WaitToReadAsync())
                 {
                     continue;
@@ -176,28 +160,10 @@ public sealed class VadBatcher : IAsyncDisposable
             // Closed streams' states must not stay reachable from here.
             Array.Clear(requests, 0, count);
             Array.Clear(states, 0, count);
-            // To the back of the queue: a worker that went straight on would hold a core for as long as frames
-            // are pending, and under overload they always are, so the streams' own work (taking their audio,
-            // windowing) would only get what is left and every stream would fall behind alike. On a stream
-            // scheduler it comes back at the rank of the oldest frame waiting: after older streams' own work
-            // (which brings their next frames), before younger streams'.
-            if (lane is not null)
-            {
-                lane.Seniority = MostSeniorPending();
-            }
+            // To the back of the thread pool's queue: a worker that went straight on would hold a core for as
+            // long as frames are pending, and under overload they always are, so the streams' own work (taking
+            // their audio, windowing) would only get what is left and every stream would fall behind alike.
             await Task.Yield();
-        }
-    }
-
-    private long MostSeniorPending()
-    {
-        lock (_bySeniority)
-        {
-            while (_pending.Reader.TryRead(out var arrived))
-            {
-                _bySeniority.Enqueue(arrived, arrived.Seniority);
-            }
-            return _bySeniority.TryPeek(out _, out var seniority) ? seniority : long.MaxValue;
         }
     }
 

@@ -13,10 +13,12 @@ internal sealed class VadFrameRequest(SileroVadState state) : IValueTaskSource<f
     // batch while the streams carry on with their own audio.
     private ManualResetValueTaskSourceCore<float> _core = new() { RunContinuationsAsynchronously = true };
 
+    private static long s_opened;
+
     public SileroVadState State { get; } = state;
 
     /// <summary>Order in which the channels were opened: under overload the batcher serves the oldest first.</summary>
-    public long Seniority { get; } = Pipeline.SeniorityScheduler.NextSeniority();
+    public long Seniority { get; } = Interlocked.Increment(ref s_opened);
 
     /// <summary>Readies the request for its next frame; the returned task completes with its probability.</summary>
     public ValueTask<float> Prepare()

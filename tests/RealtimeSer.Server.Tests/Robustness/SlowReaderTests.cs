@@ -52,6 +52,14 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
             return;
         }
         Assert.Equal(StatusCode.Unavailable, status.StatusCode);
+        if (status.Detail.StartsWith("Error reading next message", StringComparison.Ordinal))
+        {
+            // The same race seen from the client's side: the socket went before the trailers were read, and the
+            // client reports its own transport error (a broken pipe or reset) as UNAVAILABLE. Still not a reset
+            // stream (CANCELLED), and UNAVAILABLE tells the client to reconnect, as "shutting down" would.
+            Assert.Matches("Broken pipe|reset by peer|aborted", status.Detail);
+            return;
+        }
         Assert.Contains("shutting down", status.Detail, StringComparison.Ordinal);
     }
 

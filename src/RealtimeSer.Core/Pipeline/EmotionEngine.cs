@@ -144,9 +144,6 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     public SileroVadModel VadModel { get; }
 
-    /// <summary>Orders live streams' own work, oldest stream first (on the thread pool).</summary>
-    internal SeniorityScheduler StreamScheduler { get; } = new();
-
     /// <summary>Scores every stream's VAD frames in shared runs; null when <see cref="EngineOptions.VadMaxBatch"/> is 0.</summary>
     public VadBatcher? VadBatcher { get; }
 

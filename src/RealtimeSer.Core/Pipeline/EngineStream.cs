@@ -72,8 +72,7 @@ public sealed class EngineStream : IAsyncDisposable
                 onShed: engine.Metrics.AudioShed.Add
             );
             _ingestStop = new CancellationTokenSource();
-            var stop = _ingestStop.Token;
-            _ingest = SeniorityScheduler.Run(engine.StreamScheduler.NewLane(), () => IngestAsync(stop));
+            _ingest = Task.Run(() => IngestAsync(_ingestStop.Token));
         }
     }
 

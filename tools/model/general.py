@@ -336,23 +336,6 @@ def speaker_zscore(X, speakers):
     return Z
 
 
-def crop_rows(X, speakers, y, w, crops):
-    """Training rows of the crops of these speakers (`crops`: the "crops" features), each z-normalised with its
-    speaker's whole-clip statistics (X), as their clips are, and weighing as that speaker's clips of its label do
-    (so the corpus and label balance stays that of the whole clips)."""
-    Zs, ys, ws = [], [], []
-    for s in np.unique(speakers):
-        m = speakers == s
-        mc = crops["speaker"] == s
-        if not mc.any():
-            continue
-        Zs.append((crops["X"][mc] - X[m].mean(0)) / (X[m].std(0) + 1e-6))
-        yc = crops["y"][mc]
-        ys.append(yc)
-        ws.append(np.array([w[m][y[m] == k].mean() for k in yc]))
-    return np.concatenate(Zs), np.concatenate(ys), np.concatenate(ws)
-
-
 def prior_of(X, speakers):
     """The training speakers' mean per-speaker mean and mean within-speaker variance: where every new
     speaker's statistics start."""
@@ -638,16 +621,16 @@ def said(m):
     return " ".join(f"{k[:3]} {100 * v / n:.0f}" for k, v in m["predicted"].items())
 
 
-def head_rows(w, exp, title="Head experiments (the 138 base features, same normalisation; %)"):
+def head_rows(w, exp, title="Head experiments (the 138 base features, same normalisation; %)", first="head recipe"):
     """The head and feature experiments (models/general6/head_experiments.json, from the cached features): one
     row each."""
     if not exp:
         return
     if exp.get("features"):
-        head_rows(w, exp["features"], "Feature experiments (same normalisation; %)")
+        head_rows(w, exp["features"], "Feature experiments (same normalisation; %)", "features")
     w(f"\n### {title}\n")
     w(exp["note"] + "\n")
-    w(f"| {'features' if title.startswith('Feature') else 'head recipe'} | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | LOCO crema-d | LOCO nemo "
+    w(f"| {first} | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | LOCO crema-d | LOCO nemo "
       "| LOCO ased | LOCO mean | lowest held-out label recall but disgust | held-out CREMA-D disgust |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     for r in exp["rows"]:

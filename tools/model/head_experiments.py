@@ -90,19 +90,35 @@ def fit_bias(lg, y, c):
     return b - b.mean()
 
 
+def crop_rows(X, speakers, y, w, crops):
+    """Training rows of the crops of these speakers (`crops`: the "crops" features), each z-normalised with its
+    speaker's whole-clip statistics (X), as their clips are, and weighing as that speaker's clips of its label do
+    (so the corpus and label balance stays that of the whole clips)."""
+    Zs, ys, ws = [], [], []
+    for s in np.unique(speakers):
+        m = speakers == s
+        mc = crops["speaker"] == s
+        if not mc.any():
+            continue
+        Zs.append((crops["X"][mc] - X[m].mean(0)) / (X[m].std(0) + 1e-6))
+        yc = crops["y"][mc]
+        ys.append(yc)
+        ws.append(np.array([w[m][y[m] == k].mean() for k in yc]))
+    return np.concatenate(Zs), np.concatenate(ys), np.concatenate(ws)
+
+
 def train_eval(d, tr, cfg):
-    X, S, Y, C = d["X"], d["speaker"], d["y"], d["corpus"]
+    X, S, C = d["X"], d["speaker"], d["corpus"]
+    y = d["y"][tr]
     Z = G.speaker_zscore(X[tr], S[tr])
-    w = label_balance(weights(C[tr], Y[tr], cfg["scheme"], cfg["crema_w"]), Y[tr], cfg["lab_alpha"])
+    w = label_balance(weights(C[tr], y, cfg["scheme"], cfg["crema_w"]), y, cfg["lab_alpha"])
     prior = G.prior_of(X[tr], S[tr])
     if cfg["crops"]:
-        # excerpts of the training speakers' clips, normalised with the statistics of their whole clips, each
-        # weighing as its clip (the corpus and label balance stays that of the whole clips)
-        Zc, yc, wc = G.crop_rows(X[tr], S[tr], Y[tr], w, d["crops"])
-        Z, w = np.concatenate([Z, Zc]), np.concatenate([w, wc])
-        Y = np.concatenate([Y[tr], yc])
-        tr = np.ones(len(Y), dtype=bool)
-    heads = [fit(Z, Y[tr], w, cfg, G.SEED + cfg["seed_off"] * 100 + k) for k in range(cfg["seeds"])]
+        # excerpts of the training speakers' clips as extra rows (the corpus and label balance stays that of the
+        # whole clips)
+        Zc, yc, wc = crop_rows(X[tr], S[tr], y, w, d["crops"])
+        Z, y, w = np.concatenate([Z, Zc]), np.concatenate([y, yc]), np.concatenate([w, wc])
+    heads = [fit(Z, y, w, cfg, G.SEED + cfg["seed_off"] * 100 + k) for k in range(cfg["seeds"])]
     return heads, prior
 
 
@@ -362,7 +378,7 @@ def rows_of(what, recorded=()):
 
 def table():
     path = os.path.join(G.OUT_DIR, "head_experiments.json")
-    recorded = json.load(open(path)) if os.path.exists(path) else {}
+    recorded = G.load_json(path, {})
     out = rows_of(WHAT, recorded.get("rows", []))
     features = rows_of(FEATURES_WHAT, recorded.get("features", {}).get("rows", []))
     note = ("Each row: one head trained on the cached features of the train speakers (in-corpus columns; dev picks, "

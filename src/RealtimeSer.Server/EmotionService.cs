@@ -313,6 +313,7 @@ internal sealed class EmotionService(
             setup.Options with
             {
                 InterimResults = false,
+                Overload = OverloadPolicy.Wait, // a whole recording: complete, never shed
             }
         );
         var started = Stopwatch.GetTimestamp();
@@ -339,7 +340,7 @@ internal sealed class EmotionService(
             token
         );
         var samples = decoder.Decode(request.AudioContent.Span);
-        // Feed in half-second blocks, letting the scheduler keep up so a whole recording is not dropped as overload.
+        // Half-second blocks, as replay feeds the engine; in wait mode each waits for the model to have room.
         var block = setup.SampleRate / 2 * setup.Channels;
         for (var offset = 0; offset < samples.Length; offset += block)
         {
@@ -347,7 +348,6 @@ internal sealed class EmotionService(
                 samples.Slice(offset, Math.Min(block, samples.Length - offset)),
                 cancellationToken: token
             );
-            await Task.Yield();
         }
         await stream.CompleteAsync(token);
         await InferenceFailure.AwaitRecordingAsync(collect, logger);

@@ -63,7 +63,11 @@ internal sealed record StreamSetup(
                     ? $"Unknown or repeated model in config.models [{string.Join(", ", config.Models)}]; ListModels shows the ids this server has loaded."
                     : $"Unknown model '{config.Model}'; ListModels shows the ids, or leave it empty for the default."
             );
-        var options = engine.Options with { InterimResults = config.InterimResults };
+        var options = engine.Options with
+        {
+            InterimResults = config.InterimResults,
+            Overload = config.Recorded ? OverloadPolicy.Wait : engine.Options.Overload,
+        };
         if (config.HasWindowSeconds)
         {
             if (

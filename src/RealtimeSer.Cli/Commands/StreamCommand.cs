@@ -33,7 +33,8 @@ internal static class StreamCommand
         var json = new Option<bool>("--json") { Description = "JSON Lines, the schema of `ser replay`." };
         var fast = new Option<bool>("--fast")
         {
-            Description = "Send as fast as flow control allows, not at real time.",
+            Description =
+                "Send as fast as flow control allows, not at real time; the server then keeps every window (the call says it is a recording).",
         };
         var apiKey = new Option<string?>("--api-key")
         {
@@ -93,6 +94,8 @@ internal static class StreamCommand
                     config.SampleRateHertz = format.SampleRate;
                     config.AudioChannelCount = format.Channels;
                     config.InterimResults = !parse.GetValue(noInterim);
+                    // Sent fast, the file is a recording: the server then keeps all of it.
+                    config.Recorded = parse.GetValue(fast);
                     var policy = parse.GetValue(reconnect)
                         ? new ReconnectPolicy { MaxAttempts = Math.Max(0, parse.GetValue(attempts)) }
                         : ReconnectPolicy.None;

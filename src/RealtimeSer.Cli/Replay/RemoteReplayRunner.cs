@@ -13,10 +13,11 @@ namespace RealtimeSer.Cli.Replay;
 /// <summary>
 /// <c>ser replay --server URL</c>: replays one recording through a running service (one StreamingRecognize
 /// call, FLOAT32 samples, as fast as the server keeps up) and writes the same outputs as an in-process
-/// replay. The server treats every stream as live (it drops windows rather than fall behind), so the client
-/// supplies the replay's wait semantics: while speech is open it sends at most
-/// <see cref="MaxAheadSeconds"/> of audio beyond the latest result. A failed call, or one where the server
-/// still dropped windows, fails the file (nothing half-written is kept; <c>--resume</c> redoes it).
+/// replay. The call says <c>recorded</c>, so the server never sheds it or drops its windows; the client also
+/// keeps to at most <see cref="MaxAheadSeconds"/> of audio beyond the latest result while speech is open, so
+/// that a server older than that field (which treats every stream as live) still keeps up. A failed call, or
+/// one where the server still dropped windows, fails the file (nothing half-written is kept; <c>--resume</c>
+/// redoes it).
 /// </summary>
 internal static class RemoteReplayRunner
 {
@@ -48,6 +49,7 @@ internal static class RemoteReplayRunner
         config.AudioChannelCount = channels;
         // Interim results are the progress signal for pacing; --finals-only filters them here.
         config.InterimResults = true;
+        config.Recorded = true;
         config.ChannelNames.Clear();
         if (!mix && settings.ChannelNames is { } names)
         {

@@ -13,11 +13,18 @@ namespace RealtimeSer.Core.Pipeline;
 /// results back to their streams. With several models (emotion and arousal, say), each batch runs once per
 /// model on the same windows, and every result carries each model's scores; windowing, scheduling and
 /// smoothing do not depend on the models.
+/// In a live engine (<see cref="OverloadPolicy.DropOldest"/>), streams opened with
+/// <see cref="OverloadPolicy.Wait"/> (recordings: a recorded call streamed fast, a file posted whole) queue their
+/// windows apart, in a queue that makes them wait for room instead of dropping: a recording must be complete,
+/// and its sender can always wait. The scheduler takes from both, so neither starves the other.
 /// </summary>
 public sealed class EmotionEngine : IAsyncDisposable
 {
     private readonly EngineOptions _options;
     private readonly Channel<WindowJob> _queue;
+
+    // Live engines only: the windows of streams opened in wait mode (recordings), never dropped.
+    private readonly Channel<WindowJob>? _recorded;
     private readonly SemaphoreSlim _runSlots;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _scheduler;
@@ -94,6 +101,17 @@ public sealed class EmotionEngine : IAsyncDisposable
                     : BoundedChannelFullMode.DropOldest,
         };
         _queue = Channel.CreateBounded<WindowJob>(queueOptions, OnDropped);
+        _recorded =
+            _options.Overload == OverloadPolicy.DropOldest
+                ? Channel.CreateBounded<WindowJob>(
+                    new BoundedChannelOptions(_options.QueueCapacity)
+                    {
+                        SingleReader = false, // the scheduler's waits on it are withdrawn and renewed
+                        SingleWriter = false,
+                        FullMode = BoundedChannelFullMode.Wait,
+                    }
+                )
+                : null;
         // Live engines also drop windows whose audio arrived more than the backlog bound ago by the time the
         // model could take them: when the CPU is short for every stage, a late window would only give a late
         // event and take the model from fresher ones. The bound is the same as the audio's (both are the latency
@@ -179,13 +197,15 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     internal void StreamClosed(EngineStream stream) => Metrics.StreamClosed();
 
-    internal ValueTask EnqueueAsync(WindowJob job, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a window. A stream in wait mode (<paramref name="recorded"/>) waits for room and is never
+    /// dropped; in a live engine a live stream's window never waits (the oldest live window is dropped).
+    /// </summary>
+    internal ValueTask EnqueueAsync(WindowJob job, bool recorded, CancellationToken cancellationToken)
     {
         job.EnqueuedAt = Stopwatch.GetTimestamp();
-        // Drop-oldest never waits; wait mode does when the queue is full.
-        return _queue.Writer.TryWrite(job)
-            ? ValueTask.CompletedTask
-            : _queue.Writer.WriteAsync(job, cancellationToken);
+        var writer = recorded && _recorded is not null ? _recorded.Writer : _queue.Writer;
+        return writer.TryWrite(job) ? ValueTask.CompletedTask : writer.WriteAsync(job, cancellationToken);
     }
 
     private void OnDropped(WindowJob job)
@@ -197,18 +217,16 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     private async Task ScheduleAsync(CancellationToken stop)
     {
-        var reader = _queue.Reader;
         var batch = new List<WindowJob>(_options.MaxBatch);
         var running = new List<Task>();
-        using var delay = new CancellationTokenSource();
         try
         {
-            while (await reader.WaitToReadAsync(stop))
+            while (await WaitForWindowsAsync(stop))
             {
-                Fill(reader, batch);
+                Fill(batch);
                 if (batch.Count < _options.MaxBatch && _options.MaxBatchDelay > TimeSpan.Zero)
                 {
-                    await FillWithinDelayAsync(reader, batch, stop);
+                    await FillWithinDelayAsync(batch, stop);
                 }
                 if (_maxWindowAge > 0)
                 {
@@ -229,27 +247,66 @@ public sealed class EmotionEngine : IAsyncDisposable
         await Task.WhenAll(running);
     }
 
-    private void Fill(ChannelReader<WindowJob> reader, List<WindowJob> batch)
+    // Live windows first (they have a deadline), but a quarter of every batch is kept for recordings when
+    // they wait, so that live overload slows them rather than stalls them.
+    private void Fill(List<WindowJob> batch)
     {
-        while (batch.Count < _options.MaxBatch && reader.TryRead(out var job))
+        var max = _options.MaxBatch;
+        if (_recorded is not null)
+        {
+            Take(_recorded.Reader, batch, Math.Min(max, batch.Count + Math.Max(1, max / 4)));
+        }
+        Take(_queue.Reader, batch, max);
+        if (_recorded is not null)
+        {
+            Take(_recorded.Reader, batch, max);
+        }
+    }
+
+    private static void Take(ChannelReader<WindowJob> reader, List<WindowJob> batch, int upTo)
+    {
+        while (batch.Count < upTo && reader.TryRead(out var job))
         {
             batch.Add(job);
         }
     }
 
-    private async Task FillWithinDelayAsync(
-        ChannelReader<WindowJob> reader,
-        List<WindowJob> batch,
-        CancellationToken stop
-    )
+    // True when a window waits in either queue; false once the engine is disposed and the queues are empty.
+    private async ValueTask<bool> WaitForWindowsAsync(CancellationToken cancellationToken)
+    {
+        if (_recorded is null)
+        {
+            return await _queue.Reader.WaitToReadAsync(cancellationToken);
+        }
+        while (true)
+        {
+            if (_queue.Reader.TryPeek(out _) || _recorded.Reader.TryPeek(out _))
+            {
+                return true;
+            }
+            if (_queue.Reader.Completion.IsCompleted && _recorded.Reader.Completion.IsCompleted)
+            {
+                return false;
+            }
+            // Both waits are withdrawn once either ends, so idle queues do not collect waiters.
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var live = _queue.Reader.WaitToReadAsync(either.Token).AsTask();
+            var recorded = _recorded.Reader.WaitToReadAsync(either.Token).AsTask();
+            await Task.WhenAny(live, recorded);
+            await either.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private async Task FillWithinDelayAsync(List<WindowJob> batch, CancellationToken stop)
     {
         using var window = CancellationTokenSource.CreateLinkedTokenSource(stop);
         window.CancelAfter(_options.MaxBatchDelay);
         try
         {
-            while (batch.Count < _options.MaxBatch && await reader.WaitToReadAsync(window.Token))
+            while (batch.Count < _options.MaxBatch && await WaitForWindowsAsync(window.Token))
             {
-                Fill(reader, batch);
+                Fill(batch);
             }
         }
         catch (OperationCanceledException) when (!stop.IsCancellationRequested)
@@ -403,13 +460,14 @@ public sealed class EmotionEngine : IAsyncDisposable
             return;
         }
         _queue.Writer.TryComplete();
+        _recorded?.Writer.TryComplete();
         await _stop.CancelAsync();
         await _scheduler;
         if (VadBatcher is not null)
         {
             await VadBatcher.DisposeAsync();
         }
-        while (_queue.Reader.TryRead(out var job))
+        while (_queue.Reader.TryRead(out var job) || (_recorded?.Reader.TryRead(out job) ?? false))
         {
             job.ReturnSamples();
         }

@@ -38,12 +38,16 @@ public sealed class EngineStream : IAsyncDisposable
     private readonly Task? _ingest;
     private readonly CancellationTokenSource? _ingestStop;
 
+    // Opened in wait mode: a recording, whose windows wait for room and are never dropped.
+    private readonly bool _recorded;
+
     internal EngineStream(EmotionEngine engine, string id, StreamFormat format, EngineOptions options)
     {
         _engine = engine;
         Id = id;
         Format = format;
         _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
+        _recorded = options.Overload == OverloadPolicy.Wait;
         _windowers = new ChannelWindower[_normalizer.OutputChannels];
         _states = new ChannelState[_normalizer.OutputChannels];
         _jobs = new List<WindowJob>[_windowers.Length];
@@ -105,6 +109,12 @@ public sealed class EngineStream : IAsyncDisposable
     /// the engine's throughput, not live latency, and it is never shed.
     /// </summary>
     public bool IsAheadOfRealTime => _backlog?.Ahead ?? false;
+
+    /// <summary>
+    /// Opened in wait mode (<see cref="OverloadPolicy.Wait"/>): a recording, never shed, whose windows wait for
+    /// the model instead of being dropped. Its latency, too, measures throughput, not live latency.
+    /// </summary>
+    public bool IsRecorded => _recorded;
 
     /// <summary>
     /// Whether a window of this stream that waited too long for the model is dropped rather than run: a live
@@ -353,7 +363,7 @@ public sealed class EngineStream : IAsyncDisposable
             {
                 for (var i = 0; i < jobs.Count; i++)
                 {
-                    await _engine.EnqueueAsync(jobs[i], cancellationToken);
+                    await _engine.EnqueueAsync(jobs[i], _recorded, cancellationToken);
                 }
             }
         }

@@ -144,6 +144,7 @@ internal sealed class FileAnalysisEndpoint(
             engine.Options with
             {
                 InterimResults = false,
+                Overload = OverloadPolicy.Wait, // a whole recording: complete, never shed
             }
         );
         var finals = new List<EmotionEvent>();
@@ -168,7 +169,7 @@ internal sealed class FileAnalysisEndpoint(
             },
             token
         );
-        // Half-second blocks with a yield between them let the scheduler keep up, as Recognize does.
+        // Half-second blocks, as Recognize feeds the engine; in wait mode each waits for the model to have room.
         var block = new float[format.SampleRate / 2 * format.Channels];
         int read;
         while ((read = await reader.ReadAsync(block, token)) > 0)
@@ -183,7 +184,6 @@ internal sealed class FileAnalysisEndpoint(
                     )
                 );
             }
-            await Task.Yield();
         }
         await stream.CompleteAsync(token);
         await InferenceFailure.AwaitRecordingAsync(collect, logger);

@@ -64,7 +64,12 @@ public sealed class TrackedStream : IDisposable
             return;
         }
         var channel = _channels[e.Channel];
-        if (_registry.Governor is { } governor && e is EmotionEvent emotion && !_stream.IsAheadOfRealTime)
+        if (
+            _registry.Governor is { } governor
+            && e is EmotionEvent emotion
+            && !_stream.IsAheadOfRealTime
+            && !_stream.IsRecorded
+        )
         {
             governor.ObserveLatency(emotion.Latency.EndToEndMs);
         }

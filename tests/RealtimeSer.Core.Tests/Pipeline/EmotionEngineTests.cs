@@ -124,6 +124,63 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Recordings_in_a_live_engine_lose_nothing_while_the_live_streams_beside_them_drop()
+    {
+        var clips = TestAudio.FixtureClips(2);
+        var classifier = new FakeClassifier(delay: TimeSpan.FromMilliseconds(30));
+        var options = new EngineOptions
+        {
+            Overload = OverloadPolicy.DropOldest,
+            QueueCapacity = 1,
+            MaxBatch = 4,
+            HopSeconds = 0.1,
+        };
+        await using var engine = new EmotionEngine(classifier, _vad, options);
+        var audio = TestAudio.Conversation(clips, 2);
+
+        async Task<(bool Recorded, EngineStream Stream, List<EngineEvent> Events)> RunAsync(
+            int s,
+            bool recorded
+        )
+        {
+            var overrides = recorded ? options with { Overload = OverloadPolicy.Wait } : null;
+            var stream = engine.OpenStream(
+                $"{(recorded ? "rec" : "live")}{s}",
+                new StreamFormat(16000, 1),
+                overrides
+            );
+            var events = await EngineFeed.FeedAsync(stream, audio, 16000);
+            await stream.DisposeAsync();
+            return (recorded, stream, events);
+        }
+
+        var runs = await Task.WhenAll(Enumerable.Range(0, 10).Select(s => RunAsync(s, recorded: s % 5 == 0)));
+
+        var live = runs.Where(r => !r.Recorded).ToList();
+        var recordings = runs.Where(r => r.Recorded).ToList();
+        output.WriteLine(
+            $"live dropped {live.Sum(r => r.Stream.WindowsDropped)}, recordings classified {string.Join(", ", recordings.Select(r => r.Stream.WindowsClassified))}"
+        );
+        Assert.True(live.Sum(r => r.Stream.WindowsDropped) > 0, "the live streams must overload the queue");
+        Assert.All(
+            recordings,
+            r =>
+            {
+                Assert.True(r.Stream.IsRecorded);
+                Assert.Equal(0, r.Stream.WindowsDropped);
+                Assert.Equal(0, r.Stream.AudioSecondsShed);
+                Assert.Equal(0, r.Stream.SegmentsLost);
+                var finals = r.Events.OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
+                Assert.Equal(r.Events.OfType<SpeechEvent>().Count(e => !e.IsStart), finals.Count);
+                Assert.NotEmpty(finals);
+                Assert.All(finals, f => Assert.Equal("label2", f.Label));
+                Assert.All(finals, f => Assert.Equal(0, f.WindowsDropped));
+            }
+        );
+        Assert.All(live, r => Assert.False(r.Stream.IsRecorded));
+    }
+
+    [SkippableFact]
     public async Task Events_carry_latency_breakdown()
     {
         var clips = TestAudio.FixtureClips(1);

@@ -174,4 +174,51 @@ public sealed class OverloadTests(ITestOutputHelper output)
             Assert.True(recoveredP95 < LatencyObjectiveMs);
         }
     }
+
+    [SkippableFact]
+    public async Task A_recording_streamed_beside_overloading_live_streams_keeps_every_window_and_final()
+    {
+        var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
+        var slow = new SlowClassifier(TimeSpan.FromMilliseconds(10));
+        await using var server = await TestServer.StartAsync(classifier: slow, engineOptions: Engine());
+        var recorded = Streams.MulawStereo();
+        recorded.Recorded = true;
+
+        var live = Enumerable
+            .Range(0, 4)
+            .Select(i =>
+                Streams.RunAsync(
+                    server.Client,
+                    Streams.MulawStereo(),
+                    Streams.Slice(audio, i * 5, 12),
+                    paced: false
+                )
+            )
+            .ToList();
+        var recording = await Streams.RunAsync(
+            server.Client,
+            recorded,
+            Streams.Slice(audio, 0, 20),
+            paced: false
+        );
+        var lives = await Task.WhenAll(live);
+
+        var stats = recording.Responses.Last(r => r.StreamStats is not null).StreamStats;
+        output.WriteLine(
+            $"recording: {stats.WindowsClassified} windows, {stats.WindowsDropped} dropped, {stats.AudioSecondsShed:F1} s shed; "
+                + $"live: {lives.Sum(o => o.Dropped)} of {lives.Sum(o => o.Dropped + o.Classified)} windows dropped"
+        );
+        Assert.Equal(StatusCode.OK, recording.Status.StatusCode);
+        Assert.True(lives.Sum(o => o.Dropped) > 0, "the live streams must overload the queue of two windows");
+        Assert.Equal(0, stats.WindowsDropped);
+        Assert.Equal(0, stats.AudioSecondsShed);
+        Assert.Equal(20, stats.AudioSeconds, 0);
+        var starts = recording
+            .Responses.Where(r => r.SpeechEvent is { Type: Grpc.V1.SpeechEvent.Types.Type.SpeechStart })
+            .Select(r => (r.SpeechEvent.Channel, r.SpeechEvent.Segment))
+            .ToHashSet();
+        var finals = recording.Results.Where(r => r.IsFinal).Select(r => (r.Channel, r.Segment)).ToHashSet();
+        Assert.NotEmpty(starts);
+        Assert.Equal(starts, finals);
+    }
 }

@@ -162,6 +162,17 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     public SileroVadModel VadModel { get; }
 
+    /// <summary>
+    /// Where live streams' own work runs, oldest stream first (made with the first live stream: replay-only
+    /// engines start no threads).
+    /// </summary>
+    internal SeniorityScheduler StreamScheduler => _streamScheduler.Value;
+
+    private readonly Lazy<SeniorityScheduler> _streamScheduler = new(
+        () => new SeniorityScheduler(),
+        LazyThreadSafetyMode.ExecutionAndPublication
+    );
+
     /// <summary>Scores every stream's VAD frames in shared runs; null when <see cref="EngineOptions.VadMaxBatch"/> is 0.</summary>
     public VadBatcher? VadBatcher { get; }
 
@@ -466,6 +477,10 @@ public sealed class EmotionEngine : IAsyncDisposable
         if (VadBatcher is not null)
         {
             await VadBatcher.DisposeAsync();
+        }
+        if (_streamScheduler.IsValueCreated)
+        {
+            _streamScheduler.Value.Dispose();
         }
         while (_queue.Reader.TryRead(out var job) || (_recorded?.Reader.TryRead(out job) ?? false))
         {

@@ -76,7 +76,8 @@ public sealed class EngineStream : IAsyncDisposable
                 onShed: engine.Metrics.AudioShed.Add
             );
             _ingestStop = new CancellationTokenSource();
-            _ingest = Task.Run(() => IngestAsync(_ingestStop.Token));
+            var stop = _ingestStop.Token;
+            _ingest = SeniorityScheduler.Run(engine.StreamScheduler.NewLane(), () => IngestAsync(stop));
         }
     }
 

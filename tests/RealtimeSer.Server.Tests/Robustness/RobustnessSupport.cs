@@ -250,6 +250,37 @@ internal static class Frames
 }
 
 /// <summary>A streaming call's outcome and the client-side view of it.</summary>
+/// <summary>What a client may see of a call the server ends because it is shutting down.</summary>
+internal static class ShutdownStatus
+{
+    /// <summary>
+    /// UNAVAILABLE "shutting down", or one of the two forms of Kestrel's own race (dotnet/aspnetcore#41074)
+    /// that can hide it; never a reset stream (CANCELLED), which is what our part must avoid.
+    /// </summary>
+    public static void AssertEndedForShutdown(Status status)
+    {
+        if (status.StatusCode == StatusCode.Internal)
+        {
+            // Kestrel disposes the socket right after its last GOAWAY, and the window updates the client sends
+            // while it drains make the kernel reset the connection, which can discard the UNAVAILABLE trailers
+            // already sent. The client then reports the GOAWAY's NO_ERROR.
+            Assert.Contains("closed the connection", status.Detail, StringComparison.Ordinal);
+            Assert.Contains("NO_ERROR", status.Detail, StringComparison.Ordinal);
+            return;
+        }
+        Assert.Equal(StatusCode.Unavailable, status.StatusCode);
+        if (status.Detail.StartsWith("Error reading next message", StringComparison.Ordinal))
+        {
+            // The same race seen from the client's side: the socket went before the trailers were read, and the
+            // client reports its own transport error (a broken pipe or reset) as UNAVAILABLE, which tells it
+            // to reconnect, as "shutting down" would.
+            Assert.Matches("Broken pipe|reset by peer|aborted", status.Detail);
+            return;
+        }
+        Assert.Contains("shutting down", status.Detail, StringComparison.Ordinal);
+    }
+}
+
 internal sealed record StreamOutcome(
     List<StreamingRecognizeResponse> Responses,
     Status Status,

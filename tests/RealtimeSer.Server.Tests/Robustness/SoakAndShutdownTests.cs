@@ -146,10 +146,11 @@ public sealed class SoakAndShutdownTests(ITestOutputHelper output)
         Assert.Contains(late.Status.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Cancelled });
         Assert.Equal(StatusCode.OK, brief.Outcome.Status.StatusCode);
         Assert.NotNull(brief.Outcome.Responses.Last().StreamStats);
-        Assert.All(ended, e => Assert.Equal(StatusCode.Unavailable, e.Outcome.Status.StatusCode));
-        Assert.All(
+        // UNAVAILABLE "shutting down", or Kestrel's own race hiding it (seen once in 8 streams, 2026-12-02).
+        Assert.All(ended, e => ShutdownStatus.AssertEndedForShutdown(e.Outcome.Status));
+        Assert.Contains(
             ended,
-            e => Assert.Contains("shutting down", e.Outcome.Status.Detail, StringComparison.Ordinal)
+            e => e.Outcome.Status.Detail.Contains("shutting down", StringComparison.Ordinal)
         );
         Assert.True(
             ended.Max(e => e.At) - stopAt < TimeSpan.FromSeconds(2.5 + 2),

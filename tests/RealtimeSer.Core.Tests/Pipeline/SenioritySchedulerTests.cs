@@ -12,16 +12,20 @@ public sealed class SenioritySchedulerTests
         var middle = scheduler.NewLane();
         var youngest = scheduler.NewLane();
         using var gate = new ManualResetEventSlim();
+        using var held = new ManualResetEventSlim();
         var ran = new List<string>();
-        // Hold the only thread, then queue work of all three lanes, youngest first.
+        // Hold the only thread, then queue work of all three lanes, youngest first. (Queued before the thread
+        // took the holder, the steps would run before it, most senior first: wait until it holds the thread.)
         var holding = SeniorityScheduler.Run(
             youngest,
             () =>
             {
-                gate.Wait(TimeSpan.FromSeconds(10));
+                held.Set();
+                gate.Wait(TimeSpan.FromSeconds(20));
                 return Task.CompletedTask;
             }
         );
+        Assert.True(held.Wait(TimeSpan.FromSeconds(10)));
         Task Step(SeniorityScheduler.Lane lane, string name) =>
             SeniorityScheduler.Run(
                 lane,
@@ -149,16 +153,18 @@ public sealed class SenioritySchedulerTests
         var oldest = scheduler.NewLane();
         var youngest = scheduler.NewLane();
         using var gate = new ManualResetEventSlim();
+        using var held = new ManualResetEventSlim();
         // The only thread is held: without help nothing else would run until the gate opens.
         var holding = SeniorityScheduler.Run(
             oldest,
             () =>
             {
+                held.Set();
                 gate.Wait(TimeSpan.FromSeconds(20));
                 return Task.CompletedTask;
             }
         );
-        Assert.True(SpinWait.SpinUntil(() => scheduler.Queued == 0, TimeSpan.FromSeconds(5)));
+        Assert.True(held.Wait(TimeSpan.FromSeconds(10)));
         var ran = new List<string>();
         Task Step(SeniorityScheduler.Lane lane, string name) =>
             SeniorityScheduler.Run(

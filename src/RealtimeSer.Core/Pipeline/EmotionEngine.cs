@@ -258,8 +258,9 @@ public sealed class EmotionEngine : IAsyncDisposable
         await Task.WhenAll(running);
     }
 
-    // Live windows first (they have a deadline), but a quarter of every batch is kept for recordings when
-    // they wait, so that live overload slows them rather than stalls them.
+    // A quarter of every batch (at least one window) goes to recordings while they wait, so that live overload
+    // slows them rather than stalls them; live windows (they have a deadline) fill the batch, and recordings
+    // whatever room is left.
     private void Fill(List<WindowJob> batch)
     {
         var max = _options.MaxBatch;

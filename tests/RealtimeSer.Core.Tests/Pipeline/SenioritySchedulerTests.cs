@@ -12,32 +12,10 @@ public sealed class SenioritySchedulerTests
         var middle = scheduler.NewLane();
         var youngest = scheduler.NewLane();
         using var gate = new ManualResetEventSlim();
-        using var held = new ManualResetEventSlim();
         var ran = new List<string>();
-        // Hold the only thread, then queue work of all three lanes, youngest first. (Queued before the thread
-        // took the holder, the steps would run before it, most senior first: wait until it holds the thread.)
-        var holding = SeniorityScheduler.Run(
-            youngest,
-            () =>
-            {
-                held.Set();
-                gate.Wait(TimeSpan.FromSeconds(20));
-                return Task.CompletedTask;
-            }
-        );
-        Assert.True(held.Wait(TimeSpan.FromSeconds(10)));
-        Task Step(SeniorityScheduler.Lane lane, string name) =>
-            SeniorityScheduler.Run(
-                lane,
-                () =>
-                {
-                    lock (ran)
-                    {
-                        ran.Add(name);
-                    }
-                    return Task.CompletedTask;
-                }
-            );
+        // Hold the only thread, then queue work of all three lanes, youngest first.
+        var holding = HoldTheThread(youngest, gate);
+        Task Step(SeniorityScheduler.Lane lane, string name) => RecordStep(lane, ran, name);
         var steps = new[]
         {
             Step(youngest, "youngest 1"),
@@ -137,7 +115,7 @@ public sealed class SenioritySchedulerTests
     }
 
     [Fact]
-    public async Task When_the_threads_fall_behind_the_pool_helps_oldest_first_with_a_bounded_number_of_items()
+    public async Task When_the_threads_fall_behind_the_pool_helps_with_a_bounded_number_of_items_at_a_time()
     {
         var dispatched = 0;
         using var scheduler = new SeniorityScheduler(
@@ -153,31 +131,10 @@ public sealed class SenioritySchedulerTests
         var oldest = scheduler.NewLane();
         var youngest = scheduler.NewLane();
         using var gate = new ManualResetEventSlim();
-        using var held = new ManualResetEventSlim();
         // The only thread is held: without help nothing else would run until the gate opens.
-        var holding = SeniorityScheduler.Run(
-            oldest,
-            () =>
-            {
-                held.Set();
-                gate.Wait(TimeSpan.FromSeconds(20));
-                return Task.CompletedTask;
-            }
-        );
-        Assert.True(held.Wait(TimeSpan.FromSeconds(10)));
+        var holding = HoldTheThread(oldest, gate);
         var ran = new List<string>();
-        Task Step(SeniorityScheduler.Lane lane, string name) =>
-            SeniorityScheduler.Run(
-                lane,
-                () =>
-                {
-                    lock (ran)
-                    {
-                        ran.Add(name);
-                    }
-                    return Task.CompletedTask;
-                }
-            );
+        Task Step(SeniorityScheduler.Lane lane, string name) => RecordStep(lane, ran, name);
         var steps = Enumerable
             .Range(0, 6)
             .Select(i => Step(i % 2 == 0 ? youngest : oldest, $"{i}"))
@@ -204,4 +161,37 @@ public sealed class SenioritySchedulerTests
         // One helper at a time: each pool item runs one step and hands on to the next.
         Assert.True(dispatched <= 6, $"{dispatched} pool items");
     }
+
+    /// <summary>
+    /// Runs work on <paramref name="lane"/> that holds its thread until <paramref name="gate"/> opens, and returns
+    /// once it holds it (steps queued before the thread took the holder would run first, most senior first).
+    /// </summary>
+    private static Task HoldTheThread(SeniorityScheduler.Lane lane, ManualResetEventSlim gate)
+    {
+        using var held = new ManualResetEventSlim();
+        var holding = SeniorityScheduler.Run(
+            lane,
+            () =>
+            {
+                held.Set();
+                gate.Wait(TimeSpan.FromSeconds(20));
+                return Task.CompletedTask;
+            }
+        );
+        Assert.True(held.Wait(TimeSpan.FromSeconds(10)), "the holder never got the thread");
+        return holding;
+    }
+
+    private static Task RecordStep(SeniorityScheduler.Lane lane, List<string> ran, string name) =>
+        SeniorityScheduler.Run(
+            lane,
+            () =>
+            {
+                lock (ran)
+                {
+                    ran.Add(name);
+                }
+                return Task.CompletedTask;
+            }
+        );
 }

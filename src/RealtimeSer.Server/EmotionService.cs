@@ -310,11 +310,7 @@ internal sealed class EmotionService(
         await using var stream = setup.Engine.OpenStream(
             id,
             setup.Format,
-            setup.Options with
-            {
-                InterimResults = false,
-                Overload = OverloadPolicy.Wait, // a whole recording: complete, never shed
-            }
+            StreamSetup.ForWholeRecording(setup.Options)
         );
         var started = Stopwatch.GetTimestamp();
         var response = new RecognizeResponse();

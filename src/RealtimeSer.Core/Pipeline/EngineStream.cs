@@ -38,16 +38,13 @@ public sealed class EngineStream : IAsyncDisposable
     private readonly Task? _ingest;
     private readonly CancellationTokenSource? _ingestStop;
 
-    // Opened in wait mode: a recording, whose windows wait for room and are never dropped.
-    private readonly bool _recorded;
-
     internal EngineStream(EmotionEngine engine, string id, StreamFormat format, EngineOptions options)
     {
         _engine = engine;
         Id = id;
         Format = format;
         _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
-        _recorded = options.Overload == OverloadPolicy.Wait;
+        IsRecorded = options.Overload == OverloadPolicy.Wait;
         _windowers = new ChannelWindower[_normalizer.OutputChannels];
         _states = new ChannelState[_normalizer.OutputChannels];
         _jobs = new List<WindowJob>[_windowers.Length];
@@ -115,7 +112,7 @@ public sealed class EngineStream : IAsyncDisposable
     /// Opened in wait mode (<see cref="OverloadPolicy.Wait"/>): a recording, never shed, whose windows wait for
     /// the model instead of being dropped. Its latency, too, measures throughput, not live latency.
     /// </summary>
-    public bool IsRecorded => _recorded;
+    public bool IsRecorded { get; }
 
     /// <summary>
     /// Whether a window of this stream that waited too long for the model is dropped rather than run: a live
@@ -364,7 +361,7 @@ public sealed class EngineStream : IAsyncDisposable
             {
                 for (var i = 0; i < jobs.Count; i++)
                 {
-                    await _engine.EnqueueAsync(jobs[i], _recorded, cancellationToken);
+                    await _engine.EnqueueAsync(jobs[i], IsRecorded, cancellationToken);
                 }
             }
         }

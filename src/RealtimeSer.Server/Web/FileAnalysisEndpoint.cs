@@ -141,11 +141,7 @@ internal sealed class FileAnalysisEndpoint(
         await using var stream = engine.OpenStream(
             id,
             new StreamFormat(format.SampleRate, format.Channels, mode),
-            engine.Options with
-            {
-                InterimResults = false,
-                Overload = OverloadPolicy.Wait, // a whole recording: complete, never shed
-            }
+            StreamSetup.ForWholeRecording(engine.Options)
         );
         var finals = new List<EmotionEvent>();
         var speech = new List<CoreSpeech>();

@@ -84,20 +84,28 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(classifier.BatchSizes, b => b > 1);
     }
 
+    /// <summary>
+    /// A live engine that a few streams overload with the 30 ms fake model: one window of queue, a window every
+    /// 0.1 s.
+    /// </summary>
+    private EmotionEngine OverloadedLiveEngine(int maxBatch) =>
+        new(
+            new FakeClassifier(delay: TimeSpan.FromMilliseconds(30)),
+            _vad,
+            new EngineOptions
+            {
+                Overload = OverloadPolicy.DropOldest,
+                QueueCapacity = 1,
+                MaxBatch = maxBatch,
+                HopSeconds = 0.1,
+            }
+        );
+
     [SkippableFact]
     public async Task Live_mode_drops_oldest_windows_when_overloaded_and_counts_them()
     {
-        var clips = TestAudio.FixtureClips(2);
-        var classifier = new FakeClassifier(delay: TimeSpan.FromMilliseconds(30));
-        var options = new EngineOptions
-        {
-            Overload = OverloadPolicy.DropOldest,
-            QueueCapacity = 1,
-            MaxBatch = 1,
-            HopSeconds = 0.1,
-        };
-        await using var engine = new EmotionEngine(classifier, _vad, options);
-        var audio = TestAudio.Conversation(clips, 2);
+        await using var engine = OverloadedLiveEngine(maxBatch: 1);
+        var audio = TestAudio.Conversation(TestAudio.FixtureClips(2), 2);
 
         var runs = await Task.WhenAll(
             Enumerable
@@ -126,24 +134,15 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
     [SkippableFact]
     public async Task Recordings_in_a_live_engine_lose_nothing_while_the_live_streams_beside_them_drop()
     {
-        var clips = TestAudio.FixtureClips(2);
-        var classifier = new FakeClassifier(delay: TimeSpan.FromMilliseconds(30));
-        var options = new EngineOptions
-        {
-            Overload = OverloadPolicy.DropOldest,
-            QueueCapacity = 1,
-            MaxBatch = 4,
-            HopSeconds = 0.1,
-        };
-        await using var engine = new EmotionEngine(classifier, _vad, options);
-        var audio = TestAudio.Conversation(clips, 2);
+        await using var engine = OverloadedLiveEngine(maxBatch: 4);
+        var audio = TestAudio.Conversation(TestAudio.FixtureClips(2), 2);
 
         async Task<(bool Recorded, EngineStream Stream, List<EngineEvent> Events)> RunAsync(
             int s,
             bool recorded
         )
         {
-            var overrides = recorded ? options with { Overload = OverloadPolicy.Wait } : null;
+            var overrides = recorded ? engine.Options with { Overload = OverloadPolicy.Wait } : null;
             var stream = engine.OpenStream(
                 $"{(recorded ? "rec" : "live")}{s}",
                 new StreamFormat(16000, 1),

@@ -132,7 +132,8 @@ public sealed class MetricsTests(ITestOutputHelper output)
     public async Task A_stream_past_its_deadline_is_counted_as_DEADLINE_EXCEEDED()
     {
         await using var server = await TestServer.StartAsync();
-        await using var call = await OpenStreamAsync(server, TimeSpan.FromSeconds(2), CancellationToken.None);
+        // Long enough for the first stats (a second in) to arrive on a busy machine before the deadline passes.
+        await using var call = await OpenStreamAsync(server, TimeSpan.FromSeconds(4), CancellationToken.None);
         // The test client reports a passed deadline as a cancellation (ThrowOperationCanceledOnCancellation),
         // unless the server's DEADLINE_EXCEEDED reaches it before its own timer fires (seen once under load).
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DrainAsync(call));

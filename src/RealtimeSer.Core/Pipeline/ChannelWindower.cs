@@ -61,6 +61,12 @@ internal sealed class ChannelWindower
 
     public float LastProbability => _vad.LastProbability;
 
+    /// <summary>Scores this channel's VAD frames on the caller's thread even when batched (<see cref="StreamingVad.ScoreInline"/>).</summary>
+    public bool VadInline
+    {
+        set => _vad.ScoreInline = value;
+    }
+
     /// <summary>
     /// Adds audio; appends the windows and speech boundaries it completes. Completes synchronously unless the
     /// VAD is batched; <paramref name="samples"/> must not change until it completes.

@@ -222,6 +222,15 @@ public sealed class EngineStream : IAsyncDisposable
             {
                 try
                 {
+                    if (_engine.VadBatcher is not null)
+                    {
+                        // Behind by half the bound: catch up without the batcher's round trip per frame.
+                        var behind = _backlog!.WaitingSeconds > _backlog.MaxBacklogSeconds / 2;
+                        foreach (var windower in _windowers)
+                        {
+                            windower.VadInline = behind;
+                        }
+                    }
                     await ProcessAsync(chunk.Samples, chunk.ArrivedAt, chunk.Shed, stop);
                 }
                 finally

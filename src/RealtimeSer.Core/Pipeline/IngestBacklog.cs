@@ -69,6 +69,9 @@ internal sealed class IngestBacklog(
     /// <summary>Whether the source was ahead of real time at its last chunk (a file sent fast).</summary>
     public bool Ahead { get; private set; }
 
+    /// <summary>Audio waiting beyond this many seconds is shed.</summary>
+    public double MaxBacklogSeconds => maxBacklogSeconds;
+
     /// <summary>Seconds of audio waiting to be processed (not counting shed chunks).</summary>
     public double WaitingSeconds
     {

@@ -44,6 +44,14 @@ public sealed class StreamingVad
     /// <summary>True while inside announced speech.</summary>
     public bool InSpeech => _segmenter.InSpeech;
 
+    /// <summary>
+    /// While set, a batched channel scores its frames on the caller's thread, as an unbatched one does. For a
+    /// stream that has fallen behind: through the batcher each frame is a round trip between threads (it waits
+    /// for a run, and its continuation for a thread to carry on), and when other processes share the cores every
+    /// hop waits for the OS to schedule a thread, so no stream could keep up however senior it was.
+    /// </summary>
+    public bool ScoreInline { get; set; }
+
     /// <summary>Frames scored by the model so far.</summary>
     public long FramesScored { get; private set; }
 
@@ -173,6 +181,11 @@ public sealed class StreamingVad
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ScoreFrameAsync(List<VadEvent> events)
     {
+        if (ScoreInline)
+        {
+            ScoreFrame(events);
+            return;
+        }
         Accept(IsSilentFrame() ? 0 : Scored(await _batcher!.ScoreAsync(_request!, _frame)), events);
     }
 

@@ -21,7 +21,7 @@ internal sealed class ErrorInterceptor(ILoggerFactory loggers) : AroundCallInter
         }
         catch (Exception e) when (IsUnexpected(e))
         {
-            if (CallStatus.Aborted(context) is { } aborted)
+            if (CallStatus.Aborted(context, e) is { } aborted)
             {
                 throw new RpcException(
                     new Status(

@@ -160,12 +160,18 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
                 + $"{last:F0}), shed {shed:F1} s of {streams * duration.TotalSeconds} s"
         );
         Assert.True(shed > 0, "overload must shed live audio");
-        // At 3× capacity about a third of the streams can be served in real time. Shedding that spreads the
-        // shortfall over every stream serves none: each keeps fragments too short for a window (first-come
-        // batched VAD did that: 8 events from 285 streams in 12 s).
+        // Shedding that spreads the shortfall over every stream serves none: each keeps fragments too short for a
+        // window (first-come batched VAD did that: 8 events from 285 streams in 12 s). Shedding that serves some
+        // streams whole serves about as many as the audio it kept would fill. How much it can keep depends on the
+        // share of these cores the other test processes leave (55 streams' worth of 640 in a CI run, 2026-12-02),
+        // so the bar is set against what was kept, not against the number of streams.
+        var keptStreams = (streams * duration.TotalSeconds - shed) / duration.TotalSeconds;
+        output.WriteLine($"kept audio fills {keptStreams:F1} streams; {served} got an event");
+        Assert.True(keptStreams >= 1, $"only {keptStreams:F2} streams' worth of audio was analysed at all");
         Assert.True(
-            served >= streams / 10,
-            $"only {served} of {streams} streams got an event: shedding starved them all instead of serving some"
+            served >= keptStreams / 2,
+            $"only {served} of {streams} streams got an event although the audio kept would fill {keptStreams:F0}: "
+                + "shedding spread the shortfall over every stream instead of serving some whole"
         );
         Assert.True(
             last < middle + 1500,

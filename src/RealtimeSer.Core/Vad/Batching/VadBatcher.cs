@@ -1,5 +1,3 @@
-using System.Threading.Channels;
-
 namespace RealtimeSer.Core.Vad.Batching;
 
 /// <summary>
@@ -13,29 +11,28 @@ namespace RealtimeSer.Core.Vad.Batching;
 /// Pending frames are served oldest channel first (the order the channels were opened), not first come first
 /// served. Below capacity every pending frame fits in the next runs and the order changes nothing. Past it,
 /// first-come-first-served made every stream equally late, so every live stream shed its audio in fragments and
-/// none delivered an event; served by seniority, the established streams keep real-time service while the
-/// engine has the cores to itself. Not when other processes share them: the streams' own work then waits in
-/// the thread pool's one queue, which this order cannot reach, so live engines keep per-frame VAD by default
-/// (docs/reliability.md, known defect).
+/// none delivered an event; served by seniority, the established streams keep real-time service.
+/// </para>
+/// <para>
+/// The workers are dedicated threads, not thread-pool work items: under live overload the pool's queue holds tens
+/// of thousands of audio writes a second, and a run that waited behind them made every frame's round trip
+/// (its run, then its stream's continuation) longer than the frame. A stream that falls behind all the same
+/// scores its frames on its own thread until it has caught up (<see cref="StreamingVad.ScoreInline"/>).
 /// </para>
 /// </summary>
 public sealed class VadBatcher : IAsyncDisposable
 {
     public const int DefaultMaxBatch = 64;
 
-    // Each channel has at most one frame in flight, so the queue holds at most one frame per open channel;
-    // the bound only matters beyond that many channels, where a submitter waits for room.
-    private const int QueueCapacity = 8192;
-
-    private readonly Channel<VadFrameRequest> _pending;
-
-    // Frames moved off the channel and not yet run, most senior channel first; guarded by itself.
+    // Frames submitted and not yet run, most senior channel first. Each channel has at most one frame in flight,
+    // so this holds at most one frame per open channel. Guarded by itself, which idle workers also wait on.
     private readonly PriorityQueue<VadFrameRequest, long> _bySeniority = new();
     private readonly Task[] _workers;
     private readonly Action<int>? _onBatch;
     private long _frames;
     private long _runs;
-    private int _disposed;
+    private int _idle;
+    private bool _stopping;
 
     /// <param name="model">The shared Silero model (not owned: the caller disposes it after this).</param>
     /// <param name="maxBatch">Most frames in one run.</param>
@@ -55,18 +52,12 @@ public sealed class VadBatcher : IAsyncDisposable
         Model = model;
         MaxBatch = maxBatch;
         _onBatch = onBatch;
-        var count = workers == 0 ? Environment.ProcessorCount : workers;
-        _pending = Channel.CreateBounded<VadFrameRequest>(
-            new BoundedChannelOptions(QueueCapacity)
-            {
-                FullMode = BoundedChannelFullMode.Wait,
-                SingleReader = count == 1,
-            }
-        );
-        _workers = new Task[count];
-        for (var i = 0; i < count; i++)
+        _workers = new Task[workers == 0 ? Environment.ProcessorCount : workers];
+        for (var i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = Task.Run(WorkAsync);
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _workers[i] = done.Task;
+            new Thread(() => Work(done)) { IsBackground = true, Name = $"ser-vad-batch-{i}" }.Start();
         }
     }
 
@@ -89,50 +80,27 @@ public sealed class VadBatcher : IAsyncDisposable
     {
         request.State.Load(frame);
         var result = request.Prepare();
-        return _pending.Writer.TryWrite(request) ? result : WaitForRoomAsync(request, result);
+        lock (_bySeniority)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            _bySeniority.Enqueue(request, request.Seniority);
+            if (_idle > 0)
+            {
+                Monitor.Pulse(_bySeniority);
+            }
+        }
+        return result;
     }
 
-    private async ValueTask<float> WaitForRoomAsync(VadFrameRequest request, ValueTask<float> result)
-    {
-        try
-        {
-            await _pending.Writer.WriteAsync(request);
-        }
-        catch (ChannelClosedException)
-        {
-            throw new ObjectDisposedException(nameof(VadBatcher), "The VAD batcher was disposed.");
-        }
-        return await result;
-    }
-
-    private async Task WorkAsync()
+    private void Work(TaskCompletionSource done)
     {
         var batch = new SileroVadBatch(MaxBatch);
         var requests = new VadFrameRequest[MaxBatch];
         var states = new SileroVadState[MaxBatch];
         var probabilities = new float[MaxBatch];
-        var reader = _pending.Reader;
-        // Ends when the queue is completed (disposal) and drained: every frame submitted gets its answer.
-        while (true)
+        // Ends once disposal has begun and nothing is pending: every frame submitted gets its answer.
+        while (TakeBatch(requests, states) is var count and > 0)
         {
-            var count = TakeBatch(reader, requests, states);
-            if (count == 0)
-            {
-                // Nothing pending here. A frame left behind by another worker's full batch is that worker's
-                // to run next; this one waits for new frames.
-                if (await reader.WaitToReadAsync())
-                {
-                    continue;
-                }
-                lock (_bySeniority)
-                {
-                    if (_bySeniority.Count == 0)
-                    {
-                        return;
-                    }
-                }
-                continue;
-            }
             Exception? error = null;
             try
             {
@@ -160,25 +128,24 @@ public sealed class VadBatcher : IAsyncDisposable
             // Closed streams' states must not stay reachable from here.
             Array.Clear(requests, 0, count);
             Array.Clear(states, 0, count);
-            // To the back of the thread pool's queue: a worker that went straight on would hold a core for as
-            // long as frames are pending, and under overload they always are, so the streams' own work (taking
-            // their audio, windowing) would only get what is left and every stream would fall behind alike.
-            await Task.Yield();
         }
+        done.SetResult();
     }
 
-    // Moves whatever has arrived into the seniority order and takes the most senior frames, up to a batch.
-    private int TakeBatch(
-        ChannelReader<VadFrameRequest> reader,
-        VadFrameRequest[] requests,
-        SileroVadState[] states
-    )
+    // Waits for frames and takes the most senior, up to a batch; 0 once disposal has begun and none are left.
+    private int TakeBatch(VadFrameRequest[] requests, SileroVadState[] states)
     {
         lock (_bySeniority)
         {
-            while (reader.TryRead(out var arrived))
+            while (_bySeniority.Count == 0)
             {
-                _bySeniority.Enqueue(arrived, arrived.Seniority);
+                if (_stopping)
+                {
+                    return 0;
+                }
+                _idle++;
+                Monitor.Wait(_bySeniority);
+                _idle--;
             }
             var count = 0;
             while (count < MaxBatch && _bySeniority.TryDequeue(out var request, out _))
@@ -194,11 +161,11 @@ public sealed class VadBatcher : IAsyncDisposable
     /// <summary>Stops taking frames; frames already queued are still scored. The model is not disposed.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        lock (_bySeniority)
         {
-            return;
+            _stopping = true;
+            Monitor.PulseAll(_bySeniority);
         }
-        _pending.Writer.TryComplete();
         await Task.WhenAll(_workers);
     }
 }

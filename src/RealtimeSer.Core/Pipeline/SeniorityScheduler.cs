@@ -231,8 +231,8 @@ public sealed class SeniorityScheduler : IDisposable
 
         protected override void QueueTask(Task task) => _owner.Enqueue(this, task);
 
-        // Inline only while running this scheduler's work: elsewhere (a thread-pool thread completing a VAD batch,
-        // say) the stream's work would jump the seniority order.
+        // Inline only while running this scheduler's work: elsewhere (a batch thread completing a VAD frame, say)
+        // the stream's work would jump the seniority order.
         protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
             !taskWasPreviouslyQueued && _running == _owner && TryExecuteTask(task);
 

@@ -110,6 +110,40 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_batched_channel_that_scores_inline_while_behind_finds_the_same_speech_without_the_batcher()
+    {
+        var audio = CallChannels()[0];
+        var events = new List<VadEvent>();
+        long inlineFrames = 0;
+        long batcherFrames;
+        await using (var batcher = new VadBatcher(_model, maxBatch: 8, workers: 1))
+        {
+            var vad = new StreamingVad(batcher);
+            for (var offset = 0; offset < audio.Length; offset += 320)
+            {
+                // Behind for one second in every three, as a stream catching up after a stall.
+                vad.ScoreInline = offset / 16000 % 3 == 1;
+                var before = vad.FramesScored;
+                var block = audio.AsMemory(offset, Math.Min(320, audio.Length - offset));
+                await vad.ProcessAsync(block, events);
+                inlineFrames += vad.ScoreInline ? vad.FramesScored - before : 0;
+            }
+            vad.ScoreInline = false;
+            await vad.FlushAsync(events);
+            batcherFrames = batcher.Frames;
+            Assert.Equal(vad.FramesScored, batcherFrames + inlineFrames);
+        }
+        var alone = new StreamingVad(_model);
+        var expected = new List<VadEvent>();
+        alone.Process(audio, expected);
+        alone.Flush(expected);
+        output.WriteLine($"{batcherFrames} frames through the batcher, {inlineFrames} inline");
+        Assert.True(inlineFrames > batcherFrames / 4, "a third of the audio should have been scored inline");
+        Assert.True(expected.Count >= 20, $"only {expected.Count} VAD events");
+        Assert.Equal(expected, events);
+    }
+
+    [SkippableFact]
     public async Task A_batched_engine_replays_exactly_what_an_unbatched_engine_replays()
     {
         var call = TestPaths.RequireShared("fixtures/calls/call01_stereo16k.wav");

@@ -249,7 +249,6 @@ internal static class Frames
             : fallback;
 }
 
-/// <summary>A streaming call's outcome and the client-side view of it.</summary>
 /// <summary>What a client may see of a call the server ends because it is shutting down.</summary>
 internal static class ShutdownStatus
 {
@@ -281,6 +280,7 @@ internal static class ShutdownStatus
     }
 }
 
+/// <summary>A streaming call's outcome and the client-side view of it.</summary>
 internal sealed record StreamOutcome(
     List<StreamingRecognizeResponse> Responses,
     Status Status,

@@ -179,7 +179,9 @@ public sealed class OverloadTests(ITestOutputHelper output)
     public async Task A_recording_streamed_beside_overloading_live_streams_keeps_every_window_and_final()
     {
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
-        var slow = new SlowClassifier(TimeSpan.FromMilliseconds(10));
+        // The other tests' 100 ms per window, not less: with 10 ms, a full test run once made the live streams'
+        // windows (VAD starved of CPU) arrive slowly enough for the model to keep up, and nothing overloaded.
+        var slow = new SlowClassifier(PerBatch);
         await using var server = await TestServer.StartAsync(classifier: slow, engineOptions: Engine());
         var recorded = Streams.MulawStereo();
         recorded.Recorded = true;

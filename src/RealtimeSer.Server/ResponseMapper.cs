@@ -72,5 +72,6 @@ internal static class ResponseMapper
             WindowsClassified = stream.WindowsClassified,
             WindowsDropped = stream.WindowsDropped,
             AudioSecondsShed = stream.AudioSecondsShed,
+            SegmentsLost = stream.SegmentsLost,
         };
 }

@@ -177,8 +177,7 @@ internal sealed class RemoteListenBackend(
 
     public double AudioSecondsShed => Volatile.Read(ref _stats)?.AudioSecondsShed ?? 0;
 
-    /// <summary>Not reported by the server.</summary>
-    public long SegmentsLost => 0;
+    public long SegmentsLost => Volatile.Read(ref _stats)?.SegmentsLost ?? 0;
 
     public async ValueTask DisposeAsync()
     {

@@ -14,7 +14,7 @@ internal sealed class ChannelState
     private readonly ModelSlot[] _models;
     private readonly bool _interim;
     private readonly SortedDictionary<long, Result> _waiting = [];
-    private readonly Queue<SpeechEvent> _segmentEnds = new();
+    private readonly Queue<(SpeechEvent End, bool Late)> _segmentEnds = new();
     private long _next;
     private int _segment = -1;
     private long _previousStart;
@@ -59,12 +59,21 @@ internal sealed class ChannelState
 
     public string? ChannelName { get; }
 
-    /// <summary>Called by the writer, before the segment's windows are queued.</summary>
+    /// <summary>
+    /// Called by the writer, before the segment's windows are queued. A live stream at real time that found the
+    /// end in audio which arrived more than the late-window bound ago (its own task was starved of CPU, then
+    /// caught up through shed audio) gives that segment no final: the final could only come late, seconds late
+    /// when the starvation was long (up to 5.9 s at the end of a 3× overload run, when every starved stream caught
+    /// up at once), and late windows are dropped by the same bound. The segment counts as lost.
+    /// </summary>
     public void RegisterSegmentEnd(SpeechEvent end)
     {
+        var maxAge = _stream.MaxEventAge;
+        var late =
+            maxAge > 0 && Stopwatch.GetTimestamp() - end.ArrivedAt > maxAge && _stream.DropsLateWindows;
         lock (_gate)
         {
-            _segmentEnds.Enqueue(end);
+            _segmentEnds.Enqueue((end, late));
             EmitReadyFinals();
         }
     }
@@ -174,10 +183,11 @@ internal sealed class ChannelState
 
     private void EmitReadyFinals()
     {
-        while (_segmentEnds.TryPeek(out var end) && end.LastWindowSequence < _next)
+        while (_segmentEnds.TryPeek(out var ready) && ready.End.LastWindowSequence < _next)
         {
             _segmentEnds.Dequeue();
-            if (_segment == end.Segment && TryPool(out var models))
+            var end = ready.End;
+            if (!ready.Late && _segment == end.Segment && TryPool(out var models))
             {
                 Emit(
                     new EmotionEvent(

@@ -176,6 +176,9 @@ public sealed class EmotionEngine : IAsyncDisposable
     /// <summary>Scores every stream's VAD frames in shared runs; null when <see cref="EngineOptions.VadMaxBatch"/> is 0.</summary>
     public VadBatcher? VadBatcher { get; }
 
+    /// <summary>Stopwatch ticks after a live window's audio arrived beyond which its result is too late; 0: never.</summary>
+    internal long MaxWindowAge => _maxWindowAge;
+
     public EngineMetrics Metrics { get; }
 
     public EngineOptions Options => _options;

@@ -65,6 +65,11 @@ public sealed class EngineMetrics : IDisposable
             "{window}",
             "Windows dropped under overload."
         );
+        SegmentsLost = Meter.CreateCounter<long>(
+            "ser.segments.lost",
+            "{segment}",
+            "Speech segments that got no final under overload: every window dropped, or the end found too late to report."
+        );
         AudioSeconds = Meter.CreateCounter<double>(
             "ser.audio",
             "s",
@@ -96,6 +101,7 @@ public sealed class EngineMetrics : IDisposable
     public Histogram<int> BatchSize { get; }
     public Counter<long> Windows { get; }
     public Counter<long> Dropped { get; }
+    public Counter<long> SegmentsLost { get; }
     public Counter<double> AudioSeconds { get; }
     public Counter<double> AudioShed { get; }
 

@@ -121,7 +121,10 @@ public sealed class EngineStream : IAsyncDisposable
     /// </summary>
     internal bool DropsLateWindows => _backlog is { } backlog && (!backlog.Ahead || backlog.ShedWithin(2));
 
-    /// <summary>Segments whose every window was dropped, so no final could be given.</summary>
+    /// <summary>
+    /// Segments that got no final: every window was dropped, or (a live stream starved of CPU) the segment's end
+    /// was found in audio older than the late-window bound, so its final could only have come late.
+    /// </summary>
     public long SegmentsLost => Interlocked.Read(ref _segmentsLost);
 
     /// <summary>Whether channel <paramref name="channel"/> is inside speech now, and its last VAD probability.</summary>
@@ -342,7 +345,14 @@ public sealed class EngineStream : IAsyncDisposable
         }
     }
 
-    internal void SegmentLost() => Interlocked.Increment(ref _segmentsLost);
+    internal void SegmentLost()
+    {
+        Interlocked.Increment(ref _segmentsLost);
+        _engine.Metrics.SegmentsLost.Add(1);
+    }
+
+    /// <summary>Stopwatch ticks after which a live window or segment end is too late to report; 0: never.</summary>
+    internal long MaxEventAge => _engine.MaxWindowAge;
 
     private async ValueTask SubmitAsync(CancellationToken cancellationToken)
     {

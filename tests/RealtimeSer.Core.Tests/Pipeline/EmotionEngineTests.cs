@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Tests.Support;
@@ -129,6 +130,106 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         var finals = runs.SelectMany(r => r.events).OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
         Assert.All(finals, f => Assert.Equal("label2", f.Label));
         Assert.Contains(finals, f => f.WindowsDropped > 0);
+    }
+
+    /// <summary>
+    /// A live stream whose own task was starved (here: 1.5 s in which the engine took none of its audio) reaches
+    /// the audio that arrived meanwhile only after it is older than the bound: shed for age, it ends the open
+    /// segment there. That segment's final could only come late (1.5 s), so it is not sent and the segment counts
+    /// as lost; the interim events sent in time stand. The same stall on the sender's side (the audio arrives
+    /// late, stamped when it arrives) is shed too, as a backlog past the bound, and ends the segment in time:
+    /// that segment gets its final.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_segment_whose_end_is_found_in_stale_live_audio_gets_no_late_final_and_counts_as_lost()
+    {
+        await using var engine = new EmotionEngine(
+            new FakeClassifier(),
+            _vad,
+            new EngineOptions
+            {
+                Overload = OverloadPolicy.DropOldest,
+                MaxBacklogSeconds = 0.3,
+                InterimResults = true,
+                WindowSeconds = 1.0,
+                HopSeconds = 0.25,
+            }
+        );
+        var audio = TestAudio.Conversation(TestAudio.FixtureClips(1), 1);
+        const int block = 320; // 20 ms
+        var stallAt = 16000 * 3; // 1 s of silence, then 2 s into the clip's speech
+        var length = stallAt + 16000 / 2;
+        var stall = TimeSpan.FromSeconds(1.5);
+
+        async Task<(EngineStream Stream, List<EngineEvent> Events)> RunAsync(string id, bool engineStarved)
+        {
+            var stream = engine.OpenStream(id, new StreamFormat(16000, 1));
+            var events = new List<EngineEvent>();
+            var reader = Task.Run(async () =>
+            {
+                await foreach (var e in stream.Events.ReadAllAsync())
+                {
+                    events.Add(e);
+                }
+            });
+            var started = Stopwatch.GetTimestamp();
+            var stalledAt = 0L;
+            for (var offset = 0; offset < length; offset += block)
+            {
+                if (offset == stallAt)
+                {
+                    stalledAt = Stopwatch.GetTimestamp();
+                    await Task.Delay(stall);
+                }
+                // Paced at real time before the stall, so the source is live (never "ahead"); after it, the
+                // rest comes at once, as a backlog does.
+                var due = TimeSpan.FromSeconds(offset / 16000.0) - Stopwatch.GetElapsedTime(started);
+                if (offset < stallAt && due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due);
+                }
+                var arrived =
+                    engineStarved && offset >= stallAt
+                        ? stalledAt + (long)((offset - stallAt) / 16000.0 * Stopwatch.Frequency)
+                        : Stopwatch.GetTimestamp();
+                await stream.WriteAsync(audio.AsMemory(offset, block), arrived);
+            }
+            await stream.CompleteAsync();
+            await reader;
+            await stream.DisposeAsync();
+            return (stream, events);
+        }
+
+        var runs = await Task.WhenAll(RunAsync("sender-stalled", false), RunAsync("engine-starved", true));
+        var (senderStalled, starved) = (runs[0], runs[1]);
+        foreach (var (stream, events) in runs)
+        {
+            var emotions = events.OfType<EmotionEvent>().ToList();
+            output.WriteLine(
+                $"{stream.Id}: {emotions.Count(e => !e.IsFinal)} interim, {emotions.Count(e => e.IsFinal)} finals, "
+                    + $"{stream.SegmentsLost} segments lost, shed {stream.AudioSecondsShed:F2} s, max latency "
+                    + $"{(emotions.Count == 0 ? 0 : emotions.Max(e => e.Latency.EndToEndMs)):F0} ms"
+            );
+            Assert.Contains(emotions, e => !e.IsFinal); // the speech before the stall was analysed
+            Assert.True(stream.AudioSecondsShed >= 0.2, $"{stream.Id} shed {stream.AudioSecondsShed:F2} s");
+            Assert.All(
+                emotions,
+                e => Assert.True(e.Latency.EndToEndMs < 1000, $"{e.Latency.EndToEndMs:F0} ms")
+            );
+        }
+        // Both shed audio after the stall, which ends the speech segment open before it.
+        var stalledEnd = senderStalled.Events.OfType<SpeechEvent>().First(e => !e.IsStart);
+        Assert.Contains(
+            senderStalled.Events.OfType<EmotionEvent>(),
+            e => e.IsFinal && e.Segment == stalledEnd.Segment
+        );
+        Assert.Equal(0, senderStalled.Stream.SegmentsLost);
+        var starvedEnd = starved.Events.OfType<SpeechEvent>().First(e => !e.IsStart);
+        Assert.DoesNotContain(
+            starved.Events.OfType<EmotionEvent>(),
+            e => e.IsFinal && e.Segment == starvedEnd.Segment
+        );
+        Assert.True(starved.Stream.SegmentsLost >= 1);
     }
 
     [SkippableFact]

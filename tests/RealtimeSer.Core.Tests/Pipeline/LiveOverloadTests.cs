@@ -13,8 +13,15 @@ namespace RealtimeSer.Core.Tests.Pipeline;
 /// streams, paced at real time, than this machine's cores can run VAD for. Shedding must keep the latency
 /// of what is analysed bounded, count what it skips, and stop once the load falls.
 /// </summary>
+[Collection(Collection)]
 public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
 {
+    /// <summary>
+    /// Tests that need the stream work of their own engine done in time run apart from this one, which
+    /// saturates the cores on purpose.
+    /// </summary>
+    public const string Collection = "live overload";
+
     private const int BlockMs = 20;
     private readonly SileroVadModel _vad = SileroVadModel.Load(TestPaths.RequireVadModel());
 

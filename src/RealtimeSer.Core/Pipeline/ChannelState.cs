@@ -53,7 +53,8 @@ internal sealed class ChannelState
 
     public string StreamId => _stream.Id;
 
-    public bool DropsLateWindows => _stream.DropsLateWindows;
+    /// <summary>See <see cref="EngineStream.IsTooLate"/>.</summary>
+    public bool IsTooLate(long arrivedAt, long now) => _stream.IsTooLate(arrivedAt, now);
 
     public int Channel { get; }
 
@@ -68,9 +69,7 @@ internal sealed class ChannelState
     /// </summary>
     public void RegisterSegmentEnd(SpeechEvent end)
     {
-        var maxAge = _stream.MaxEventAge;
-        var late =
-            maxAge > 0 && Stopwatch.GetTimestamp() - end.ArrivedAt > maxAge && _stream.DropsLateWindows;
+        var late = IsTooLate(end.ArrivedAt, Stopwatch.GetTimestamp());
         lock (_gate)
         {
             _segmentEnds.Enqueue((end, late));

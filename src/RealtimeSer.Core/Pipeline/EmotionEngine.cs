@@ -333,7 +333,7 @@ public sealed class EmotionEngine : IAsyncDisposable
     // Drops a window that waited too long (see _maxWindowAge); true when it was dropped.
     private bool DroppedAsLate(WindowJob job, long now)
     {
-        if (now - job.ArrivedAt <= _maxWindowAge || !job.Owner.DropsLateWindows)
+        if (!job.Owner.IsTooLate(job.ArrivedAt, now))
         {
             return false;
         }

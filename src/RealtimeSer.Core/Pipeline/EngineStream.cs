@@ -122,6 +122,14 @@ public sealed class EngineStream : IAsyncDisposable
     internal bool DropsLateWindows => _backlog is { } backlog && (!backlog.Ahead || backlog.ShedWithin(2));
 
     /// <summary>
+    /// Whether a result of audio that arrived at <paramref name="arrivedAt"/> (a <see cref="Stopwatch"/> timestamp)
+    /// is too late to give at <paramref name="now"/>: older than the engine's live bound, on a stream that drops
+    /// late work (<see cref="DropsLateWindows"/>). Windows are judged before their run, segment ends when found.
+    /// </summary>
+    internal bool IsTooLate(long arrivedAt, long now) =>
+        _engine.MaxWindowAge > 0 && now - arrivedAt > _engine.MaxWindowAge && DropsLateWindows;
+
+    /// <summary>
     /// Segments that got no final: every window was dropped, or (a live stream starved of CPU) the segment's end
     /// was found in audio older than the late-window bound, so its final could only have come late.
     /// </summary>
@@ -350,9 +358,6 @@ public sealed class EngineStream : IAsyncDisposable
         Interlocked.Increment(ref _segmentsLost);
         _engine.Metrics.SegmentsLost.Add(1);
     }
-
-    /// <summary>Stopwatch ticks after which a live window or segment end is too late to report; 0: never.</summary>
-    internal long MaxEventAge => _engine.MaxWindowAge;
 
     private async ValueTask SubmitAsync(CancellationToken cancellationToken)
     {

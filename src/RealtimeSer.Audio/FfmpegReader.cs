@@ -16,13 +16,13 @@ public sealed class FfmpegReader : IAudioReader
     private readonly Process _process;
     private readonly FrameStreamReader _frames;
     private readonly StringBuilder _stderr = new();
-    private readonly string _path;
+    private readonly FfmpegInput _input;
     private bool _checkedExit;
 
-    private FfmpegReader(Process process, AudioFormat format, string path)
+    private FfmpegReader(Process process, AudioFormat format, FfmpegInput input)
     {
         _process = process;
-        _path = path;
+        _input = input;
         Format = format;
         _frames = new FrameStreamReader(process.StandardOutput.BaseStream, format, dataBytes: -1);
     }
@@ -39,6 +39,12 @@ public sealed class FfmpegReader : IAudioReader
     public static FfmpegReader Open(string path, string? ffmpegPath = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        return Open(FfmpegInput.Trusted(path), ffmpegPath);
+    }
+
+    internal static FfmpegReader Open(FfmpegInput input, string? ffmpegPath)
+    {
+        string path = input.DisplayName;
         string ffmpeg = ResolveFfmpeg(path, ffmpegPath);
         string ffprobe =
             ExecutableLocator.FindSibling(ffmpeg, "ffprobe")
@@ -47,7 +53,7 @@ public sealed class FfmpegReader : IAudioReader
                     + "install the full ffmpeg package.",
                 path
             );
-        (int rate, int channels) = Probe(ffprobe, path);
+        (int rate, int channels) = Probe(ffprobe, input);
 
         var start = new ProcessStartInfo(ffmpeg)
         {
@@ -58,25 +64,21 @@ public sealed class FfmpegReader : IAudioReader
             CreateNoWindow = true,
         };
         foreach (
-            string arg in new[]
-            {
-                "-v",
-                "error",
-                "-nostdin",
-                "-i",
-                path,
-                "-map",
-                "0:a:0",
-                "-f",
-                "f32le",
-                "-acodec",
-                "pcm_f32le",
-                "-ar",
-                rate.ToString(CultureInfo.InvariantCulture),
-                "-ac",
-                channels.ToString(CultureInfo.InvariantCulture),
-                "-",
-            }
+            string arg in new[] { "-v", "error", "-nostdin" }
+                .Concat(input.Arguments())
+                .Concat([
+                    "-map",
+                    "0:a:0",
+                    "-f",
+                    "f32le",
+                    "-acodec",
+                    "pcm_f32le",
+                    "-ar",
+                    rate.ToString(CultureInfo.InvariantCulture),
+                    "-ac",
+                    channels.ToString(CultureInfo.InvariantCulture),
+                    "-",
+                ])
         )
         {
             start.ArgumentList.Add(arg);
@@ -86,7 +88,7 @@ public sealed class FfmpegReader : IAudioReader
         var reader = new FfmpegReader(
             process,
             new AudioFormat(rate, channels, SampleEncoding.Float, 32),
-            path
+            input
         );
         process.ErrorDataReceived += reader.OnStderr;
         process.BeginErrorReadLine();
@@ -149,8 +151,8 @@ public sealed class FfmpegReader : IAudioReader
         if (_process.ExitCode != 0)
         {
             throw new AudioFormatException(
-                $"ffmpeg failed to decode '{_path}' (exit code {_process.ExitCode}): {StderrText()}",
-                _path
+                $"ffmpeg failed to decode '{_input.DisplayName}' (exit code {_process.ExitCode}): {_input.Scrub(StderrText())}",
+                _input.DisplayName
             );
         }
     }
@@ -196,8 +198,9 @@ public sealed class FfmpegReader : IAudioReader
             );
     }
 
-    private static (int Rate, int Channels) Probe(string ffprobe, string path)
+    private static (int Rate, int Channels) Probe(string ffprobe, FfmpegInput input)
     {
+        string path = input.DisplayName;
         var start = new ProcessStartInfo(ffprobe)
         {
             RedirectStandardOutput = true,
@@ -216,8 +219,7 @@ public sealed class FfmpegReader : IAudioReader
                 "stream=sample_rate,channels",
                 "-of",
                 "default=noprint_wrappers=1",
-                path,
-            }
+            }.Concat(input.Arguments())
         )
         {
             start.ArgumentList.Add(arg);
@@ -227,7 +229,7 @@ public sealed class FfmpegReader : IAudioReader
         Task<string> stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        string errors = stderr.GetAwaiter().GetResult().Trim();
+        string errors = input.Scrub(stderr.GetAwaiter().GetResult().Trim());
         if (process.ExitCode != 0)
         {
             throw new AudioFormatException(

@@ -17,6 +17,7 @@ internal sealed class EmotionService(
     ServerLifetime lifetime,
     StreamAdmission admission,
     StreamRegistry registry,
+    EventDelivery delivery,
     ILogger logger
 ) : EmotionRecognizer.EmotionRecognizerBase
 {
@@ -257,7 +258,7 @@ internal sealed class EmotionService(
     /// by itself: it completes, or fails once the call is aborted (client gone, Kestrel's minimum response data
     /// rate for a client that stops reading, Kestrel's shutdown timeout).
     /// </summary>
-    private static async Task WriteLockedAsync(
+    private async Task WriteLockedAsync(
         Call call,
         SemaphoreSlim writeLock,
         StreamingRecognizeResponse message,
@@ -267,7 +268,13 @@ internal sealed class EmotionService(
         await writeLock.WaitAsync(token);
         try
         {
-            await call.Responses.WriteAsync(message, CancellationToken.None);
+            // A client that stops reading is the one case where a write is ended from here: by aborting the
+            // call, past the delivery bound, with the stream counted as unread.
+            await delivery.WithinBoundAsync(
+                call.Responses.WriteAsync(message, CancellationToken.None),
+                StreamRegistry.GrpcSource,
+                () => call.Context.GetHttpContext().Abort()
+            );
         }
         finally
         {

@@ -48,10 +48,13 @@ public sealed class SerServer : IAsyncDisposable
         _metrics = new ServerMetrics(meters);
         Capacity = new CapacityReporter(this, _metrics.Meter);
 
-        _relay = new Http1Relay(() =>
-            (_http1?.IPEndPoint?.Port is > 0 and var port)
-                ? port
-                : throw new InvalidOperationException("the HTTP/1.1 side is not bound yet.")
+        var access = new AccessPolicy(options);
+        _relay = new Http1Relay(
+            () =>
+                (_http1?.IPEndPoint?.Port is > 0 and var port)
+                    ? port
+                    : throw new InvalidOperationException("the HTTP/1.1 side is not bound yet."),
+            TimeSpan.FromSeconds(options.ConnectionSilenceSeconds)
         );
         var builder = WebApplication.CreateSlimBuilder(
             new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory }
@@ -83,6 +86,7 @@ public sealed class SerServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.Http2.MaxStreamsPerConnection = Math.Max(100, options.MaxConcurrentStreams * 2);
+            LimitConnections(k, options);
             if (options.Web && string.IsNullOrEmpty(options.TlsCertificate))
             {
                 k.Listen(
@@ -103,6 +107,7 @@ public sealed class SerServer : IAsyncDisposable
                 {
                     if (!string.IsNullOrEmpty(options.TlsCertificate))
                     {
+                        listen.Use(_relay.SilenceGuard);
                         // HTTP/2 only, negotiated by ALPN: gRPC never needs HTTP/1.1, and browsers speak
                         // HTTP/2 (WebSockets too, RFC 8441) to a TLS server.
                         listen.Protocols = HttpProtocols.Http2;
@@ -115,10 +120,7 @@ public sealed class SerServer : IAsyncDisposable
                         // Cleartext HTTP/2 only (prior knowledge, "h2c"): gRPC never needs HTTP/1.1;
                         // browsers' HTTP/1.1 connections are passed to the loopback side (Http1Relay).
                         listen.Protocols = HttpProtocols.Http2;
-                        if (options.Web)
-                        {
-                            listen.Use(_relay.Middleware);
-                        }
+                        listen.Use(options.Web ? _relay.Middleware : _relay.SilenceGuard);
                     }
                 }
             );
@@ -131,10 +133,13 @@ public sealed class SerServer : IAsyncDisposable
         _admission = new StreamAdmission(options, Lifetime, auth, _logger, Governor);
         Governor.ActiveStreams = () => (int)_admission.LiveStreams;
         Streams = new StreamRegistry(options.Dashboard) { Governor = Governor };
-        _service = new EmotionService(models, options, Lifetime, _admission, Streams, _logger);
+        var delivery = new EventDelivery(options, _metrics);
+        _service = new EmotionService(models, options, Lifetime, _admission, Streams, delivery, _logger);
+        // Host and Origin for everything a browser could send, before any endpoint runs.
+        _app.Use(access.InvokeAsync);
         if (options.Web)
         {
-            _app.MapWeb(models, options, Lifetime, _admission, Streams, _logger);
+            _app.MapWeb(models, options, Lifetime, _admission, Streams, delivery, _logger);
         }
         _app.Use(GrpcHeaderCheck.InvokeAsync);
         // gRPC-Web (unary and server streaming) for browsers, on the same port and services.
@@ -157,6 +162,7 @@ public sealed class SerServer : IAsyncDisposable
             metrics.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
+                LimitConnections(k, options);
                 // HTTP/1.1 only: Prometheus scrapes with it, and a cleartext port cannot offer HTTP/2 beside
                 // HTTP/1.1 anyway (Kestrel warned about exactly that at every start).
                 Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1);
@@ -184,6 +190,7 @@ public sealed class SerServer : IAsyncDisposable
                     })
                 );
             _metricsApp = metrics.Build();
+            _metricsApp.Use(access.InvokeAsync);
             _metricsApp.MapPrometheusScrapingEndpoint();
         }
     }
@@ -300,6 +307,17 @@ public sealed class SerServer : IAsyncDisposable
             builder.ClearProviders();
             logging(builder);
         }
+    }
+
+    /// <summary>
+    /// Bounds on connections that hold a socket without doing anything: part of a request's headers, or an
+    /// idle connection between requests (Kestrel's own defaults: 30 s and 130 s). A connection that sends no
+    /// byte at all is closed by the relay (<see cref="ServerOptions.ConnectionSilenceSeconds"/>).
+    /// </summary>
+    private static void LimitConnections(KestrelServerOptions k, ServerOptions options)
+    {
+        k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
+        k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.KeepAliveTimeoutSeconds);
     }
 
     private static void Listen(KestrelServerOptions k, string host, int port, Action<ListenOptions> configure)

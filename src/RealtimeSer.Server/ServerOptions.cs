@@ -83,6 +83,25 @@ public sealed class ServerOptions
     /// </summary>
     public double StreamIdleTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// A stream whose client has not taken its events (or a dashboard feed whose reader has not taken a snapshot)
+    /// for this long ends with DEADLINE_EXCEEDED and frees its slot: a client that sends audio but never reads
+    /// would otherwise hold the slot for as long as its connection lives. 0 turns it off.
+    /// </summary>
+    public double EventDeliveryTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Kestrel's bound on a request's headers (a client that opens a connection and sends part of a request);
+    /// a connection that sends nothing at all is closed after <see cref="ConnectionSilenceSeconds"/>.
+    /// </summary>
+    public double RequestHeadersTimeoutSeconds { get; set; } = 15;
+
+    /// <summary>An open connection that sends no byte for this long is closed before any request is read.</summary>
+    public double ConnectionSilenceSeconds { get; set; } = 10;
+
+    /// <summary>Kestrel's bound on an idle connection between requests (HTTP/1.1) or with no stream (HTTP/2).</summary>
+    public double KeepAliveTimeoutSeconds { get; set; } = 60;
+
     /// <summary>How long live streams may go on after shutdown begins.</summary>
     public double ShutdownGraceSeconds { get; set; } = 10;
 
@@ -112,6 +131,18 @@ public sealed class ServerOptions
 
     /// <summary>Largest recording the page may upload for analysis.</summary>
     public long MaxUploadBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Uploads decoded and analysed at once; the default is half the cores, at least one.</summary>
+    public int MaxConcurrentUploads { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>Uploads that may wait for a turn; more are refused with RESOURCE_EXHAUSTED (HTTP 429).</summary>
+    public int MaxQueuedUploads { get; set; } = 16;
+
+    /// <summary>
+    /// Where uploads wait while they are analysed (each under a random name, deleted after); empty: a folder of
+    /// this process's own under the system's temporary folder, readable by this user only.
+    /// </summary>
+    public string? UploadFolder { get; set; }
 
     public DashboardOptions Dashboard { get; set; } = new();
 
@@ -156,9 +187,22 @@ public sealed class ServerOptions
                 "per-key stream and rate limits and the idle timeout must be ≥ 0 (0 = off), the burst ≥ 1."
             );
         }
-        if (MaxUploadBytes < 1024)
+        if (MaxUploadBytes < 1024 || MaxConcurrentUploads < 1 || MaxQueuedUploads < 0)
         {
-            throw new ArgumentException("max upload size must be ≥ 1024 bytes.");
+            throw new ArgumentException(
+                "max upload size must be ≥ 1024 bytes, concurrent uploads ≥ 1 and queued uploads ≥ 0."
+            );
+        }
+        if (
+            !(EventDeliveryTimeoutSeconds >= 0)
+            || !(RequestHeadersTimeoutSeconds > 0)
+            || !(ConnectionSilenceSeconds > 0)
+            || !(KeepAliveTimeoutSeconds > 0)
+        )
+        {
+            throw new ArgumentException(
+                "the event delivery timeout must be ≥ 0 (0 = off); the header, silence and keep-alive timeouts > 0."
+            );
         }
         if (AllowedOrigins.Exists(o => !Uri.TryCreate(o, UriKind.Absolute, out _)))
         {

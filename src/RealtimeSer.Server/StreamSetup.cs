@@ -18,6 +18,12 @@ internal sealed record StreamSetup(
     public const int MinRate = 8000;
     public const int MaxRate = 48000;
 
+    /// <summary>Longest channel name or model id a config may carry: names are labels, not documents.</summary>
+    public const int MaxNameLength = 64;
+
+    /// <summary>Most models one stream may name.</summary>
+    public const int MaxModels = 8;
+
     public AudioDecoder CreateDecoder() => new(Encoding, Channels);
 
     /// <summary>
@@ -67,6 +73,14 @@ internal sealed record StreamSetup(
                 $"config.channel_names has {config.ChannelNames.Count} names for {channels} channel(s)."
             );
         }
+        CheckText(config.ChannelNames, "config.channel_names");
+        CheckText([config.Model], "config.model");
+        if (config.Models.Count > MaxModels)
+        {
+            throw Invalid($"config.models names {config.Models.Count} models; at most {MaxModels}.");
+        }
+        CheckText(config.Models, "config.models");
+        CheckFinite(config);
         var engine =
             models.Find(config.Model, config.Models)
             ?? throw Invalid(
@@ -132,6 +146,47 @@ internal sealed record StreamSetup(
             ChannelNames = config.ChannelNames.Count > 0 ? [.. config.ChannelNames] : null,
         };
         return new StreamSetup(engine, format, options, config.Encoding, config.SampleRateHertz, channels);
+    }
+
+    /// <summary>Short, printable names only: they reach logs, the dashboard and every subscriber's snapshot.</summary>
+    private static void CheckText(IEnumerable<string> values, string field)
+    {
+        foreach (var value in values)
+        {
+            if (value.Length > MaxNameLength)
+            {
+                throw Invalid(
+                    $"{field}: a name of {value.Length} characters; at most {MaxNameLength} are accepted."
+                );
+            }
+            if (value.Any(char.IsControl))
+            {
+                throw Invalid($"{field}: control characters are not accepted in names.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// NaN fails every range check silently (each comparison is false), so it is refused by name first, with
+    /// the infinities, before any range is checked.
+    /// </summary>
+    private static void CheckFinite(RecognitionConfig config)
+    {
+        static void Check(bool present, double value, string field)
+        {
+            if (present && !double.IsFinite(value))
+            {
+                throw Invalid($"{field} must be a finite number, got {value}.");
+            }
+        }
+        Check(config.HasWindowSeconds, config.WindowSeconds, "config.window_seconds");
+        Check(config.HasHopSeconds, config.HopSeconds, "config.hop_seconds");
+        Check(config.HasSmoothingSeconds, config.SmoothingSeconds, "config.smoothing_seconds");
+        if (config.Vad is { } vad)
+        {
+            Check(vad.HasStartThreshold, vad.StartThreshold, "config.vad.start_threshold");
+            Check(vad.HasEndThreshold, vad.EndThreshold, "config.vad.end_threshold");
+        }
     }
 
     private static RpcException Invalid(string message) =>

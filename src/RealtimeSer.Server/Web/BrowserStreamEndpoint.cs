@@ -28,7 +28,7 @@ internal sealed class BrowserStreamEndpoint(
     ServerLifetime lifetime,
     StreamAdmission admission,
     StreamRegistry registry,
-    OriginPolicy origins,
+    EventDelivery delivery,
     ILogger logger
 )
 {
@@ -39,11 +39,6 @@ internal sealed class BrowserStreamEndpoint(
 
     public async Task HandleAsync(HttpContext context)
     {
-        if (origins.Check(context.Request) is { } refused)
-        {
-            await WebErrors.WriteHttpAsync(context, new Status(StatusCode.PermissionDenied, refused));
-            return;
-        }
         if (!context.WebSockets.IsWebSocketRequest)
         {
             await WebErrors.WriteHttpAsync(
@@ -62,10 +57,10 @@ internal sealed class BrowserStreamEndpoint(
             context.RequestAborted,
             lifetime.HardStop
         );
-        var sender = new Sender(socket);
+        var sender = new Sender(socket, delivery);
         try
         {
-            await RunAsync(socket, sender, cancel.Token);
+            await RunAsync(socket, sender, AccessPolicy.Authorization(context.Request), cancel.Token);
         }
         catch (RpcException e)
         {
@@ -97,59 +92,62 @@ internal sealed class BrowserStreamEndpoint(
         }
     }
 
-    private async Task RunAsync(WebSocket socket, Sender sender, CancellationToken token)
+    /// <param name="handshakeAuthorization">
+    /// The handshake's <c>authorization</c> header: programs may send the key there, browsers cannot (their
+    /// WebSocket API sets no headers) and send it in the first message, which wins when both are present.
+    /// </param>
+    private async Task RunAsync(
+        WebSocket socket,
+        Sender sender,
+        string handshakeAuthorization,
+        CancellationToken token
+    )
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        // The stream's own, not pooled: at an idle timeout a receive into it is still pending when the stream ends.
+        var buffer = new byte[64 * 1024];
+        var (config, apiKey) = await ReadFirstAsync(socket, buffer, token);
+        using var slot = admission.Admit(apiKey is null ? handshakeAuthorization : "Bearer " + apiKey);
+        StreamSetup setup;
         try
         {
-            var (config, apiKey) = await ReadFirstAsync(socket, buffer, token);
-            using var slot = admission.Admit(apiKey is null ? null : "Bearer " + apiKey);
-            StreamSetup setup;
-            try
-            {
-                setup = StreamSetup.From(config, models, options);
-            }
-            catch (RpcException e)
-            {
-                throw admission.Refused(e.Status);
-            }
-            var id = "web-" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
-            await using var stream = setup.Engine.OpenStream(id, setup.Format, setup.Options);
-            using var tracked = registry.Register(stream, setup.Engine, StreamRegistry.BrowserSource);
-            ServerLog.StreamOpened(
-                logger,
-                id,
-                setup.Encoding.ToString(),
-                setup.SampleRate,
-                setup.Channels,
-                setup.Engine.Classifier.Manifest.Id
-            );
-            var status = "OK";
-            try
-            {
-                await sender.SendAsync(json => WriteReady(json, stream, setup), token);
-                await StreamAsync(socket, sender, buffer, setup, stream, tracked, token);
-            }
-            catch (Exception e)
-            {
-                status = e is RpcException g ? g.StatusCode.ToString() : e.GetType().Name;
-                throw;
-            }
-            finally
-            {
-                ServerLog.StreamEnded(
-                    logger,
-                    id,
-                    status,
-                    stream.SecondsReceived,
-                    stream.WindowsClassified,
-                    stream.WindowsDropped
-                );
-            }
+            setup = StreamSetup.From(config, models, options);
+        }
+        catch (RpcException e)
+        {
+            throw admission.Refused(e.Status);
+        }
+        var id = "web-" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        await using var stream = setup.Engine.OpenStream(id, setup.Format, setup.Options);
+        using var tracked = registry.Register(stream, setup.Engine, StreamRegistry.BrowserSource);
+        ServerLog.StreamOpened(
+            logger,
+            id,
+            setup.Encoding.ToString(),
+            setup.SampleRate,
+            setup.Channels,
+            setup.Engine.Classifier.Manifest.Id
+        );
+        var status = "OK";
+        try
+        {
+            await sender.SendAsync(json => WriteReady(json, stream, setup), token);
+            await StreamAsync(socket, sender, buffer, setup, stream, tracked, token);
+        }
+        catch (Exception e)
+        {
+            status = e is RpcException g ? g.StatusCode.ToString() : e.GetType().Name;
+            throw;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ServerLog.StreamEnded(
+                logger,
+                id,
+                status,
+                stream.SecondsReceived,
+                stream.WindowsClassified,
+                stream.WindowsDropped
+            );
         }
     }
 
@@ -363,15 +361,28 @@ internal sealed class BrowserStreamEndpoint(
         {
             return await socket.ReceiveAsync(buffer.AsMemory(), token);
         }
+        // Not cancelled at the deadline: cancelling a receive aborts the socket, and the page would see 1006
+        // with no reason. Left pending, it lets the error message and a close frame with the reason go out.
+        var receive = socket.ReceiveAsync(buffer.AsMemory(), token);
+        if (receive.IsCompleted)
+        {
+            return receive.Result;
+        }
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
         idle.CancelAfter(TimeSpan.FromSeconds(options.StreamIdleTimeoutSeconds));
+        var pending = receive.AsTask();
         try
         {
-            return await socket.ReceiveAsync(buffer.AsMemory(), idle.Token);
+            return await pending.WaitAsync(idle.Token);
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
         {
-            // Cancelling a receive aborts the socket, so the page sees the close (1006), not this message.
+            _ = pending.ContinueWith(
+                t => t.Exception,
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted,
+                TaskScheduler.Default
+            );
             throw new RpcException(
                 new Status(
                     StatusCode.DeadlineExceeded,
@@ -480,8 +491,11 @@ internal sealed class BrowserStreamEndpoint(
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await sender.SendAsync(json => WebErrors.WriteError(json, status), timeout.Token);
-            var reason = status.Detail.Length > 60 ? status.Detail[..60] : status.Detail;
-            await sender.CloseAsync(WebErrors.CloseStatus(status.StatusCode), reason, timeout.Token);
+            await sender.CloseAsync(
+                WebErrors.CloseStatus(status.StatusCode),
+                WebErrors.CloseReason(status.Detail),
+                timeout.Token
+            );
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
@@ -499,7 +513,7 @@ internal sealed class BrowserStreamEndpoint(
     }
 
     /// <summary>A WebSocket allows one send at a time; events, stats and errors share it through this.</summary>
-    private sealed class Sender(WebSocket socket)
+    private sealed class Sender(WebSocket socket, EventDelivery delivery)
     {
         private readonly SemaphoreSlim _lock = new(1, 1);
         private readonly ArrayBufferWriter<byte> _buffer = new(1024);
@@ -518,7 +532,11 @@ internal sealed class BrowserStreamEndpoint(
                 {
                     write(json);
                 }
-                await socket.SendAsync(_buffer.WrittenMemory, WebSocketMessageType.Text, true, token);
+                await delivery.WithinBoundAsync(
+                    socket.SendAsync(_buffer.WrittenMemory, WebSocketMessageType.Text, true, token).AsTask(),
+                    StreamRegistry.BrowserSource,
+                    socket.Abort
+                );
             }
             finally
             {

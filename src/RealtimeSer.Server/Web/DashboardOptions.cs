@@ -25,8 +25,18 @@ public sealed class DashboardOptions
     /// <summary>How often the dashboard's live feed sends a snapshot when nothing opens or closes.</summary>
     public double PushIntervalSeconds { get; set; } = 1;
 
+    /// <summary>Live feeds (<c>/v1/streams/live</c>) the server serves at once; more get HTTP 429.</summary>
+    public int MaxSubscribers { get; set; } = 32;
+
+    /// <summary>Live feeds one API key may hold at once (with keys configured).</summary>
+    public int MaxSubscribersPerKey { get; set; } = 4;
+
     public void Validate()
     {
+        if (MaxSubscribers < 1 || MaxSubscribersPerKey < 1)
+        {
+            throw new ArgumentException("dashboard: the subscriber limits must be ≥ 1.");
+        }
         if (
             AlertShare is < 0 or > 1
             || AlertWindowSeconds <= 0

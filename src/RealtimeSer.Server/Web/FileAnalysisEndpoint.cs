@@ -22,22 +22,24 @@ internal sealed class FileAnalysisEndpoint(
     ModelRegistry models,
     ServerOptions options,
     StreamAdmission admission,
-    OriginPolicy origins,
     ILogger logger
 )
 {
     public const string Path = "/v1/analyze";
+    private const int MaxNameLength = 255;
+    private readonly UploadGate _gate = new(options.MaxConcurrentUploads, options.MaxQueuedUploads);
+    private readonly Lazy<string> _folder = new(() => UploadFolder(options));
     private long _nextId;
+
+    /// <summary>Uploads being analysed and waiting, for tests and the log.</summary>
+    internal UploadGate Gate => _gate;
 
     public async Task HandleAsync(HttpContext context)
     {
+        string? temp = null;
         try
         {
-            if (origins.Check(context.Request) is { } refused)
-            {
-                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
-            }
-            using var slot = admission.Admit(context.Request.Headers.Authorization.ToString());
+            using var slot = admission.Admit(AccessPolicy.Authorization(context.Request));
             var engine =
                 models.Find(context.Request.Query["model"].ToString())
                 ?? throw new RpcException(
@@ -54,24 +56,19 @@ internal sealed class FileAnalysisEndpoint(
             {
                 limit.MaxRequestBodySize = options.MaxUploadBytes;
             }
-            var name = System.IO.Path.GetFileName(context.Request.Query["name"].ToString());
-            var temp = System.IO.Path.Combine(
-                System.IO.Path.GetTempPath(),
-                $"ser-upload-{Environment.ProcessId}-{Interlocked.Increment(ref _nextId)}.tmp"
-            );
-            try
-            {
-                await SaveAsync(context, temp);
-                await AnalyseAsync(context, engine, temp, name.Length > 0 ? name : "upload");
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
+            var name = DisplayName(context.Request.Query["name"].ToString());
+            // Decoding is the costly part: a bounded number at a time, a bounded queue behind them, so that
+            // uploads cannot take the CPU and threads the pages, /metrics and live streams need.
+            using var turn = _gate.Enter() ?? throw admission.Refused(Busy());
+            // A fresh random name in the server's own private folder: nothing about the server in it.
+            temp = System.IO.Path.Combine(_folder.Value, System.IO.Path.GetRandomFileName());
+            await SaveAsync(context, temp);
+            await turn.WaitAsync(context.RequestAborted);
+            await AnalyseAsync(context, engine, temp, name);
         }
         catch (RpcException e)
         {
-            await WebErrors.WriteHttpAsync(context, e.Status);
+            await WebErrors.WriteHttpAsync(context, e.Status, e.Trailers);
         }
         catch (AudioFormatException e)
         {
@@ -80,6 +77,48 @@ internal sealed class FileAnalysisEndpoint(
                 new Status(StatusCode.InvalidArgument, "Cannot read this recording: " + e.Message)
             );
         }
+        finally
+        {
+            if (temp is not null)
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    private RpcException Busy() =>
+        new(
+            new Status(
+                StatusCode.ResourceExhausted,
+                $"The server is analysing {_gate.Running} recordings and {_gate.Waiting} more wait (Server:MaxConcurrentUploads, Server:MaxQueuedUploads); retry in a few seconds."
+            ),
+            KeyLimits.RetryAfter(TimeSpan.FromSeconds(5))
+        );
+
+    /// <summary>The name the caller gave, without folders, for messages and the events' "file" field.</summary>
+    private static string DisplayName(string requested)
+    {
+        var name = System.IO.Path.GetFileName(requested.Replace('\\', '/'));
+        name = new string([.. name.Where(c => !char.IsControl(c))]);
+        if (name.Length > MaxNameLength)
+        {
+            name = name[..MaxNameLength];
+        }
+        return name.Length > 0 ? name : "upload";
+    }
+
+    /// <summary>
+    /// Server:UploadFolder, or a private folder of this process under the system's temporary folder (created
+    /// readable by this user only).
+    /// </summary>
+    private static string UploadFolder(ServerOptions options)
+    {
+        if (!string.IsNullOrEmpty(options.UploadFolder))
+        {
+            Directory.CreateDirectory(options.UploadFolder);
+            return options.UploadFolder;
+        }
+        return Directory.CreateTempSubdirectory("ser-uploads-").FullName;
     }
 
     private RpcException TooLarge() =>
@@ -122,7 +161,7 @@ internal sealed class FileAnalysisEndpoint(
     private async Task AnalyseAsync(HttpContext context, EmotionEngine engine, string path, string name)
     {
         var token = context.RequestAborted;
-        using var reader = AudioFile.Open(path);
+        using var reader = await Task.Run(() => UntrustedAudio.Open(path, name), token);
         var format = reader.Format;
         if (reader.TotalFrames is { } frames && frames / (double)format.SampleRate > options.MaxStreamSeconds)
         {

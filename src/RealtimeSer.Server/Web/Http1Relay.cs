@@ -15,33 +15,58 @@ namespace RealtimeSer.Server;
 /// HTTP/2 as before (no extra hop for gRPC); anything else is relayed byte for byte to a loopback-only
 /// HTTP/1.1 endpoint of the same application, where the pages and the WebSocket live.
 /// </summary>
-internal sealed class Http1Relay(Func<int> http1Port)
+internal sealed class Http1Relay(Func<int> http1Port, TimeSpan firstBytesTimeout)
 {
     /// <summary>Set once the host's logging is built (the relay is created before it).</summary>
     public ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private static readonly byte[] Preface = "PRI "u8.ToArray();
-    private static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(10);
 
-    public ConnectionDelegate Middleware(ConnectionDelegate next) =>
+    /// <summary>Relays HTTP/1.1 connections and closes silent ones.</summary>
+    public ConnectionDelegate Middleware(ConnectionDelegate next) => Guard(next, relay: true);
+
+    /// <summary>
+    /// Only closes silent connections: for a port without the relay (TLS, where ALPN picks the protocol, or
+    /// the web turned off). Put it before TLS, where the first bytes are the client's hello.
+    /// </summary>
+    public ConnectionDelegate SilenceGuard(ConnectionDelegate next) => Guard(next, relay: false);
+
+    private ConnectionDelegate Guard(ConnectionDelegate next, bool relay) =>
         async connection =>
         {
-            if (await IsHttp2Async(connection))
+            switch (await FirstBytesAsync(connection))
             {
-                await next(connection);
-            }
-            else
-            {
-                await RelayAsync(connection);
+                case Start.Http2:
+                    await next(connection);
+                    break;
+                case Start.Other when relay:
+                    await RelayAsync(connection);
+                    break;
+                case Start.Other:
+                    await next(connection);
+                    break;
+                default:
+                    // Nothing within the bound (or the client left): a connection that never speaks only
+                    // holds a socket. Closing it here covers HTTP/2 too, whose preface Kestrel waits for
+                    // without a limit of its own.
+                    connection.Abort(new ConnectionAbortedException("no request within the silence bound"));
+                    break;
             }
         };
 
+    private enum Start
+    {
+        Http2,
+        Other,
+        Silent,
+    }
+
     /// <summary>Reads until four bytes decide it, leaving them in the pipe for whoever reads next.</summary>
-    private static async Task<bool> IsHttp2Async(ConnectionContext connection)
+    private async Task<Start> FirstBytesAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
-        timeout.CancelAfter(FirstBytesTimeout);
+        timeout.CancelAfter(firstBytesTimeout);
         while (true)
         {
             ReadResult result;
@@ -51,8 +76,7 @@ internal sealed class Http1Relay(Func<int> http1Port)
             }
             catch (OperationCanceledException)
             {
-                // Silent for too long: Kestrel's HTTP/2 side owns the error handling of a bad start.
-                return true;
+                return Start.Silent;
             }
             var buffer = result.Buffer;
             if (buffer.Length >= Preface.Length || result.IsCompleted)
@@ -61,7 +85,9 @@ internal sealed class Http1Relay(Func<int> http1Port)
                     buffer.Length >= Preface.Length
                     && buffer.Slice(0, Preface.Length).ToArray().AsSpan().SequenceEqual(Preface);
                 input.AdvanceTo(buffer.Start, buffer.Start);
-                return http2 || buffer.Length == 0;
+                return http2 ? Start.Http2
+                    : buffer.Length == 0 ? Start.Silent
+                    : Start.Other;
             }
             input.AdvanceTo(buffer.Start, buffer.End);
         }

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 
 namespace RealtimeSer.Server;
@@ -49,11 +50,10 @@ internal static class StaticAssets
         var response = context.Response;
         if (!Files.TryGetValue(name, out var bytes))
         {
-            response.StatusCode = StatusCodes.Status404NotFound;
-            response.ContentType = "text/plain; charset=utf-8";
-            await response.WriteAsync(
-                $"No page or asset '{name}'. Try / or /dashboard.",
-                context.RequestAborted
+            // The name asked for is not repeated: an error page must not reflect what a link put in it.
+            await WebErrors.WriteHttpAsync(
+                context,
+                new Status(StatusCode.NotFound, "No such page or asset: the pages are / and /dashboard.")
             );
             return;
         }
@@ -67,6 +67,10 @@ internal static class StaticAssets
         response.Headers["Referrer-Policy"] = "no-referrer";
         response.Headers.CacheControl = "no-cache";
         response.ContentLength = bytes.Length;
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return;
+        }
         await response.Body.WriteAsync(bytes, context.RequestAborted);
     }
 }

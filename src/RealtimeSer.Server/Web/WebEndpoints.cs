@@ -24,32 +24,58 @@ internal static class WebEndpoints
         ServerLifetime lifetime,
         StreamAdmission admission,
         StreamRegistry registry,
+        EventDelivery delivery,
         ILogger logger
     )
     {
-        var origins = new OriginPolicy(options);
         var browser = new BrowserStreamEndpoint(
             models,
             options,
             lifetime,
             admission,
             registry,
-            origins,
+            delivery,
             logger
         );
-        var files = new FileAnalysisEndpoint(models, options, admission, origins, logger);
-        var dashboard = new DashboardEndpoint(registry, lifetime, admission, origins);
+        var files = new FileAnalysisEndpoint(models, options, admission, logger);
+        var dashboard = new DashboardEndpoint(registry, lifetime, admission, delivery.Timeout);
         app.UseWebSockets();
-        app.MapGet("/", (HttpContext c) => StaticAssets.ServeAsync(c, "index.html"));
-        app.MapGet("/dashboard", (HttpContext c) => StaticAssets.ServeAsync(c, "dashboard.html"));
-        app.MapGet("/static/{**name}", (HttpContext c, string name) => StaticAssets.ServeAsync(c, name));
+        // GET and HEAD alike, so that `curl -I` shows the same headers (the CSP among them) as a browser gets.
+        string[] read = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/", read, (HttpContext c) => StaticAssets.ServeAsync(c, "index.html"));
+        app.MapMethods("/dashboard", read, (HttpContext c) => StaticAssets.ServeAsync(c, "dashboard.html"));
+        app.MapMethods(
+            "/static/{**name}",
+            read,
+            (HttpContext c, string? name) => StaticAssets.ServeAsync(c, name ?? "")
+        );
+        // Browsers ask for it on every page load; the pages name their icon, so nothing is here.
+        app.MapMethods(
+            "/favicon.ico",
+            read,
+            (HttpContext c) => c.Response.StatusCode = StatusCodes.Status204NoContent
+        );
         app.MapGet(InfoPath, (HttpContext c) => InfoAsync(c, options, admission));
-        app.MapGet(ModelsPath, (HttpContext c) => ModelsAsync(c, models, admission, origins));
+        app.MapGet(ModelsPath, (HttpContext c) => ModelsAsync(c, models, admission));
         app.Map(BrowserStreamEndpoint.Path, browser.HandleAsync);
         app.MapPost(FileAnalysisEndpoint.Path, files.HandleAsync);
         app.MapGet(DashboardEndpoint.SnapshotPath, dashboard.SnapshotAsync);
         app.MapGet(DashboardEndpoint.LivePath, dashboard.LiveAsync);
+        // Anything else a browser asks for (not native gRPC, which answers UNIMPLEMENTED itself): a 404 that
+        // does not repeat what was asked.
+        app.MapFallback(NotFoundAsync);
     }
+
+    private static Task NotFoundAsync(HttpContext context) =>
+        AccessPolicy.IsNativeGrpc(context.Request)
+            ? Task.CompletedTask
+            : WebErrors.WriteHttpAsync(
+                context,
+                new Status(
+                    StatusCode.NotFound,
+                    "Nothing here: the pages are / and /dashboard, the API is under /v1/."
+                )
+            );
 
     /// <summary>What a page needs before it can ask for a key: whether one is needed at all.</summary>
     private static async Task InfoAsync(HttpContext context, ServerOptions options, StreamAdmission admission)
@@ -69,17 +95,12 @@ internal static class WebEndpoints
     private static async Task ModelsAsync(
         HttpContext context,
         ModelRegistry models,
-        StreamAdmission admission,
-        OriginPolicy origins
+        StreamAdmission admission
     )
     {
         try
         {
-            if (origins.Check(context.Request) is { } refused)
-            {
-                throw new RpcException(new Status(StatusCode.PermissionDenied, refused));
-            }
-            _ = admission.AuthenticateCall(context.Request.Headers.Authorization.ToString());
+            _ = admission.AuthenticateCall(AccessPolicy.Authorization(context.Request));
         }
         catch (RpcException e)
         {

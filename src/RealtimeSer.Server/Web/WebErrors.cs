@@ -18,6 +18,7 @@ internal static class WebErrors
             StatusCode.Unavailable => "UNAVAILABLE",
             StatusCode.OutOfRange => "OUT_OF_RANGE",
             StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+            StatusCode.NotFound => "NOT_FOUND",
             StatusCode.Cancelled => "CANCELLED",
             _ => "INTERNAL",
         };
@@ -32,6 +33,7 @@ internal static class WebErrors
             StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
             StatusCode.OutOfRange => StatusCodes.Status413PayloadTooLarge,
             StatusCode.DeadlineExceeded => StatusCodes.Status408RequestTimeout,
+            StatusCode.NotFound => StatusCodes.Status404NotFound,
             _ => StatusCodes.Status500InternalServerError,
         };
 
@@ -47,6 +49,29 @@ internal static class WebErrors
             _ => WebSocketCloseStatus.InternalServerError,
         };
 
+    /// <summary>
+    /// A close frame's reason holds at most 123 bytes of UTF-8 (RFC 6455, 5.5); longer details are cut at a
+    /// character boundary and marked with an ellipsis. The whole detail goes in the error message before it.
+    /// </summary>
+    public static string CloseReason(string detail)
+    {
+        const int max = 123;
+        if (System.Text.Encoding.UTF8.GetByteCount(detail) <= max)
+        {
+            return detail;
+        }
+        var length = detail.Length;
+        while (System.Text.Encoding.UTF8.GetByteCount(detail.AsSpan(0, length)) > max - 3)
+        {
+            length--;
+        }
+        if (length > 0 && char.IsHighSurrogate(detail[length - 1]))
+        {
+            length--;
+        }
+        return string.Concat(detail.AsSpan(0, length), "…");
+    }
+
     public static void WriteError(Utf8JsonWriter json, Status status)
     {
         json.WriteStartObject();
@@ -56,9 +81,14 @@ internal static class WebErrors
         json.WriteEndObject();
     }
 
-    public static async Task WriteHttpAsync(HttpContext context, Status status)
+    public static async Task WriteHttpAsync(HttpContext context, Status status, Metadata? trailers = null)
     {
         context.Response.StatusCode = HttpStatus(status.StatusCode);
+        if (trailers?.GetValue(KeyLimits.RetryAfterTrailer) is { } ms && long.TryParse(ms, out var wait))
+        {
+            context.Response.Headers.RetryAfter = Math.Max(1, (wait + 999) / 1000)
+                .ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         context.Response.ContentType = "application/json; charset=utf-8";
         if (status.StatusCode == StatusCode.Unauthenticated)
         {

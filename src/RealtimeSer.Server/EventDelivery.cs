@@ -1,0 +1,52 @@
+using System.Globalization;
+using Grpc.Core;
+
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// The bound on a stream's client taking its events (<see cref="ServerOptions.EventDeliveryTimeoutSeconds"/>),
+/// the same for every transport. A client that sends audio but never reads fills the transport's buffers;
+/// the next write then waits for as long as the connection lives, with the stream's slot held all along.
+/// </summary>
+internal sealed class EventDelivery(ServerOptions options, ServerMetrics metrics)
+{
+    public TimeSpan Timeout { get; } = TimeSpan.FromSeconds(options.EventDeliveryTimeoutSeconds);
+
+    /// <summary>
+    /// Awaits <paramref name="write"/>; when it has not completed within the bound, counts the stream as
+    /// unread, calls <paramref name="abort"/> (which must make the write end) and throws DEADLINE_EXCEEDED.
+    /// </summary>
+    public async Task WithinBoundAsync(Task write, string transport, Action abort)
+    {
+        if (write.IsCompleted || Timeout <= TimeSpan.Zero)
+        {
+            await write;
+            return;
+        }
+        if (await Task.WhenAny(write, Task.Delay(Timeout)) != write)
+        {
+            metrics.StreamUnread(transport);
+            abort();
+            // The aborted write fails; its exception is this one's cause, not news.
+            _ = write.ContinueWith(
+                t => t.Exception,
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted,
+                TaskScheduler.Default
+            );
+            throw Unread();
+        }
+        await write;
+    }
+
+    public RpcException Unread() =>
+        new(
+            new Status(
+                StatusCode.DeadlineExceeded,
+                string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The client took no event for {Timeout.TotalSeconds:0.###} s (Server:EventDeliveryTimeoutSeconds): the server ended the stream. Read the events as they come."
+                )
+            )
+        );
+}

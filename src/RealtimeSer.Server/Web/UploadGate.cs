@@ -1,0 +1,56 @@
+namespace RealtimeSer.Server;
+
+/// <summary>
+/// At most a fixed number of uploads analysed at once and a bounded queue behind them. Decoding and analysing a
+/// recording runs as fast as the CPU allows; without a bound, a few large uploads take the cores and threads
+/// that the pages, /metrics and live streams need.
+/// </summary>
+internal sealed class UploadGate(int concurrent, int queued)
+{
+    private readonly SemaphoreSlim _turns = new(concurrent, concurrent);
+    private int _inside;
+    private int _running;
+
+    public int Running => Volatile.Read(ref _running);
+
+    public int Waiting => Math.Max(0, Volatile.Read(ref _inside) - Running);
+
+    /// <summary>A place in the queue, or null when the queue is full.</summary>
+    public Turn? Enter()
+    {
+        if (Interlocked.Increment(ref _inside) > concurrent + queued)
+        {
+            Interlocked.Decrement(ref _inside);
+            return null;
+        }
+        return new Turn(this);
+    }
+
+    internal sealed class Turn(UploadGate gate) : IDisposable
+    {
+        private bool _holding;
+        private int _disposed;
+
+        /// <summary>Waits until this upload may be analysed.</summary>
+        public async Task WaitAsync(CancellationToken token)
+        {
+            await gate._turns.WaitAsync(token);
+            _holding = true;
+            Interlocked.Increment(ref gate._running);
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+            if (_holding)
+            {
+                Interlocked.Decrement(ref gate._running);
+                gate._turns.Release();
+            }
+            Interlocked.Decrement(ref gate._inside);
+        }
+    }
+}

@@ -273,7 +273,11 @@ internal sealed class EmotionService(
             await delivery.WithinBoundAsync(
                 call.Responses.WriteAsync(message, CancellationToken.None),
                 StreamRegistry.GrpcSource,
-                () => call.Context.GetHttpContext().Abort()
+                () =>
+                {
+                    call.Context.UserState[EventDelivery.UnreadMark] = true;
+                    call.Context.GetHttpContext().Abort();
+                }
             );
         }
         finally

@@ -39,6 +39,12 @@ internal sealed class EventDelivery(ServerOptions options, ServerMetrics metrics
         await write;
     }
 
+    /// <summary>
+    /// Set in a gRPC call's <see cref="ServerCallContext.UserState"/> when the server ended it at the bound: the
+    /// abort also cancels the call, which would otherwise be counted as the client's CANCELLED.
+    /// </summary>
+    public const string UnreadMark = "ser.unread";
+
     public RpcException Unread() =>
         new(
             new Status(

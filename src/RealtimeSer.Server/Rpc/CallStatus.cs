@@ -10,14 +10,16 @@ namespace RealtimeSer.Server;
 internal static class CallStatus
 {
     public static StatusCode Of(Exception? error, ServerCallContext context) =>
-        Aborted(context, error)
-        ?? error switch
-        {
-            null => StatusCode.OK,
-            RpcException rpc => rpc.StatusCode,
-            OperationCanceledException => StatusCode.Cancelled,
-            _ => StatusCode.Internal,
-        };
+        context.UserState.ContainsKey(EventDelivery.UnreadMark)
+            ? StatusCode.DeadlineExceeded
+            : Aborted(context, error)
+                ?? error switch
+                {
+                    null => StatusCode.OK,
+                    RpcException rpc => rpc.StatusCode,
+                    OperationCanceledException => StatusCode.Cancelled,
+                    _ => StatusCode.Internal,
+                };
 
     /// <summary>
     /// A client enforces its deadline itself and resets the call when it passes, a moment before the server's

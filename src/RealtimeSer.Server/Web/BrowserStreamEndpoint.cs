@@ -361,9 +361,10 @@ internal sealed class BrowserStreamEndpoint(
         {
             return await socket.ReceiveAsync(buffer.AsMemory(), token);
         }
-        // Not cancelled at the deadline: cancelling a receive aborts the socket, and the page would see 1006
-        // with no reason. Left pending, it lets the error message and a close frame with the reason go out.
-        var receive = socket.ReceiveAsync(buffer.AsMemory(), token);
+        // Never cancelled itself: cancelling a receive aborts the socket, and the page would see 1006 with no
+        // reason. Left pending, it lets the error message and a close frame with the reason go out; it ends when
+        // the socket closes.
+        var receive = socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
         if (receive.IsCompleted)
         {
             return receive.Result;
@@ -375,7 +376,7 @@ internal sealed class BrowserStreamEndpoint(
         {
             return await pending.WaitAsync(idle.Token);
         }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
             _ = pending.ContinueWith(
                 t => t.Exception,
@@ -383,6 +384,7 @@ internal sealed class BrowserStreamEndpoint(
                 TaskContinuationOptions.OnlyOnFaulted,
                 TaskScheduler.Default
             );
+            token.ThrowIfCancellationRequested();
             throw new RpcException(
                 new Status(
                     StatusCode.DeadlineExceeded,

@@ -38,8 +38,10 @@ public sealed class UploadHardeningTests : IDisposable
         {
             ["ffconcat"] = "ffconcat version 1.0\nfile 'probe/secret.wav'\nfile '../probe/secret.wav'\n",
             ["concat, absolute"] = $"ffconcat version 1.0\nfile '{beside}'\n",
-            ["HLS"] = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nprobe/secret.wav\n#EXTINF:10,\n../probe/secret.wav\n",
-            ["SDP"] = "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 5004 RTP/AVP 0\n",
+            ["HLS"] =
+                "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nprobe/secret.wav\n#EXTINF:10,\n../probe/secret.wav\n",
+            ["SDP"] =
+                "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 5004 RTP/AVP 0\n",
             ["file list"] = "probe/secret.wav\n",
         };
         foreach (var (kind, text) in playlists)
@@ -49,7 +51,10 @@ public sealed class UploadHardeningTests : IDisposable
                 new ByteArrayContent(Encoding.UTF8.GetBytes(text))
             );
             var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{kind}: {response.StatusCode} {body}");
+            Assert.True(
+                response.StatusCode == HttpStatusCode.BadRequest,
+                $"{kind}: {response.StatusCode} {body}"
+            );
             Assert.Contains("format the server accepts", body, StringComparison.Ordinal);
             AssertNothingAboutTheServer(body);
         }

@@ -417,20 +417,7 @@ public sealed class WebEndpointTests
         var dir = Directory.CreateTempSubdirectory("ser-web-tls-").FullName;
         try
         {
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-            var names = new SubjectAlternativeNameBuilder();
-            names.AddIpAddress(IPAddress.Loopback);
-            request.CertificateExtensions.Add(names.Build());
-            using var cert = request.CreateSelfSigned(
-                DateTimeOffset.UtcNow.AddMinutes(-5),
-                DateTimeOffset.UtcNow.AddDays(1)
-            );
-            await File.WriteAllTextAsync(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
-            await File.WriteAllTextAsync(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
-            var thumbprint = cert.GetCertHashString(HashAlgorithmName.SHA256);
-            bool Trust(X509Certificate? c) =>
-                c is not null && c.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint;
+            var Trust = await SelfSignedAsync(dir);
             var tls = new SocketsHttpHandler
             {
                 SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => Trust(c) },

@@ -1,5 +1,8 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using NAudio.Wave;
@@ -115,6 +118,27 @@ internal static class WebTestSupport
             all.Add(e);
         }
         return all;
+    }
+
+    /// <summary>
+    /// A self-signed certificate for 127.0.0.1 written to <c>cert.pem</c> and <c>key.pem</c> in
+    /// <paramref name="dir"/>; returns the check that trusts exactly it.
+    /// </summary>
+    public static async Task<Func<X509Certificate?, bool>> SelfSignedAsync(string dir)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var cert = request.CreateSelfSigned(
+            DateTimeOffset.UtcNow.AddMinutes(-5),
+            DateTimeOffset.UtcNow.AddDays(1)
+        );
+        await File.WriteAllTextAsync(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+        await File.WriteAllTextAsync(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        var thumbprint = cert.GetCertHashString(HashAlgorithmName.SHA256);
+        return c => c is not null && c.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint;
     }
 
     public static string? Event(JsonElement e) => e.TryGetProperty("event", out var v) ? v.GetString() : null;

@@ -20,6 +20,7 @@ public sealed partial class OnnxSession
         var names = ResolveOutputs(outputNames);
         _gate.Enter(this);
         var (inputNames, inputValues) = BindInputs(inputs);
+        Shapes.Add(inputs);
         try
         {
             IDisposableReadOnlyCollection<OrtValue> results;
@@ -66,6 +67,7 @@ public sealed partial class OnnxSession
         }
         _gate.Enter(this);
         var (inputNames, inputValues) = BindInputs(inputs);
+        Shapes.Add(inputs);
         var outputValues = new OrtValue[outputs.Length];
         try
         {

@@ -64,6 +64,13 @@ public sealed partial class OnnxSession : IDisposable
     /// <summary>Full path of the loaded model.</summary>
     public string ModelPath { get; }
 
+    /// <summary>What benchmarks and metrics call this session: its <see cref="OnnxSessionOptions.LogId"/>, else the file name.</summary>
+    public string Name =>
+        string.IsNullOrEmpty(_options.LogId) ? Path.GetFileNameWithoutExtension(ModelPath) : _options.LogId;
+
+    /// <summary>The distinct input shapes this session has run.</summary>
+    public ShapeLog Shapes { get; } = new();
+
     /// <summary>Loads a model file. Missing files throw <see cref="FileNotFoundException"/>; files ORT rejects throw <see cref="OnnxException"/>; both name the file.</summary>
     public static OnnxSession Load(string modelPath, OnnxSessionOptions? options = null)
     {

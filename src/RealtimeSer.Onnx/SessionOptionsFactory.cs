@@ -23,7 +23,7 @@ internal static class SessionOptionsFactory
             }
             if (withCuda)
             {
-                native.AppendExecutionProvider_CUDA(options.CudaDeviceId);
+                AppendCuda(native, options);
             }
             return native;
         }
@@ -37,6 +37,35 @@ internal static class SessionOptionsFactory
             native.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The CUDA provider set up for serving: the convolution search and workspace chosen (see
+    /// <see cref="OnnxSessionOptions.CudaConvSearch"/>), copies on the compute stream (ONNX Runtime's default,
+    /// said explicitly: a separate copy stream races on some models), and the memory arena growing by what is
+    /// asked rather than doubling, so a few large shapes do not reserve twice the memory they use.
+    /// </summary>
+    private static void AppendCuda(SessionOptions native, OnnxSessionOptions options)
+    {
+        using var cuda = new OrtCUDAProviderOptions();
+        cuda.UpdateOptions(
+            new Dictionary<string, string>
+            {
+                ["device_id"] = options.CudaDeviceId.ToString(
+                    System.Globalization.CultureInfo.InvariantCulture
+                ),
+                ["cudnn_conv_algo_search"] = options.CudaConvSearch switch
+                {
+                    CudnnConvSearch.Exhaustive => "EXHAUSTIVE",
+                    CudnnConvSearch.Default => "DEFAULT",
+                    _ => "HEURISTIC",
+                },
+                ["cudnn_conv_use_max_workspace"] = options.CudaMaxWorkspace ? "1" : "0",
+                ["do_copy_in_default_stream"] = "1",
+                ["arena_extend_strategy"] = "kSameAsRequested",
+            }
+        );
+        native.AppendExecutionProvider_CUDA(cuda);
     }
 
     private static GraphOptimizationLevel ToNative(GraphOptimization level) =>

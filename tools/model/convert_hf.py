@@ -1,7 +1,7 @@
 """Converts a LOCAL Hugging Face audio-classification checkpoint directory (Wav2Vec2 or HuBERT) into
 model.onnx + manifest.json for RealtimeSer.  No transformers, no safetensors library, no network.
 
-    /usr/bin/python3 tools/model/convert_hf.py CHECKPOINT_DIR OUT_DIR [--id ID] [--name NAME]
+    /usr/bin/python3 tools/model/convert_hf.py CHECKPOINT_DIR OUT_DIR [--id ID] [--name NAME] [--fp16]
 
 CHECKPOINT_DIR holds config.json, preprocessor_config.json (optional) and model.safetensors,
 model.safetensors.index.json (sharded) or pytorch_model.bin.  Supported heads: the standard
@@ -13,6 +13,11 @@ Normalisation is NOT put into the graph: the manifest's `normalization` says wha
 to each window before inference ("zero_mean_unit_var" when preprocessor_config.json has
 do_normalize=true: (x - mean) / sqrt(var + 1e-7), population variance; otherwise "none").  The same
 rule lets the runtime load an unconverted HF ONNX export directory.
+
+--fp16 writes a graph that computes in float16 with float32 input and output (half the file; tensor-core speed
+on a GPU). The manifest says `"precision": "fp16"` and records the measured parity: the largest logit
+difference from the float32 PyTorch model on the check windows, through onnxruntime-node on the CPU (which
+runs float16 kernels, or float32 ones between casts where it has none, so a GPU's figure may differ a little).
 """
 import argparse
 import json
@@ -104,20 +109,20 @@ def manifest_for(cfg, pre, model_id, name, source):
     }
 
 
-def convert(src, out, model_id=None, name=None, verify=True):
+def convert(src, out, model_id=None, name=None, verify=True, fp16=False):
     model, cfg, pre, wfile = build(src)
     model_id = model_id or os.path.basename(os.path.normpath(src))
     os.makedirs(out, exist_ok=True)
     onnx_path = os.path.join(out, "model.onnx")
     onnx_util.export_onnx(model, onnx_path, n_samples=16000)
+    if fp16:
+        onnx_util.to_fp16(onnx_path)
     arch = (cfg.raw.get("architectures") or ["?"])[0]
     man = manifest_for(cfg, pre, model_id, name or model_id, {
         "kind": "huggingface", "architecture": arch, "model_type": cfg.model_type, "head": model.head,
         "weights": wfile, "original_labels": [cfg.id2label[i] for i in range(cfg.num_labels)],
         "converter": "tools/model/convert_hf.py"})
-    with open(os.path.join(out, "manifest.json"), "w") as f:
-        json.dump(man, f, indent=2)
-        f.write("\n")
+    man["precision"] = "fp16" if fp16 else "fp32"
     result = {"onnx": onnx_path, "manifest": man}
     if verify and onnx_util.node_available():
         rng = np.random.default_rng(0)
@@ -129,6 +134,11 @@ def convert(src, out, model_id=None, name=None, verify=True):
         with torch.no_grad():
             ref = [model(torch.from_numpy(x)).numpy() for x in xs]
         result["max_abs_diff"] = float(max(np.abs(g - r).max() for g, r in zip(got, ref)))
+        man["parity"] = {"max_abs_logit_diff": result["max_abs_diff"], "against": "PyTorch float32",
+                         "runtime": "onnxruntime-node 1.30.0 CPU"}
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(man, f, indent=2)
+        f.write("\n")
     return result
 
 
@@ -139,11 +149,14 @@ def main():
     ap.add_argument("--id")
     ap.add_argument("--name")
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--fp16", action="store_true",
+                    help="compute in float16 with float32 input and output (see the module's note on parity)")
     a = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    r = convert(a.checkpoint_dir, a.out_dir, a.id, a.name, verify=not a.no_verify)
+    r = convert(a.checkpoint_dir, a.out_dir, a.id, a.name, verify=not a.no_verify, fp16=a.fp16)
     print(json.dumps({"onnx": r["onnx"], "labels": r["manifest"]["labels"],
                       "normalization": r["manifest"]["normalization"],
+                      "precision": r["manifest"]["precision"],
                       "max_abs_diff_onnxruntime_node": r.get("max_abs_diff")}, indent=2))
 
 

@@ -166,6 +166,41 @@ for _i, _k in enumerate(CASES):
     setattr(ConvertTest, f"test_{_k}", (lambda k, s: lambda self: self._run(k, s))(_k, 100 + _i))
 
 
+@unittest.skipUnless(onnx_util.node_available(), "node + onnxruntime-node tarball needed")
+class Fp16Test(unittest.TestCase):
+    def test_fp16_graph_keeps_float32_io_halves_the_weights_and_stays_close(self):
+        import onnx
+        c = CASES["w2v2_group_postln_safetensors_param"]
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "ckpt")
+            ref = write_checkpoint(src, c["cfg"], c["head"], c["fmt"], 7, parametrizations=True)
+            full = convert_hf.convert(src, os.path.join(d, "fp32"), model_id="x")
+            half = convert_hf.convert(src, os.path.join(d, "fp16"), model_id="x", fp16=True)
+            with open(os.path.join(d, "fp16", "manifest.json")) as f:
+                man = json.load(f)
+            self.assertEqual(man["precision"], "fp16")
+            self.assertEqual(man["parity"]["max_abs_logit_diff"], half["max_abs_diff"])
+            m = onnx.load(os.path.join(d, "fp16", "model.onnx"))
+            self.assertEqual(m.graph.input[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+            self.assertEqual(m.graph.output[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+            kinds = {t.data_type for t in m.graph.initializer}
+            self.assertNotIn(onnx.TensorProto.FLOAT, kinds)
+            self.assertIn(onnx.TensorProto.FLOAT16, kinds)
+            self.assertLess(os.path.getsize(os.path.join(d, "fp16", "model.onnx")),
+                            0.7 * os.path.getsize(os.path.join(d, "fp32", "model.onnx")))  # graph overhead of a tiny model
+            # float16 rounding shows, within what half precision allows on these logits
+            rng = np.random.default_rng(7)
+            x = rng.standard_normal((2, 8000)).astype(np.float32)
+            x = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-7)
+            got = onnx_util.run_node(os.path.join(d, "fp16", "model.onnx"), [x])[0]
+            with torch.no_grad():
+                want = ref(torch.from_numpy(x)).numpy()
+            scale = float(np.abs(want).max())
+            self.assertLess(float(np.abs(got - want).max()), 0.02 * scale + 1e-3)
+            self.assertGreater(half["max_abs_diff"], full["max_abs_diff"])
+            np.testing.assert_array_equal(got.argmax(1), want.argmax(1))
+
+
 class ModelMathTest(unittest.TestCase):
     def test_weight_norm_matches_torch(self):
         cfg = wav2vec2.Config(BASE)

@@ -14,7 +14,19 @@ internal static class BenchReport
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // A point without samples (no event in it) has no percentile: JSON null, not a crash.
+        Converters = { new FiniteOrNull() },
     };
+
+    /// <summary>
+    /// The line every benchmark prints for the ONNX sessions it ran, e.g.
+    /// <c>shapes: silero_vad=3 general6=5 general6/head=1</c>, and the same counts for its JSON.
+    /// </summary>
+    public static SortedDictionary<string, int> Shapes(IEnumerable<RealtimeSer.Onnx.OnnxSession> sessions) =>
+        new(sessions.ToDictionary(s => s.Name, s => s.Shapes.Count), StringComparer.Ordinal);
+
+    public static string ShapesLine(IReadOnlyDictionary<string, int> shapes) =>
+        "shapes: " + string.Join(' ', shapes.Select(s => $"{s.Key}={s.Value}"));
 
     public static string WriteJson<T>(string dir, string name, T result)
     {
@@ -44,8 +56,30 @@ internal static class BenchReport
         return text.ToString();
     }
 
+    /// <summary>A figure for tables and console lines; "n/a" where there is none (no samples).</summary>
     public static string F(double value, string format = "0.0") =>
-        double.IsNaN(value) ? "–" : value.ToString(format, CultureInfo.InvariantCulture);
+        double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : "n/a";
+
+    private sealed class FiniteOrNull : System.Text.Json.Serialization.JsonConverter<double>
+    {
+        public override double Read(
+            ref Utf8JsonReader reader,
+            Type typeToConvert,
+            JsonSerializerOptions options
+        ) => reader.TokenType == JsonTokenType.Null ? double.NaN : reader.GetDouble();
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+        {
+            if (double.IsFinite(value))
+            {
+                writer.WriteNumberValue(value);
+            }
+            else
+            {
+                writer.WriteNullValue();
+            }
+        }
+    }
 
     /// <summary>A line chart: one polyline per series over shared x values; returns the file path.</summary>
     public static string WriteSvgChart(

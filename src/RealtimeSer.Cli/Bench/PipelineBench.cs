@@ -28,6 +28,9 @@ internal sealed record PipelineResult(
 {
     /// <summary>The models run on every window, '+'-joined (their raw throughputs are combined).</summary>
     public string Models { get; init; } = "";
+
+    /// <summary>Distinct input shapes each ONNX session ran during the replay (before the raw measurements).</summary>
+    public IReadOnlyDictionary<string, int> Shapes { get; init; } = new Dictionary<string, int>();
 }
 
 /// <summary>
@@ -74,6 +77,7 @@ internal static class PipelineBench
 
         double channelSeconds = 0,
             audioSeconds = 0;
+        IReadOnlyDictionary<string, int> shapes;
         var clock = Stopwatch.StartNew();
         await using (
             var engine = new EmotionEngine(
@@ -140,6 +144,7 @@ internal static class PipelineBench
                     );
                 }
             );
+            shapes = BenchReport.Shapes(engine.Sessions);
         }
         var elapsed = clock.Elapsed.TotalSeconds;
         await sampler.CancelAsync();
@@ -179,6 +184,7 @@ internal static class PipelineBench
         )
         {
             Models = string.Join('+', classifiers.Select(c => c.Manifest.Id)),
+            Shapes = shapes,
         };
     }
 

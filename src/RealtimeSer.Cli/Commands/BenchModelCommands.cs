@@ -83,6 +83,7 @@ internal static class BenchModelCommands
                             $"bench: CUDA not measured: {OnnxRuntime.CudaUnavailableReason}"
                         );
                     }
+                    var shapes = new SortedDictionary<string, int>(StringComparer.Ordinal);
                     foreach (var (name, kind) in providers)
                     {
                         using var classifier = model.Load(parse, kind);
@@ -99,10 +100,14 @@ internal static class BenchModelCommands
                                     TimeSpan.FromSeconds(parse.GetValue(seconds))
                                 );
                                 Console.Error.WriteLine(
-                                    $"bench model: {name} window {w} s batch {b}: p50 {point.P50Ms:0.0} ms, {point.WindowsPerSecond:0} windows/s"
+                                    $"bench model: {name} window {w} s batch {b}: p50 {BenchReport.F(point.P50Ms)} ms, {BenchReport.F(point.WindowsPerSecond, "0")} windows/s"
                                 );
                                 points.Add(point);
                             }
+                        }
+                        foreach (var (session, count) in BenchReport.Shapes(classifier.Sessions))
+                        {
+                            shapes[providers.Count > 1 ? $"{session}@{name}" : session] = count;
                         }
                     }
                     var dir = parse.GetValue(output)!;
@@ -121,7 +126,16 @@ internal static class BenchModelCommands
                                 ]
                         )
                     );
-                    BenchReport.WriteJson(dir, "bench-model", new { machine = Machine(), points });
+                    BenchReport.WriteJson(
+                        dir,
+                        "bench-model",
+                        new
+                        {
+                            machine = Machine(),
+                            points,
+                            shapes,
+                        }
+                    );
                     BenchReport.WriteMarkdown(dir, "bench-model", markdown);
                     var chart = BenchReport.WriteSvgChart(
                         dir,
@@ -142,6 +156,7 @@ internal static class BenchModelCommands
                         logX: true
                     );
                     Console.WriteLine(markdown);
+                    Console.WriteLine(BenchReport.ShapesLine(shapes));
                     Console.Error.WriteLine($"bench: results in {dir} (chart {chart})");
                     return 0;
                 })
@@ -246,9 +261,19 @@ internal static class BenchModelCommands
                             ],
                         ]
                     );
-                    BenchReport.WriteJson(dir, "bench-pipeline", new { machine = Machine(), result });
+                    BenchReport.WriteJson(
+                        dir,
+                        "bench-pipeline",
+                        new
+                        {
+                            machine = Machine(),
+                            result,
+                            shapes = result.Shapes,
+                        }
+                    );
                     BenchReport.WriteMarkdown(dir, "bench-pipeline", markdown);
                     Console.WriteLine(markdown);
+                    Console.WriteLine(BenchReport.ShapesLine(result.Shapes));
                     return 0;
                 })
         );
@@ -413,7 +438,7 @@ internal static class BenchModelCommands
                             Round = round,
                         };
                         Console.Error.WriteLine(
-                            $"bench live: {n} streams{label}: p50 {p.P50Ms:0} ms, p95 {p.P95Ms:0} ms{(remote is null ? "" : $" (server's own p95 {p.ServerP95Ms:0} ms)")}, p99 {p.P99Ms:0} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, {(p.Refused > 0 ? $"refused {p.Refused}, " : "")}CPU {p.CpuPercent:0}%"
+                            $"bench live: {n} streams{label}: p50 {BenchReport.F(p.P50Ms, "0")} ms, p95 {BenchReport.F(p.P95Ms, "0")} ms{(remote is null ? "" : $" (server's own p95 {BenchReport.F(p.ServerP95Ms, "0")} ms)")}, p99 {BenchReport.F(p.P99Ms, "0")} ms, dropped {p.WindowsDropped}, shed {100 * p.AudioShedShare:0.0}% of audio, {(p.Refused > 0 ? $"refused {p.Refused}, " : "")}CPU {p.CpuPercent:0}%"
                                 + (p.VadMeanBatch > 0 ? $", mean VAD batch {p.VadMeanBatch:0.0}" : "")
                                 + (p.MeetsObjective ? "" : "  (misses the objective)")
                         );
@@ -448,7 +473,7 @@ internal static class BenchModelCommands
                                     ) * 1000;
                                 var bound = hopMs + at80.InferenceP95Ms + 50;
                                 Console.Error.WriteLine(
-                                    $"bench live: capacity {good} streams; at 80 % ({at80.Streams}) p95 {at80.P95Ms:0} ms vs hop + batch inference + 50 ms = {bound:0} ms: "
+                                    $"bench live: capacity {good} streams; at 80 % ({at80.Streams}) p95 {BenchReport.F(at80.P95Ms, "0")} ms vs hop + batch inference + 50 ms = {bound:0} ms: "
                                         + (
                                             at80.P95Ms <= bound && at80.WindowsDropped == 0
                                                 ? "met"
@@ -459,6 +484,10 @@ internal static class BenchModelCommands
                         }
                     }
                     int? capacity = capacities.Count > 0 ? capacities[^1].Streams : null;
+                    // The in-process engine's sessions over every point (a server reports its own on /metrics).
+                    var shapes = remote is null
+                        ? BenchReport.Shapes([vad!.Session, .. classifier!.Sessions])
+                        : null;
                     var dir = parse.GetValue(output)!;
                     var markdown =
                         BenchReport.Table(
@@ -525,6 +554,7 @@ internal static class BenchModelCommands
                                 capacity,
                                 capacities,
                                 points,
+                                shapes,
                             }
                             : (object)
                                 new
@@ -537,6 +567,10 @@ internal static class BenchModelCommands
                                 }
                     );
                     BenchReport.WriteMarkdown(dir, "bench-live", markdown);
+                    if (shapes is not null)
+                    {
+                        Console.WriteLine(BenchReport.ShapesLine(shapes));
+                    }
                     var ordered = points.OrderBy(p => p.Streams).ToList();
                     BenchReport.WriteSvgChart(
                         dir,

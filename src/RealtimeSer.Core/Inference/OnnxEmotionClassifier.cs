@@ -1,4 +1,5 @@
 using RealtimeSer.Core.Models;
+using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Core.Inference;
@@ -12,13 +13,34 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
     // The head of a model with per-channel adaptation (manifest "adaptation"), null otherwise.
     private readonly OnnxSession? _head;
 
-    private OnnxEmotionClassifier(ModelManifest manifest, OnnxSession session, OnnxSession? head)
+    private OnnxEmotionClassifier(
+        ModelManifest manifest,
+        OnnxSession session,
+        OnnxSession? head,
+        bool? padShapes
+    )
     {
         Manifest = manifest;
         _session = session;
         _head = head;
         CheckGraph();
+        Shapes = new ShapePlan(
+            padShapes ?? session.ExecutionProvider == ExecutionProviderKind.Cuda,
+            (int)(manifest.MinWindowSeconds * 16000),
+            (int)(manifest.RecommendedWindowSeconds * 16000),
+            (int)(ClipClassifier.MaxSingleWindowSeconds * 16000)
+        );
+        if (Shapes.Pad)
+        {
+            WarmUp();
+        }
     }
+
+    /// <summary>The input shapes the model's graph is run with.</summary>
+    public ShapePlan Shapes { get; }
+
+    /// <summary>The ONNX sessions behind this model (the graph, and the head of an adaptive model).</summary>
+    public IReadOnlyList<OnnxSession> Sessions => _head is null ? [_session] : [_session, _head];
 
     public ModelManifest Manifest { get; }
 
@@ -30,10 +52,24 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
     /// <summary>The execution provider in use and thread settings, for the start-up log line.</summary>
     public string Describe() => _session.Describe();
 
-    public static OnnxEmotionClassifier Load(ModelManifest manifest, OnnxSessionOptions? options = null)
+    /// <param name="padShapes">
+    /// Pad batches and windows to the shape buckets (<see cref="ShapePlan"/>); null decides by provider: padded on
+    /// CUDA, split on the CPU.
+    /// </param>
+    public static OnnxEmotionClassifier Load(
+        ModelManifest manifest,
+        OnnxSessionOptions? options = null,
+        bool? padShapes = null
+    )
     {
         ArgumentNullException.ThrowIfNull(manifest);
-        var session = OnnxSession.Load(manifest.ModelPath, options ?? new OnnxSessionOptions());
+        var session = OnnxSession.Load(
+            manifest.ModelPath,
+            (options ?? new OnnxSessionOptions()) with
+            {
+                LogId = options?.LogId ?? manifest.Id,
+            }
+        );
         OnnxSession? head = null;
         try
         {
@@ -43,10 +79,14 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                 // order: on the CPU, one thread, whatever provider the feature graph uses.
                 head = OnnxSession.Load(
                     adaptation.HeadPath,
-                    new OnnxSessionOptions { Provider = ExecutionProviderKind.Cpu, LogId = "head" }
+                    new OnnxSessionOptions
+                    {
+                        Provider = ExecutionProviderKind.Cpu,
+                        LogId = manifest.Id + "/head",
+                    }
                 );
             }
-            return new OnnxEmotionClassifier(manifest, session, head);
+            return new OnnxEmotionClassifier(manifest, session, head, padShapes);
         }
         catch
         {
@@ -139,6 +179,68 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                 AudioMath.NormalizeZeroMeanUnitVariance(windows.Span.Slice(i * length, length));
             }
         }
+        foreach (var (start, n) in ShapePlan.Pieces(count))
+        {
+            var pieceWindows = windows.Slice(start * length, n * length);
+            var pieceOutputs = outputs.Slice(start * labels, n * labels);
+            if (Shapes.Pad)
+            {
+                RunPadded(pieceWindows, n, length, pieceOutputs, labels);
+            }
+            else
+            {
+                Run(pieceWindows, n, length, pieceOutputs, labels);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One run at a bucketed shape: the windows copied into a zeroed buffer of the padded batch and length,
+    /// the padding rows' outputs thrown away.
+    /// </summary>
+    private void RunPadded(Memory<float> windows, int count, int length, Memory<float> outputs, int labels)
+    {
+        var batch = ShapePlan.PaddedBatch(count);
+        var padded = Shapes.PaddedLength(length);
+        if (batch == count && padded == length)
+        {
+            Run(windows, count, length, outputs, labels);
+            return;
+        }
+        var input = EnginePool.Floats.Rent(batch * padded);
+        var output = EnginePool.Floats.Rent(batch * labels);
+        try
+        {
+            input.AsSpan(0, batch * padded).Clear();
+            for (var i = 0; i < count; i++)
+            {
+                windows.Span.Slice(i * length, length).CopyTo(input.AsSpan(i * padded));
+            }
+            Run(input.AsMemory(0, batch * padded), batch, padded, output.AsMemory(0, batch * labels), labels);
+            output.AsSpan(0, count * labels).CopyTo(outputs.Span);
+        }
+        finally
+        {
+            EnginePool.Floats.Return(input);
+            EnginePool.Floats.Return(output);
+        }
+    }
+
+    /// <summary>Runs every bucket once, so that no live request pays for a shape's first run.</summary>
+    private void WarmUp()
+    {
+        var width = Manifest.Adaptation?.FeatureCount ?? Manifest.Labels.Count;
+        foreach (var length in Shapes.Lengths.Where(l => l <= Manifest.RecommendedWindowSeconds * 16000))
+        {
+            foreach (var batch in ShapePlan.Batches())
+            {
+                Run(new float[batch * length], batch, length, new float[batch * width], width);
+            }
+        }
+    }
+
+    private void Run(Memory<float> windows, int count, int length, Memory<float> outputs, int labels)
+    {
         try
         {
             _session.RunInto(

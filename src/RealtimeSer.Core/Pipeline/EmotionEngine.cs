@@ -134,8 +134,17 @@ public sealed class EmotionEngine : IAsyncDisposable
                     onBatch: size => Metrics.VadBatchSize.Record(size)
                 )
                 : null;
+        Sessions =
+        [
+            vadModel.Session,
+            .. _classifiers.OfType<OnnxEmotionClassifier>().SelectMany(c => c.Sessions),
+        ];
+        Metrics.WatchShapes(Sessions);
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
+
+    /// <summary>Every ONNX session this engine runs: the VAD's and each model's.</summary>
+    public IReadOnlyList<RealtimeSer.Onnx.OnnxSession> Sessions { get; }
 
     /// <summary>The first model: its label leads every event, its manifest sets the default windows.</summary>
     public IEmotionClassifier Classifier { get; }

@@ -118,6 +118,19 @@ public sealed class EngineMetrics : IDisposable
     internal void RecordModelRun(string model, double seconds) =>
         ModelInferenceTime.Record(seconds, new KeyValuePair<string, object?>("model", model));
 
+    /// <summary>A gauge of the distinct input shapes each of <paramref name="sessions"/> has run, by session name.</summary>
+    internal void WatchShapes(IReadOnlyList<RealtimeSer.Onnx.OnnxSession> sessions) =>
+        Meter.CreateObservableGauge(
+            "ser.onnx.shapes",
+            () =>
+                sessions.Select(s => new Measurement<int>(
+                    s.Shapes.Count,
+                    new KeyValuePair<string, object?>("session", s.Name)
+                )),
+            "{shape}",
+            "Distinct input shapes each ONNX session has run (VAD, each model, each adaptive head): every new shape costs a GPU session a convolution search."
+        );
+
     internal void StreamOpened() => Interlocked.Increment(ref _activeStreams);
 
     internal void StreamClosed() => Interlocked.Decrement(ref _activeStreams);

@@ -32,11 +32,30 @@ public sealed class SileroVadModel : IDisposable
 
     public string ModelPath => _session.ModelPath;
 
-    /// <summary>Loads the model from <paramref name="path"/>, or from <see cref="ModelLocator.SileroVad"/>.</summary>
+    /// <summary>The ONNX session (its name and the shapes it has run, for benchmarks and metrics).</summary>
+    public OnnxSession Session => _session;
+
+    /// <summary>
+    /// Loads the model from <paramref name="path"/>, or from <see cref="ModelLocator.SileroVad"/>. It runs on the
+    /// CPU unless <paramref name="options"/> asks for CUDA by name (Auto means the CPU here, in the GPU build
+    /// too): a 32 ms frame is far less work than a GPU run's kernel launches and host-device copies cost, and each
+    /// batch size was a new GPU shape. Measure before moving it (`ser bench vad`, tools/gpu/check).
+    /// </summary>
     public static SileroVadModel Load(string? path = null, OnnxSessionOptions? options = null)
     {
         path ??= ModelLocator.SileroVad();
-        var session = OnnxSession.Load(path, options ?? new OnnxSessionOptions());
+        options ??= new OnnxSessionOptions();
+        var session = OnnxSession.Load(
+            path,
+            options with
+            {
+                Provider =
+                    options.Provider == ExecutionProviderKind.Cuda
+                        ? ExecutionProviderKind.Cuda
+                        : ExecutionProviderKind.Cpu,
+                LogId = options.LogId ?? "silero_vad",
+            }
+        );
         try
         {
             return new SileroVadModel(session);

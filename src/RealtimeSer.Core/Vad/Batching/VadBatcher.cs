@@ -5,7 +5,8 @@ namespace RealtimeSer.Core.Vad.Batching;
 /// frame with its own state and awaits the probability; workers take whatever is pending (up to
 /// <see cref="MaxBatch"/> frames, without waiting for more) and run it as one batch. Under light load a batch
 /// is a frame or two and nothing waits; as load grows, frames queue while a batch runs and the next batch is
-/// larger, which is when the lower per-frame cost of batching pays (docs/benchmarks.md). Each channel's
+/// larger, which is when the lower per-frame cost of batching pays (docs/benchmarks.md). Runs take power-of-two
+/// batches, so the session sees at most seven shapes. Each channel's
 /// recurrent state and context stay its own; a probability does not depend on the batch it ran in.
 /// <para>
 /// Pending frames are served oldest channel first (the order the channels were opened), not first come first
@@ -147,8 +148,11 @@ public sealed class VadBatcher : IAsyncDisposable
                 Monitor.Wait(_bySeniority);
                 _idle--;
             }
+            // A power of two of the most senior frames: the session sees a handful of shapes, never one per
+            // batch size (on CUDA each new shape is a new convolution search); the rest go in the next run.
+            var take = 1 << System.Numerics.BitOperations.Log2((uint)Math.Min(_bySeniority.Count, MaxBatch));
             var count = 0;
-            while (count < MaxBatch && _bySeniority.TryDequeue(out var request, out _))
+            while (count < take && _bySeniority.TryDequeue(out var request, out _))
             {
                 requests[count] = request;
                 states[count] = request.State;

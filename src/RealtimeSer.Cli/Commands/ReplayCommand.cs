@@ -255,7 +255,7 @@ internal static class ReplayCommand
                                             progress.FileSkipped(input);
                                             return;
                                         }
-                                        if (why != "missing")
+                                        if (why != ReplayOutput.NotWritten)
                                         {
                                             progress.FileRedone(input, why);
                                         }

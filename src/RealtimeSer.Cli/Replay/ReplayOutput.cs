@@ -50,16 +50,20 @@ internal sealed class ReplayOutput : IAsyncDisposable
     public static bool IsComplete(string outDir, ReplayInput input, ReplayFormat format) =>
         File.Exists(OutputPath(outDir, input, format)) && File.Exists(SummaryPath(outDir, input));
 
+    /// <summary>What <see cref="WhyRedo"/> says of an output that is not there (or not complete) yet.</summary>
+    public const string NotWritten = "not written yet";
+
     /// <summary>
     /// Whether <c>--resume</c> may keep this input's output: null when it is complete and was made with
-    /// <paramref name="recipe"/>'s settings, else why it must be redone ("missing", or what changed).
+    /// <paramref name="recipe"/>'s settings, else why it must be redone (<see cref="NotWritten"/>, or what
+    /// changed).
     /// </summary>
     public static string? WhyRedo(string outDir, ReplayInput input, ReplayRecipe recipe)
     {
         ArgumentNullException.ThrowIfNull(recipe);
         if (!IsComplete(outDir, input, recipe.Format))
         {
-            return "missing";
+            return NotWritten;
         }
         try
         {

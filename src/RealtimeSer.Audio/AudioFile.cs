@@ -7,7 +7,7 @@ public static class AudioFile
     /// Opens <paramref name="path"/> for streaming. WAV is recognised by content, not extension, and decoded natively;
     /// other formats (and WAV encodings not decoded natively, e.g. ADPCM) go through ffmpeg when it is on PATH,
     /// else <see cref="AudioFormatException"/> says to install it. A missing file throws
-    /// <see cref="FileNotFoundException"/>.
+    /// <see cref="FileNotFoundException"/>; a directory, <see cref="AudioFormatException"/> saying so.
     /// </summary>
     public static IAudioReader Open(string path) => Open(path, ffmpegPath: null);
 
@@ -17,6 +17,11 @@ public static class AudioFile
     public static IAudioReader Open(string path, string? ffmpegPath)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+        {
+            // Opening a directory fails with "Access to the path is denied", even for root.
+            throw new AudioFormatException($"{path} is a directory, not an audio file.", path);
+        }
         if (!LooksLikeWav(path))
         {
             return FfmpegReader.Open(path, ffmpegPath);

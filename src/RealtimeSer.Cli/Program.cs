@@ -7,6 +7,18 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        var parse = CreateRoot().Parse(args);
+        var problems = CommandLineChecks.Problems(parse);
+        if (problems.Count > 0)
+        {
+            return CommandLineChecks.Report(problems, Console.Error);
+        }
+        return await parse.InvokeAsync();
+    }
+
+    /// <summary>Every command of <c>ser</c>.</summary>
+    internal static RootCommand CreateRoot()
+    {
         var root = new RootCommand("RealtimeSer: real-time speech emotion recognition.");
         root.Subcommands.Add(VadCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
@@ -18,6 +30,6 @@ public static class Program
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(ListenCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
-        return await root.Parse(args).InvokeAsync();
+        return root;
     }
 }

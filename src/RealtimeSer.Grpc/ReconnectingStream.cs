@@ -37,8 +37,18 @@ public sealed record ReconnectPolicy
     }
 }
 
-/// <summary>A reconnection: why, after which delay, and where in stream time the new call begins.</summary>
-public sealed record ReconnectEvent(int Attempt, TimeSpan Delay, double OffsetSeconds, Status Cause);
+/// <summary>
+/// A reconnection attempt: why (the status the last call ended with), after which delay, and where in stream
+/// time the new call begins.
+/// </summary>
+public sealed record ReconnectEvent(int Attempt, TimeSpan Delay, double OffsetSeconds, Status Cause)
+{
+    /// <summary>Attempts allowed in a row (<see cref="ReconnectPolicy.MaxAttempts"/>).</summary>
+    public int MaxAttempts { get; init; }
+
+    /// <summary>True when no call of this stream had reached a server before: this is its first connection.</summary>
+    public bool IsFirstConnection { get; init; }
+}
 
 /// <summary>
 /// One logical StreamingRecognize stream that survives the loss of the replica serving it. On UNAVAILABLE
@@ -67,6 +77,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
     private long _bytesSent;
     private int _failuresInARow;
     private bool _requestCompleted;
+    private bool _connected;
 
     private ReconnectingStream(
         EmotionRecognizer.EmotionRecognizerClient client,
@@ -82,10 +93,17 @@ public sealed class ReconnectingStream : IAsyncDisposable
         _call = call;
         _cancellationToken = cancellationToken;
         _bytesPerSecond = BytesPerSecond(config);
+        _connected = !call.HasEnded;
     }
 
-    /// <summary>Called after each reconnection (from the reading side).</summary>
+    /// <summary>
+    /// Called when a new call has reached a server (from the reading side): its config went out on a
+    /// connection. An attempt that could not connect is not a reconnection; see <see cref="Retrying"/>.
+    /// </summary>
     public Action<ReconnectEvent>? Reconnected { get; init; }
+
+    /// <summary>Called before each wait for a new attempt (from the reading side), with the status that ended the last call.</summary>
+    public Action<ReconnectEvent>? Retrying { get; init; }
 
     /// <summary>New calls opened after the first.</summary>
     public int Reconnects { get; private set; }
@@ -102,7 +120,8 @@ public sealed class ReconnectingStream : IAsyncDisposable
         RecognitionConfig config,
         ReconnectPolicy? policy = null,
         Action<ReconnectEvent>? reconnected = null,
-        CancellationToken cancellationToken = default
+        CancellationToken cancellationToken = default,
+        Action<ReconnectEvent>? retrying = null
     )
     {
         ArgumentNullException.ThrowIfNull(client);
@@ -117,6 +136,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
         )
         {
             Reconnected = reconnected,
+            Retrying = retrying,
         };
     }
 
@@ -195,6 +215,7 @@ public sealed class ReconnectingStream : IAsyncDisposable
                     return null;
                 }
                 _failuresInARow = 0;
+                _connected = true;
                 return Shift(response);
             }
             catch (RpcException e)
@@ -249,13 +270,21 @@ public sealed class ReconnectingStream : IAsyncDisposable
                     : new RpcException(
                         new Status(
                             cause.StatusCode,
-                            $"{cause.Status.Detail} (gave up after {_policy.MaxAttempts} reconnection attempts)"
+                            $"{cause.Status.Detail} (gave up after {_policy.MaxAttempts} reconnection attempts)",
+                            cause.Status.DebugException
                         )
                     )
             );
             throw _failure!;
         }
         var delay = _policy.Delay(_failuresInARow, _random);
+        Retrying?.Invoke(
+            new ReconnectEvent(_failuresInARow, delay, SecondsSent, cause.Status)
+            {
+                MaxAttempts = _policy.MaxAttempts,
+                IsFirstConnection = !_connected,
+            }
+        );
         await Task.Delay(delay, _cancellationToken);
         await _gate.WaitAsync(_cancellationToken);
         try
@@ -269,14 +298,27 @@ public sealed class ReconnectingStream : IAsyncDisposable
             var offset = Interlocked.Read(ref _bytesSent) / _bytesPerSecond;
             Volatile.Write(ref _offsetSeconds, offset);
             _call = await _client.StartStreamAsync(_config, _cancellationToken);
-            Reconnects++;
             Interlocked
                 .Exchange(
                     ref _callChanged,
                     new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
                 )
                 .TrySetResult();
-            Reconnected?.Invoke(new ReconnectEvent(_failuresInARow, delay, offset, cause.Status));
+            // A call whose config could not be sent never reached a server: its read reports why, and the
+            // next attempt follows without a reconnection having happened.
+            if (!_call.HasEnded)
+            {
+                Reconnects++;
+                var first = !_connected;
+                _connected = true;
+                Reconnected?.Invoke(
+                    new ReconnectEvent(_failuresInARow, delay, offset, cause.Status)
+                    {
+                        MaxAttempts = _policy.MaxAttempts,
+                        IsFirstConnection = first,
+                    }
+                );
+            }
         }
         finally
         {

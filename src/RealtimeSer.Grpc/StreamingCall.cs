@@ -36,9 +36,13 @@ public sealed class StreamingCall<TRequest, TResponse> : IAsyncDisposable
         catch (Exception e) when (EndedUnderUs(e))
         {
             // The call ended under the write (a refusal, a reset): not ours to cancel, so not a cancellation.
+            HasEnded = true;
             return false;
         }
     }
+
+    /// <summary>A write found the call already ended (refused, or no connection could be made): read for why.</summary>
+    public bool HasEnded { get; private set; }
 
     /// <summary>
     /// The call ended while we wrote, for a reason the reading side reports: Grpc.Net.Client throws the
@@ -63,8 +67,36 @@ public sealed class StreamingCall<TRequest, TResponse> : IAsyncDisposable
     }
 
     /// <summary>The next response, or null at an OK end; any other end throws <see cref="RpcException"/>.</summary>
-    public async ValueTask<TResponse?> ReadAsync() =>
-        await _call.ResponseStream.MoveNext(_cancellationToken) ? _call.ResponseStream.Current : null;
+    public async ValueTask<TResponse?> ReadAsync()
+    {
+        try
+        {
+            return await _call.ResponseStream.MoveNext(_cancellationToken)
+                ? _call.ResponseStream.Current
+                : null;
+        }
+        catch (OperationCanceledException)
+            when (!_cancellationToken.IsCancellationRequested && FailedStatus() is { } status)
+        {
+            // With ThrowOperationCanceledOnCancellation, Grpc.Net.Client reports a call that never got a
+            // connection (refused, no such host) as a cancellation (grpc/grpc-dotnet#2032); its status says why.
+            throw new RpcException(status);
+        }
+    }
+
+    /// <summary>The status of a call that ended in failure (not by cancellation); null while it runs.</summary>
+    private Status? FailedStatus()
+    {
+        try
+        {
+            var status = _call.GetStatus();
+            return status.StatusCode is StatusCode.OK or StatusCode.Cancelled ? null : status;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     public ValueTask DisposeAsync()
     {

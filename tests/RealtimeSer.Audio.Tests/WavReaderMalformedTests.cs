@@ -186,6 +186,17 @@ public class WavReaderMalformedTests
     }
 
     [Fact]
+    public void A_directory_is_named_as_one_not_refused_as_access_denied()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("calls.wav");
+        Directory.CreateDirectory(path);
+        var ex = Assert.Throws<AudioFormatException>(() => AudioFile.Open(path));
+        Assert.Equal(path, ex.Path);
+        Assert.Equal($"{path} is a directory, not an audio file.", ex.Message);
+    }
+
+    [Fact]
     public void Open_names_the_file()
     {
         using var dir = new TempDir();

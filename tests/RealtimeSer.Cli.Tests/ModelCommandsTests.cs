@@ -184,6 +184,78 @@ public class ModelCommandsTests
                 .ToArray();
     }
 
+    [SkippableFact]
+    public async Task Models_shows_each_metric_as_its_manifest_has_it_not_rounded_again()
+    {
+        RequireModel();
+        var (exit, text, stderr) = await CliRunner.RunAsync("models");
+        Assert.True(exit == 0, stderr);
+        var checkedMetrics = 0;
+        foreach (var manifest in ModelCatalog.List())
+        {
+            using var raw = JsonDocument.Parse(
+                File.ReadAllText(Path.Combine(manifest.Directory, "manifest.json"))
+            );
+            if (!raw.RootElement.TryGetProperty("metrics", out var metrics))
+            {
+                continue;
+            }
+            foreach (
+                var set in metrics.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Object)
+            )
+            {
+                foreach (
+                    var m in set
+                        .Value.EnumerateObject()
+                        .Where(p => p.Value.ValueKind == JsonValueKind.Number && p.Name != "macro_f1")
+                )
+                {
+                    var shown = m
+                        .Value.GetDouble()
+                        .ToString("0.####", System.Globalization.CultureInfo.InvariantCulture);
+                    Assert.Contains($"{set.Name}: ", text, StringComparison.Ordinal);
+                    Assert.Matches(
+                        $@"{System.Text.RegularExpressions.Regex.Escape(set.Name)}:.*\b{m.Name} {System.Text.RegularExpressions.Regex.Escape(shown)}(,|\n|$)",
+                        text
+                    );
+                    checkedMetrics++;
+                }
+            }
+        }
+        Skip.If(checkedMetrics == 0, "no installed model has per-set metrics");
+    }
+
+    [SkippableFact]
+    public async Task A_model_line_of_the_CPU_package_is_one_short_line_without_a_CUDA_notice()
+    {
+        RequireModel();
+        Skip.If(
+            Commands.ExecutionNotes.HasCudaProvider,
+            "this build has the GPU package: its fallback line says why"
+        );
+        var clip = CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
+
+        var (exit, _, stderr) = await CliRunner.RunAsync("classify", clip);
+
+        Assert.True(exit == 0, stderr);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Matches(@"^ser: model \w+ on CPU \(ONNX Runtime [\d.]+, \d+ threads\)$", line);
+    }
+
+    [SkippableFact]
+    public async Task Info_names_every_installed_model_with_its_path()
+    {
+        RequireModel();
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("info");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("models:      ", stdout, StringComparison.Ordinal);
+        foreach (var m in ModelCatalog.List())
+        {
+            var mark = m.Id == ModelCatalog.DefaultModelId ? " (default)" : "";
+            Assert.Contains($"{m.Id}{mark}: {m.ModelPath}", stdout, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Unknown_model_id_lists_what_is_installed()
     {

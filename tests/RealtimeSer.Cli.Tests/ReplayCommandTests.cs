@@ -249,6 +249,64 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(results, "a.csv")));
     }
 
+    [SkippableFact]
+    public async Task Resume_redoes_an_output_made_with_other_settings_and_keeps_one_made_with_these()
+    {
+        RequireModel();
+        var clip = CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
+        var events = Path.Combine(_out, "1004_TSI_ANG_XX.jsonl");
+        var summary = Path.Combine(_out, "1004_TSI_ANG_XX.summary.json");
+        var (exit, _, stderr) = await CliRunner.RunAsync("replay", clip, "--out", _out, "-q");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains(ReadJsonl(events), e => !e.GetProperty("final").GetBoolean());
+        using (var written = JsonDocument.Parse(File.ReadAllText(summary)))
+        {
+            var settings = written.RootElement.GetProperty("settings");
+            Assert.Equal(ModelCatalog.Resolve(null).Id, settings.GetProperty("models")[0].GetString());
+            Assert.False(settings.GetProperty("finals_only").GetBoolean());
+            Assert.Equal("jsonl", settings.GetProperty("format").GetString());
+        }
+
+        // The same settings: kept as it is.
+        var stamp = File.GetLastWriteTimeUtc(events);
+        (exit, _, stderr) = await CliRunner.RunAsync("replay", clip, "--out", _out, "--resume");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("complete already (--resume)", stderr, StringComparison.Ordinal);
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(events));
+
+        // --finals-only changes what the output holds: redone, and said so.
+        (exit, _, stderr) = await CliRunner.RunAsync(
+            "replay",
+            clip,
+            "--out",
+            _out,
+            "--resume",
+            "--finals-only",
+            "-q"
+        );
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("redoing its output: made with other settings (finals_only false → true)", stderr);
+        Assert.All(ReadJsonl(events), e => Assert.True(e.GetProperty("final").GetBoolean()));
+
+        // An output whose summary records no settings (an older ser's) cannot be vouched for: redone.
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(summary))!.AsObject();
+        node.Remove("settings");
+        File.WriteAllText(summary, node.ToJsonString());
+        (exit, _, stderr) = await CliRunner.RunAsync(
+            "replay",
+            clip,
+            "--out",
+            _out,
+            "--resume",
+            "--finals-only",
+            "-q"
+        );
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("redoing its output: it records no settings", stderr, StringComparison.Ordinal);
+        using var redone = JsonDocument.Parse(File.ReadAllText(summary));
+        Assert.True(redone.RootElement.GetProperty("settings").GetProperty("finals_only").GetBoolean());
+    }
+
     [Fact]
     public async Task Replay_without_inputs_is_a_clear_error()
     {

@@ -70,6 +70,74 @@ public class VadCommandTests
         }
     }
 
+    [SkippableFact]
+    public async Task Vad_takes_a_directory_as_replay_and_classify_do_naming_each_file()
+    {
+        var clips = Path.GetDirectoryName(CliRunner.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav"))!;
+        var dir = Directory.CreateTempSubdirectory("ser-vad-dir-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "sub"));
+            File.Copy(Path.Combine(clips, "1004_TSI_ANG_XX.wav"), Path.Combine(dir, "a.wav"));
+            File.Copy(Path.Combine(clips, "1011_IOM_ANG_XX.wav"), Path.Combine(dir, "sub", "b.wav"));
+            File.WriteAllText(Path.Combine(dir, "notes.txt"), "not audio");
+
+            var (exit, stdout, stderr) = await CliRunner.RunAsync("vad", dir);
+
+            Assert.True(exit == 0, stderr);
+            var files = stdout
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("file").GetString())
+                .Distinct()
+                .ToList();
+            Assert.Equal([Path.Combine(dir, "a.wav"), Path.Combine(dir, "sub", "b.wav")], files);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("vad")]
+    [InlineData("classify")]
+    public async Task A_directory_without_audio_is_nothing_to_do_and_fails(string command)
+    {
+        var dir = Directory.CreateTempSubdirectory("ser-empty-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = await CliRunner.RunAsync(command, dir);
+
+            Assert.Equal(1, exit);
+            Assert.Empty(stdout);
+            Assert.Contains($"ser: nothing to do: no audio files in {dir}", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Theory]
+    [InlineData("stream")]
+    [InlineData("bench vad")]
+    public async Task A_directory_where_one_file_is_expected_is_named_as_a_directory(string command)
+    {
+        var dir = Directory.CreateTempSubdirectory("ser-dir-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = await CliRunner.RunAsync([.. command.Split(' '), dir]);
+
+            Assert.Equal(1, exit);
+            Assert.Empty(stdout);
+            Assert.Equal($"ser: error: {dir} is a directory, not an audio file.", stderr.Trim());
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
     [Fact]
     public async Task Invalid_threshold_is_rejected_with_its_name()
     {

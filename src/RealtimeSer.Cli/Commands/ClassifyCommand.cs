@@ -49,6 +49,16 @@ internal static class ClassifyCommand
                         await Console.Error.WriteLineAsync($"ser: {problem}");
                     }
                     var failed = problems.Count;
+                    if (inputs.Count == 0)
+                    {
+                        if (problems.Count == 0)
+                        {
+                            await Console.Error.WriteLineAsync(
+                                $"ser: nothing to do: no audio files in {string.Join(", ", parse.GetValue(files)!)}"
+                            );
+                        }
+                        return CliErrors.Failure;
+                    }
                     IChannelAdapter? speaker = null;
                     if (parse.GetValue(oneSpeaker))
                     {

@@ -29,13 +29,19 @@ internal static class DevicesCommand
                     try
                     {
                         using var host = PortAudioHost.Open(parse.GetValue(verbose));
-                        var devices = host.Devices()
+                        var everything = host.Devices();
+                        var devices = everything
                             .Where(d => parse.GetValue(all) || d.InputChannels > 0)
                             .ToList();
                         if (devices.Count == 0)
                         {
+                            // --all is worth suggesting only when it would list something.
                             await Console.Error.WriteLineAsync(
-                                "ser: no audio input devices found (is a microphone connected? `ser devices --all` lists outputs too)"
+                                everything.Count == 0
+                                    ? "ser: PortAudio sees no audio devices at all (no sound card, or none this user "
+                                        + "may open: check `aplay -l` and membership of the audio group)"
+                                    : $"ser: no audio input devices found (is a microphone connected?); {everything.Count} "
+                                        + "output-only devices: `ser devices --all` lists them"
                             );
                             return CliErrors.Failure;
                         }

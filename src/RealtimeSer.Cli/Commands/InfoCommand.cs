@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using RealtimeSer.Core;
+using RealtimeSer.Core.Models;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -26,10 +27,20 @@ internal static class InfoCommand
                         $"package:     {OnnxRuntime.NativePackage} (OnnxRuntimeFlavor={OnnxRuntime.Flavor})"
                     );
                     Console.WriteLine($"providers:   {string.Join(", ", OnnxRuntime.AvailableProviders)}");
-                    Console.WriteLine(
-                        $"cuda:        {OnnxRuntime.CudaUnavailableReason?.Trim() ?? "available"}"
-                    );
+                    Console.WriteLine($"cuda:        {ExecutionNotes.CudaStatus()}");
                     Console.WriteLine($"vad model:   {ModelLocator.SileroVad()}");
+                    var models = ModelCatalog.List();
+                    Console.WriteLine(
+                        models.Count == 0
+                            ? $"models:      none installed (looked in: {string.Join(", ", ModelCatalog.Folders())})"
+                            : "models:      "
+                                + string.Join(
+                                    "\n             ",
+                                    models.Select(m =>
+                                        $"{m.Id}{(m.Id == ModelCatalog.DefaultModelId ? " (default)" : "")}: {m.ModelPath}"
+                                    )
+                                )
+                    );
                     Console.WriteLine(
                         $"runtime:     .NET {Environment.Version} in {RuntimeEnvironment.GetRuntimeDirectory()}"
                     );

@@ -151,16 +151,21 @@ internal static class ListenCommand
                     && !ct.IsCancellationRequested
                 )
             {
-                var why = e is RpcException g ? $"{g.StatusCode}: {g.Status.Detail}" : e.Message;
+                var why = e switch
+                {
+                    RpcException g => channel.Explain(g),
+                    OperationCanceledException => $"no answer from {address} within 10 s",
+                    _ => e.Message,
+                };
                 if (!parse.GetValue(reconnect))
                 {
                     await Console.Error.WriteLineAsync(
-                        $"ser: error: cannot use the server at {address}: {why}"
+                        e is RpcException r ? ConnectionMessages.Failure(channel, r) : $"ser: {why}"
                     );
                     return CliErrors.Failure;
                 }
                 // With --reconnect the server may come back; the stream itself retries.
-                await Console.Error.WriteLineAsync($"ser: server at {address} not answering yet ({why})");
+                await Console.Error.WriteLineAsync($"ser: {why}; the stream will retry (--reconnect)");
             }
             var config = RemoteModels.Config(modelIds);
             config.InterimResults = true;
@@ -179,7 +184,7 @@ internal static class ListenCommand
                 var input = host.FindInput(parse.GetValue(device));
                 using var capture = await OpenCaptureAsync(parse, host, input, output, address.ToString());
                 using var limit = Limit(parse, ct);
-                var backend = new RemoteListenBackend(client, config, policy, labels);
+                var backend = new RemoteListenBackend(channel, config, policy, labels);
                 return await new ListenRunner(backend, capture, output)
                 {
                     Target = address.ToString(),
@@ -192,9 +197,7 @@ internal static class ListenCommand
             }
             catch (RpcException e)
             {
-                await Console.Error.WriteLineAsync(
-                    $"ser: error: server answered {e.StatusCode}: {e.Status.Detail}"
-                );
+                await Console.Error.WriteLineAsync(ConnectionMessages.Failure(channel, e));
                 return CliErrors.Failure;
             }
         }

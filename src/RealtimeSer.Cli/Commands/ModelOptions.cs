@@ -81,11 +81,8 @@ internal sealed class ModelOptions
         );
         if (announce)
         {
-            // One line, which says why when Auto could not use CUDA (in ONNX Runtime's own words).
             Console.Error.WriteLine(
-                $"ser: model {manifest.Id} on {classifier.ExecutionProvider.ToString().ToUpperInvariant()} (ONNX Runtime {OnnxRuntime.Version}, "
-                    + $"{(threads > 0 ? threads : Environment.ProcessorCount)} threads)"
-                    + (classifier.FallbackReason is { } reason ? $"; CUDA not used: {reason}" : "")
+                $"ser: {ExecutionNotes.ModelLine(manifest.Id, classifier, threads > 0 ? threads : Environment.ProcessorCount)}"
             );
         }
         return classifier;

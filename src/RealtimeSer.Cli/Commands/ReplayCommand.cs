@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Grpc.Core;
 using RealtimeSer.Audio;
 using RealtimeSer.Cli.Remote;
 using RealtimeSer.Cli.Replay;
@@ -149,6 +150,16 @@ internal static class ReplayCommand
                         parse.GetValue(finalsOnly)
                     );
                     Directory.CreateDirectory(settings.OutDir);
+                    ReplayRecipe Recipe(IReadOnlyList<string> models) =>
+                        new(
+                            models,
+                            settings.Format,
+                            settings.FinalsOnly,
+                            settings.Mode,
+                            settings.ChannelNames,
+                            parse.GetValue(window),
+                            parse.GetValue(hop)
+                        );
                     var resumeRun = parse.GetValue(resume);
                     var progress = new ReplayProgress(all.Count, KnownDuration(all), parse.GetValue(quiet));
                     var parallel = new ParallelOptions
@@ -164,7 +175,13 @@ internal static class ReplayCommand
                     IDisposable? loaded = null;
                     if (channel is not null)
                     {
+                        if (await ConnectionMessages.CheckAsync(channel, ct) is { } unreachable)
+                        {
+                            await Console.Error.WriteLineAsync(unreachable);
+                            return CliErrors.Failure;
+                        }
                         var client = channel.Recognizer;
+                        settings = settings with { Recipe = Recipe(model.Ids(parse)) };
                         var template = RemoteModels.Config(model.Ids(parse));
                         if (parse.GetValue(window) is { } w)
                         {
@@ -174,19 +191,32 @@ internal static class ReplayCommand
                         {
                             template.HopSeconds = h;
                         }
-                        run = (input, token) =>
-                            RemoteReplayRunner.RunAsync(
-                                client,
-                                input,
-                                settings,
-                                template,
-                                progress.AddAudio,
-                                token
-                            );
+                        run = async (input, token) =>
+                        {
+                            try
+                            {
+                                return await RemoteReplayRunner.RunAsync(
+                                    client,
+                                    input,
+                                    settings,
+                                    template,
+                                    progress.AddAudio,
+                                    token
+                                );
+                            }
+                            catch (RpcException e)
+                            {
+                                throw new IOException(channel.Explain(e), e);
+                            }
+                        };
                     }
                     else
                     {
                         var classifiers = model.LoadAll(parse, announce: !parse.GetValue(quiet));
+                        settings = settings with
+                        {
+                            Recipe = Recipe([.. classifiers.Classifiers.Select(c => c.Manifest.Id)]),
+                        };
                         var vad = SileroVadModel.Load();
                         loaded = new Owned(classifiers, vad);
                         var options = new EngineOptions
@@ -213,13 +243,22 @@ internal static class ReplayCommand
                                 parallel,
                                 async (input, token) =>
                                 {
-                                    if (
-                                        resumeRun
-                                        && ReplayOutput.IsComplete(settings.OutDir, input, settings.Format)
-                                    )
+                                    if (resumeRun)
                                     {
-                                        progress.FileSkipped(input);
-                                        return;
+                                        var why = ReplayOutput.WhyRedo(
+                                            settings.OutDir,
+                                            input,
+                                            settings.Recipe!
+                                        );
+                                        if (why is null)
+                                        {
+                                            progress.FileSkipped(input);
+                                            return;
+                                        }
+                                        if (why != ReplayOutput.NotWritten)
+                                        {
+                                            progress.FileRedone(input, why);
+                                        }
                                     }
                                     try
                                     {

@@ -135,7 +135,7 @@ internal static class ServeCommand
                     );
                     await using var server = SerServer.Create(new ModelRegistry(engine), options);
                     await Console.Error.WriteLineAsync(
-                        $"ser serve: model {engine.Name} ({loaded.First.Describe()}); Ctrl+C stops after draining live streams."
+                        $"ser serve: {ExecutionNotes.ModelLine(engine.Name, loaded.First, threads: null)}; Ctrl+C stops after draining live streams."
                     );
                     await server.RunAsync(ct);
                     return 0;

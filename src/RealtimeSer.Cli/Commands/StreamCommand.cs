@@ -19,6 +19,9 @@ internal static class StreamCommand
 {
     private const int ChunkMs = 100;
 
+    /// <summary>What <c>ser replay</c> sends per message (in process and with --server).</summary>
+    private const int FastChunkMs = 500;
+
     public static Command Create()
     {
         var file = new Argument<string>("file")
@@ -78,8 +81,9 @@ internal static class StreamCommand
             (parse, ct) =>
                 CliErrors.RunAsync(async () =>
                 {
+                    var path = parse.GetValue(file)!;
                     var address = new Uri(parse.GetValue(server)!);
-                    using var reader = AudioFile.Open(parse.GetValue(file)!);
+                    using var reader = AudioFile.Open(path);
                     var format = reader.Format;
                     if (format.Channels is not (1 or 2))
                     {
@@ -88,25 +92,28 @@ internal static class StreamCommand
                         );
                     }
                     using var channel = new SerChannel(address, parse.GetValue(apiKey));
-                    var client = channel.Recognizer;
+                    var isFast = parse.GetValue(fast);
                     var config = RemoteModels.Config(ModelOptions.Split(parse.GetValue(model)));
-                    config.Encoding = AudioEncoding.Linear16;
+                    // Fast, the file goes as `ser replay --server` sends it (FLOAT32, half a second a
+                    // message), so the two place windows alike: the engine cuts windows as audio arrives.
+                    config.Encoding = isFast ? AudioEncoding.Float32 : AudioEncoding.Linear16;
                     config.SampleRateHertz = format.SampleRate;
                     config.AudioChannelCount = format.Channels;
                     config.InterimResults = !parse.GetValue(noInterim);
                     // Sent fast, the file is a recording: the server then keeps all of it.
-                    config.Recorded = parse.GetValue(fast);
+                    config.Recorded = isFast;
                     var policy = parse.GetValue(reconnect)
                         ? new ReconnectPolicy { MaxAttempts = Math.Max(0, parse.GetValue(attempts)) }
                         : ReconnectPolicy.None;
                     try
                     {
                         return await RunAsync(
-                            client,
+                            channel,
                             config,
                             reader,
+                            parse.GetValue(json) ? Path.GetFullPath(path) : null,
                             parse.GetValue(json),
-                            parse.GetValue(fast),
+                            isFast,
                             policy,
                             ct
                         );
@@ -114,7 +121,7 @@ internal static class StreamCommand
                     catch (RpcException e)
                     {
                         await Console.Error.WriteLineAsync(
-                            $"ser: server answered {e.StatusCode}: {e.Status.Detail}"
+                            ConnectionMessages.Failure(channel, e, policy.MaxAttempts)
                         );
                         return CliErrors.Failure;
                     }
@@ -124,9 +131,10 @@ internal static class StreamCommand
     }
 
     private static async Task<int> RunAsync(
-        EmotionRecognizer.EmotionRecognizerClient client,
+        SerChannel channel,
         RecognitionConfig config,
         IAudioReader reader,
+        string? file,
         bool json,
         bool fast,
         ReconnectPolicy policy,
@@ -138,29 +146,26 @@ internal static class StreamCommand
         var sent = new StreamTimeline();
         var latencies = new List<double>();
         await using var call = await ReconnectingStream.StartAsync(
-            client,
+            channel.Recognizer,
             config,
             policy,
-            r =>
-                Console.Error.WriteLine(
-                    string.Create(
-                        CultureInfo.InvariantCulture,
-                        $"ser: stream lost ({r.Cause.StatusCode}: {r.Cause.Detail}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
-                    )
-                ),
-            ct
+            ConnectionMessages.Reconnected,
+            ct,
+            r => ConnectionMessages.Retrying(channel, r)
         );
-        var printing = Task.Run(() => PrintAsync(call, sent, latencies, json), ct);
+        var printing = Task.Run(() => PrintAsync(call, sent, latencies, json, file), ct);
 
-        var frames = config.SampleRateHertz * ChunkMs / 1000;
+        var frames = config.SampleRateHertz * (fast ? FastChunkMs : ChunkMs) / 1000;
         var samples = new float[frames * channels];
-        var bytes = new byte[samples.Length * 2];
+        var bytes = new byte[samples.Length * (fast ? sizeof(float) : sizeof(short))];
         var started = Stopwatch.GetTimestamp();
         long framesSent = 0;
         int n;
         while ((n = await reader.ReadAsync(samples, ct)) > 0)
         {
-            RemoteEvents.ToLinear16(samples.AsSpan(0, n * channels), bytes);
+            var length = fast
+                ? RemoteEvents.ToFloat32(samples.AsSpan(0, n * channels), bytes)
+                : RemoteEvents.ToLinear16(samples.AsSpan(0, n * channels), bytes);
             if (!fast)
             {
                 var due = framesSent / (double)config.SampleRateHertz;
@@ -171,7 +176,7 @@ internal static class StreamCommand
                 }
             }
             framesSent += n;
-            if (!await call.WriteAsync(bytes.AsMemory(0, n * channels * 2)))
+            if (!await call.WriteAsync(bytes.AsMemory(0, length)))
             {
                 break;
             }
@@ -187,7 +192,8 @@ internal static class StreamCommand
         ReconnectingStream call,
         StreamTimeline sent,
         List<double> latencies,
-        bool json
+        bool json,
+        string? file
     )
     {
         var stdout = Console.Out;
@@ -201,7 +207,7 @@ internal static class StreamCommand
                     {
                         latencies.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
                     }
-                    await stdout.WriteLineAsync(json ? EventJson.ToLine(e, null) : Human(e));
+                    await stdout.WriteLineAsync(json ? EventJson.ToLine(e, file) : Human(e));
                     break;
                 case StreamingRecognizeResponse.ResponseOneofCase.SpeechEvent when !json:
                     var s = response.SpeechEvent;

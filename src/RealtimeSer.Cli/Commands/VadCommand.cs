@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using RealtimeSer.Audio;
+using RealtimeSer.Cli.Replay;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Vad;
 
@@ -13,7 +15,9 @@ internal static class VadCommand
     {
         var files = new Argument<string[]>("file")
         {
-            Description = "Audio files (WAV natively; mp3, opus, flac, ... through ffmpeg).",
+            Description =
+                "Audio files (WAV natively; mp3, opus, flac, ... through ffmpeg), directories (searched "
+                + "recursively) or globs (*, ?, **), as for `ser replay`.",
             Arity = ArgumentArity.OneOrMore,
         };
         var mix = new Option<bool>("--mix")
@@ -76,26 +80,59 @@ internal static class VadCommand
                         MaxSegmentSeconds = parse.GetValue(maxSegment),
                     };
                     options.Validate();
-                    var paths = parse.GetValue(files)!;
+                    var arguments = parse.GetValue(files)!;
+                    var problems = new List<string>();
+                    var inputs = InputExpander.ExpandFiles(arguments, problems);
+                    foreach (var problem in problems)
+                    {
+                        await Console.Error.WriteLineAsync($"ser: error: {problem}");
+                    }
+                    if (inputs.Count == 0)
+                    {
+                        if (problems.Count == 0)
+                        {
+                            await Console.Error.WriteLineAsync(
+                                $"ser: nothing to do: no audio files in {string.Join(", ", arguments)}"
+                            );
+                        }
+                        return CliErrors.Failure;
+                    }
+                    // One named file prints bare segments; anything that can name several adds "file".
+                    var named = inputs.Count > 1 || arguments.Length > 1 || !File.Exists(arguments[0]);
                     var mode = parse.GetValue(mix) ? ChannelMode.Mix : ChannelMode.Split;
                     using var model = SileroVadModel.Load();
                     var stdout = Console.Out;
-                    foreach (var path in paths)
+                    var failed = problems.Count;
+                    foreach (var input in inputs)
                     {
-                        await FileVad.DetectAsync(
-                            path,
-                            model,
-                            (channel, segment) =>
-                                stdout.WriteLine(
-                                    FormatSegment(paths.Length > 1 ? path : null, channel, segment)
-                                ),
-                            options,
-                            mode,
-                            ct
-                        );
+                        try
+                        {
+                            await FileVad.DetectAsync(
+                                input.Path,
+                                model,
+                                (channel, segment) =>
+                                    stdout.WriteLine(
+                                        FormatSegment(named ? input.Display : null, channel, segment)
+                                    ),
+                                options,
+                                mode,
+                                ct
+                            );
+                        }
+                        catch (Exception e)
+                            when (e is AudioFormatException or FileNotFoundException or InvalidDataException)
+                        {
+                            // The other files still count: report this one and go on, as classify does.
+                            failed++;
+                            await Console.Error.WriteLineAsync(
+                                e.Message.Contains(input.Path, StringComparison.Ordinal)
+                                    ? $"ser: error: {e.Message}"
+                                    : $"ser: error: {input.Display}: {e.Message}"
+                            );
+                        }
                     }
                     await stdout.FlushAsync(ct);
-                    return 0;
+                    return failed == 0 ? 0 : CliErrors.Failure;
                 })
         );
         return command;

@@ -16,7 +16,7 @@ namespace RealtimeSer.Cli.Listen;
 /// includes the network both ways; the server's own end-to-end figure is replaced by it.
 /// </summary>
 internal sealed class RemoteListenBackend(
-    EmotionRecognizer.EmotionRecognizerClient client,
+    SerChannel channel,
     RecognitionConfig config,
     ReconnectPolicy policy,
     IReadOnlyList<string> labels
@@ -48,17 +48,12 @@ internal sealed class RemoteListenBackend(
         config.AudioChannelCount = channels;
         config.InterimResults = true;
         _stream = await ReconnectingStream.StartAsync(
-            client,
+            channel.Recognizer,
             config,
             policy,
-            r =>
-                Console.Error.WriteLine(
-                    string.Create(
-                        CultureInfo.InvariantCulture,
-                        $"ser: stream lost ({r.Cause.StatusCode}: {r.Cause.Detail}); reconnected after {r.Delay.TotalMilliseconds:F0} ms (attempt {r.Attempt}), continuing at {r.OffsetSeconds:F2} s"
-                    )
-                ),
-            _abort.Token
+            ConnectionMessages.Reconnected,
+            _abort.Token,
+            r => ConnectionMessages.Retrying(channel, r)
         );
     }
 

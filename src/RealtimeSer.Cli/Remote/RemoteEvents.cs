@@ -71,6 +71,16 @@ internal static class RemoteEvents
         }
         return samples.Length * 2;
     }
+
+    /// <summary>Float samples as FLOAT32 little-endian bytes, unchanged; returns the bytes written.</summary>
+    public static int ToFloat32(ReadOnlySpan<float> samples, Span<byte> bytes)
+    {
+        for (var i = 0; i < samples.Length; i++)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(bytes[(4 * i)..], samples[i]);
+        }
+        return samples.Length * 4;
+    }
 }
 
 /// <summary>

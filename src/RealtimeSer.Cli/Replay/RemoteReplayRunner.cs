@@ -55,7 +55,7 @@ internal static class RemoteReplayRunner
         {
             config.ChannelNames.AddRange(names.Take(channels));
         }
-        await using var output = new ReplayOutput(settings.OutDir, input, settings.Format);
+        await using var output = new ReplayOutput(settings.OutDir, input, settings.Format, settings.Recipe);
         await using var call = await client.StartStreamAsync(config, cancellationToken);
         StreamStats? last = null;
         var progress = new Progress();

@@ -23,14 +23,16 @@ internal sealed class ReplayOutput : IAsyncDisposable
     private readonly string _temporary;
     private readonly string _file;
     private readonly ReplayFormat _format;
+    private readonly ReplayRecipe? _recipe;
     private readonly StreamWriter _writer;
     private readonly Dictionary<int, ChannelSummary> _channels = [];
     private bool _headerWritten;
     private bool _committed;
 
-    public ReplayOutput(string outDir, ReplayInput input, ReplayFormat format)
+    public ReplayOutput(string outDir, ReplayInput input, ReplayFormat format, ReplayRecipe? recipe = null)
     {
         _format = format;
+        _recipe = recipe;
         _file = input.Path;
         _path = OutputPath(outDir, input, format);
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
@@ -47,6 +49,38 @@ internal sealed class ReplayOutput : IAsyncDisposable
     /// <summary>Complete outputs have both the events file and the summary.</summary>
     public static bool IsComplete(string outDir, ReplayInput input, ReplayFormat format) =>
         File.Exists(OutputPath(outDir, input, format)) && File.Exists(SummaryPath(outDir, input));
+
+    /// <summary>What <see cref="WhyRedo"/> says of an output that is not there (or not complete) yet.</summary>
+    public const string NotWritten = "not written yet";
+
+    /// <summary>
+    /// Whether <c>--resume</c> may keep this input's output: null when it is complete and was made with
+    /// <paramref name="recipe"/>'s settings, else why it must be redone (<see cref="NotWritten"/>, or what
+    /// changed).
+    /// </summary>
+    public static string? WhyRedo(string outDir, ReplayInput input, ReplayRecipe recipe)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        if (!IsComplete(outDir, input, recipe.Format))
+        {
+            return NotWritten;
+        }
+        try
+        {
+            using var summary = JsonDocument.Parse(File.ReadAllText(SummaryPath(outDir, input)));
+            if (!ReplayRecipe.IsRecorded(summary.RootElement))
+            {
+                return "it records no settings (an older ser wrote it)";
+            }
+            return recipe.Differences(summary.RootElement) is { } changed
+                ? $"made with other settings ({changed})"
+                : null;
+        }
+        catch (JsonException)
+        {
+            return "its summary is unreadable";
+        }
+    }
 
     public async Task WriteAsync(EmotionEvent e)
     {
@@ -136,6 +170,7 @@ internal sealed class ReplayOutput : IAsyncDisposable
             );
             json.WriteNumber("windows", stats.Windows);
             json.WriteNumber("windows_dropped", stats.Dropped);
+            _recipe?.WriteTo(json);
             json.WriteStartArray("channels");
             foreach (var (index, channel) in _channels.OrderBy(c => c.Key))
             {

@@ -63,6 +63,10 @@ internal sealed class ReplayProgress
         Console.Error.WriteLine($"replay: FAILED {input.Path}: {error.Message}");
     }
 
+    /// <summary>An output <c>--resume</c> found but cannot keep: said even with --quiet, since it costs a rerun.</summary>
+    public void FileRedone(ReplayInput input, string why) =>
+        Console.Error.WriteLine($"replay: {input.Path}: redoing its output: {why} (--resume)");
+
     public void FileSkipped(ReplayInput input)
     {
         Interlocked.Increment(ref _filesDone);

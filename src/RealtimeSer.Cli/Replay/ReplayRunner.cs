@@ -10,7 +10,8 @@ internal sealed record ReplaySettings(
     ReplayFormat Format,
     ChannelMode Mode,
     IReadOnlyList<string>? ChannelNames,
-    bool FinalsOnly
+    bool FinalsOnly,
+    ReplayRecipe? Recipe = null
 );
 
 /// <summary>Replays one recording through the shared engine, as fast as the engine accepts audio.</summary>
@@ -32,7 +33,7 @@ internal static class ReplayRunner
             input.Path,
             new StreamFormat(format.SampleRate, format.Channels, settings.Mode) { ChannelNames = names }
         );
-        await using var output = new ReplayOutput(settings.OutDir, input, settings.Format);
+        await using var output = new ReplayOutput(settings.OutDir, input, settings.Format, settings.Recipe);
 
         var writer = Task.Run(
             async () =>

@@ -130,7 +130,10 @@ public class ListenCommandTests
         );
         Assert.Equal(1, exit);
         Assert.Empty(stdout);
-        Assert.Contains("cannot use the server at http://127.0.0.1:1", stderr);
+        Assert.Equal(
+            "ser: cannot connect to 127.0.0.1:1 (connection refused): is a `ser serve` running at http://127.0.0.1:1?",
+            stderr.Trim()
+        );
     }
 
     /// <summary>

@@ -45,6 +45,18 @@ public class NativeChatterTests
         );
     }
 
+    [SkippableFact]
+    public async Task Devices_all_finding_nothing_does_not_suggest_devices_all()
+    {
+        VirtualMicrophone.RequirePortAudio();
+
+        var (exit, _, err) = await RunAsync(["devices", "--all"]);
+
+        Skip.If(exit == 0, "this machine has audio devices: nothing to say about their absence");
+        Assert.Contains(Lines(err), l => l.StartsWith("ser: ", StringComparison.Ordinal));
+        Assert.DoesNotContain("`ser devices --all`", err, StringComparison.Ordinal);
+    }
+
     private static Task<(int Exit, string Out, string Err)> RunAsync(string[] args) =>
         SerProcess.RunAsync(
             TimeSpan.FromMinutes(2),

@@ -27,6 +27,43 @@ public sealed class BrowserTests
         return path;
     }
 
+    /// <summary>
+    /// Records what each canvas's latest draw did (a draw starts with clearRect): the texts it wrote and the
+    /// line width of each outline it stroked, in <c>window.__draws[canvasId]</c>.
+    /// </summary>
+    private const string RecordCanvasDraws = """
+        (() => {
+          const draws = (window.__draws = {});
+          const P = CanvasRenderingContext2D.prototype;
+          const of = (g) => (draws[g.canvas.id] ??= { texts: [], outlines: [] });
+          const wrap = (name, record) => {
+            const original = P[name];
+            P[name] = function (...args) {
+              record(this, args);
+              return original.apply(this, args);
+            };
+          };
+          wrap("clearRect", (g) => (draws[g.canvas.id] = { texts: [], outlines: [] }));
+          wrap("fillText", (g, args) => of(g).texts.push(String(args[0])));
+          wrap("strokeRect", (g) => of(g).outlines.push(g.lineWidth));
+        })();
+        """;
+
+    /// <summary>
+    /// A condition true once the canvas's latest draw wrote a label (whole or shortened) for every final the
+    /// page lists in <paramref name="finalsList"/>.
+    /// </summary>
+    private static string EveryFinalLabelled(string canvas, string finalsList) =>
+        $$"""
+            () => {
+              const draw = window.__draws?.["{{canvas}}"];
+              const finals = [...document.querySelectorAll("{{finalsList}} li")].map((li) => li.dataset.label);
+              if (!draw || finals.length === 0) return false;
+              const written = draw.texts.filter((t) => finals.some((l) => l.startsWith(t)));
+              return written.length === finals.length;
+            }
+            """;
+
     private static Task WaitAsync(IPage page, string condition, TimeSpan? within = null) =>
         page.WaitForFunctionAsync(
             condition,
@@ -45,6 +82,7 @@ public sealed class BrowserTests
         try
         {
             await using var session = await BrowserSession.StartAsync(capture);
+            await session.Context.AddInitScriptAsync(RecordCanvasDraws);
             var mic = await session.Context.NewPageAsync();
             var problems = new List<string>();
             mic.PageError += (_, e) => problems.Add(e);
@@ -85,6 +123,41 @@ public sealed class BrowserTests
             Assert.Matches(@"^\d+ ms$", await mic.Locator("#lat-p50").InnerTextAsync());
             Assert.Matches(@"^\d+ ms$", await mic.Locator("#lat-p95").InnerTextAsync());
             Assert.Contains(await mic.Locator("#current-label").InnerTextAsync(), session.Labels);
+            // The legend explains every mark of the timeline, and every final's span carries its label
+            // (1–3 s turns are 15–45 px wide in the minute the live timeline shows).
+            Assert.Equal(1, await mic.Locator("#legend [data-kind='speech']").CountAsync());
+            Assert.Equal(1, await mic.Locator("#legend [data-kind='final']").CountAsync());
+            Assert.Equal(1, await mic.Locator("#legend [data-kind='interim']").CountAsync());
+            Assert.Equal(
+                session.Labels,
+                await mic.Locator("#legend [data-kind='label']")
+                    .EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.label)")
+            );
+            await WaitAsync(mic, EveryFinalLabelled("timeline", "#finals"), TimeSpan.FromSeconds(10));
+            // The dashboard: the alert rule names only the model's own spelling of anger, a share is drawn
+            // against a track of 100 %, and the last final stays on one line.
+            await WaitAsync(
+                dashboard,
+                "() => document.getElementById('alert-labels').textContent === 'angry'",
+                TimeSpan.FromSeconds(15)
+            );
+            var shares = await dashboard
+                .Locator(".share")
+                .EvaluateAllAsync<double[][]>(
+                    """
+                    items => items.map(s => [
+                      s.querySelector('.share-fill').getBoundingClientRect().width / s.querySelector('.share-track').clientWidth,
+                      parseInt(s.textContent) / 100,
+                    ])
+                    """
+                );
+            Assert.NotEmpty(shares);
+            Assert.All(shares, s => Assert.InRange(s[0], s[1] - 0.03, s[1] + 0.03));
+            var lastFinals = await dashboard
+                .Locator("td.last-final")
+                .EvaluateAllAsync<string[]>("cells => cells.map(c => getComputedStyle(c).whiteSpace)");
+            Assert.NotEmpty(lastFinals);
+            Assert.All(lastFinals, w => Assert.Equal("nowrap", w));
             // The dashboard has caught a label for this stream by now.
             await WaitAsync(
                 dashboard,
@@ -105,6 +178,13 @@ public sealed class BrowserTests
                 mic,
                 "() => document.querySelector('#status').textContent.startsWith('Stopped')",
                 TimeSpan.FromSeconds(30)
+            );
+            // Speech off: the emotion still shown is marked as the last result, not what is heard now.
+            Assert.Equal("off", await mic.Locator("#speech").GetAttributeAsync("data-state"));
+            Assert.Equal("true", await mic.Locator("#now").GetAttributeAsync("data-stale"));
+            Assert.Matches(
+                @"^last result, up to \d+\.\d s; no speech now$",
+                await mic.Locator("#current-note").InnerTextAsync()
             );
             await row.First.WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 15_000 });
             Assert.Equal(StatusCode.OK, (await call).Status.StatusCode);
@@ -162,6 +242,7 @@ public sealed class BrowserTests
     {
         var wav = CallSlice(0, 20, mono: false);
         await using var session = await BrowserSession.StartAsync(captureWav: null, apiKey: "s3cret");
+        await session.Context.AddInitScriptAsync(RecordCanvasDraws);
         var page = await session.Context.NewPageAsync();
         await page.GotoAsync(session.Url("/"));
         // With keys configured the page asks once, in a labelled dialog, and keeps the key for the tab.
@@ -219,6 +300,18 @@ public sealed class BrowserTests
             await page.Locator("#file-timeline").GetAttributeAsync("aria-label"),
             StringComparison.Ordinal
         );
+        // The recording's timeline has its legend (no interim line: a recording shows finals only), a label
+        // on every final, and both lanes outlined alike (the interim line's width once thickened the second).
+        string[] kinds = ["speech", "final", .. session.Labels.Select(_ => "label")];
+        Assert.Equal(
+            kinds,
+            await page.Locator("#file-legend .legend-item")
+                .EvaluateAllAsync<string[]>("items => items.map(i => i.dataset.kind)")
+        );
+        await WaitAsync(page, EveryFinalLabelled("file-timeline", "#file-finals"), TimeSpan.FromSeconds(5));
+        var outlines = await page.EvaluateAsync<double[]>("() => window.__draws['file-timeline'].outlines");
+        Assert.True(outlines.Length >= 2, $"{outlines.Length} outlines");
+        Assert.All(outlines, width => Assert.Equal(1, width));
         await page.Locator("#file-h").ScrollIntoViewIfNeededAsync();
         await page.ScreenshotAsync(
             new() { Path = BrowserSession.ScreenshotPath("recording.png"), FullPage = true }

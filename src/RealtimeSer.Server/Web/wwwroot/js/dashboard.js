@@ -44,12 +44,35 @@ function labelChip(label) {
 function share(value) {
   const wrap = document.createElement("span");
   wrap.className = "share";
-  const bar = document.createElement("span");
-  bar.className = "share-bar";
-  bar.style.width = `${(value * 3).toFixed(2)}rem`;
-  bar.setAttribute("aria-hidden", "true");
-  wrap.append(bar, document.createTextNode(pct(value)));
+  const track = document.createElement("span");
+  track.className = "share-track";
+  track.setAttribute("aria-hidden", "true");
+  const fill = document.createElement("span");
+  fill.className = "share-fill";
+  fill.style.width = `${(Math.min(1, Math.max(0, value)) * 100).toFixed(1)}%`;
+  track.append(fill);
+  wrap.append(track, document.createTextNode(pct(value)));
   return wrap;
+}
+
+// Labels of the server's models: the alert rule lists only the spellings they use ("angry", not also "anger").
+let modelLabels = null;
+
+async function loadModelLabels() {
+  try {
+    const r = await apiFetch("/v1/models");
+    if (!r.ok) return;
+    const { models } = await r.json();
+    modelLabels = new Set(models.flatMap((m) => m.labels ?? []));
+    if (last) render(last);
+  } catch {
+    // The rule then shows every configured label; nothing else depends on this.
+  }
+}
+
+function ruleLabels(configured) {
+  const used = modelLabels ? configured.filter((l) => modelLabels.has(l)) : [];
+  return used.length ? used : configured;
 }
 
 function render(snapshot) {
@@ -59,7 +82,8 @@ function render(snapshot) {
     threshold = saved != null ? Number(saved) : snapshot.alert.share;
     $("threshold").value = Math.round(threshold * 100);
   }
-  $("alert-labels").textContent = snapshot.alert.labels.length ? snapshot.alert.labels.join(" / ") : "negative labels";
+  const shownLabels = ruleLabels(snapshot.alert.labels);
+  $("alert-labels").textContent = shownLabels.length ? shownLabels.join(" / ") : "negative labels";
   $("alert-window").textContent = Math.round(snapshot.alert.window_s);
   const streams = snapshot.streams
     .map((s) => ({ ...s, alertNow: alertOf(s, snapshot.alert) }))
@@ -100,6 +124,7 @@ function render(snapshot) {
         cell(
           tr,
           lf ? `${lf.channel_name || `channel ${lf.channel + 1}`}: ${lf.label} (${lf.start_s.toFixed(1)}–${lf.end_s.toFixed(1)} s)` : "–",
+          "last-final",
         ).rowSpan = s.channels.length;
         const a = cell(tr, s.alertNow ? "ALERT" : "ok", s.alertNow ? "alert-cell" : "ok-cell");
         a.rowSpan = s.channels.length;
@@ -157,4 +182,5 @@ $("threshold").addEventListener("change", () => {
   }
 });
 
+loadModelLabels();
 follow();

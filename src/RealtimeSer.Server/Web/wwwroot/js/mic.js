@@ -1,7 +1,7 @@
 // The microphone page: capture (getUserMedia + AudioWorklet, 20 ms PCM16 frames) → WebSocket /v1/stream →
 // events drawn as they come; and recordings dropped on the page → POST /v1/analyze → the same timeline.
 import { apiFetch, apiKey, ensureKey, errorText, labelColor, pct, clock, channelName } from "./common.js";
-import { Timeline, finalItem } from "./timeline.js";
+import { Timeline, finalItem, renderLegend } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const FRAME_SECONDS = 0.02;
@@ -53,21 +53,12 @@ function setLabels(list) {
     row.append(name, track, value);
     bars.append(row);
   }
-  $("legend").replaceChildren(
-    ...labels.map((l) => {
-      const item = document.createElement("span");
-      item.className = "legend-item";
-      const sw = document.createElement("span");
-      sw.className = "swatch";
-      sw.style.background = labelColor(l, labels);
-      sw.setAttribute("aria-hidden", "true");
-      item.append(sw, document.createTextNode(l));
-      return item;
-    }),
-  );
+  renderLegend($("legend"), labels, { interims: true });
 }
 
 function showScores(e) {
+  lastResultEnd = e.end_s;
+  markCurrent();
   $("current-label").textContent = e.label;
   $("current-label").style.color = labelColor(e.label, labels);
   for (const row of $("bars").children) {
@@ -95,10 +86,35 @@ function showScores(e) {
   );
 }
 
+let speaking = false;
+let lastResultEnd = null;
+
 function setSpeech(on) {
+  speaking = on;
   const el = $("speech");
   el.dataset.state = on ? "on" : "off";
   el.querySelector("strong").textContent = on ? "on" : "off";
+  markCurrent();
+}
+
+/** With speech off, the emotion shown is the last result, not what is heard now: say so, and dim it. */
+function markCurrent() {
+  const stale = !speaking && lastResultEnd != null;
+  $("now").dataset.stale = String(stale);
+  $("current-note").textContent = stale ? `last result, up to ${lastResultEnd.toFixed(1)} s; no speech now` : "";
+}
+
+function clearCurrent() {
+  lastResultEnd = null;
+  $("current-label").textContent = "–";
+  $("current-label").style.color = "";
+  for (const row of $("bars").children) {
+    row.querySelector(".bar-fill").style.width = "0";
+    row.querySelector(".bar-value").textContent = "–";
+    row.setAttribute("aria-valuenow", "0");
+    row.classList.remove("top");
+  }
+  markCurrent();
 }
 
 async function listDevices() {
@@ -311,6 +327,7 @@ async function start() {
     await ensureKey();
     $("finals").replaceChildren();
     timeline.reset({ labels });
+    clearCurrent();
     shownTime = 0;
     session = new Session();
     status("Asking for the microphone…");
@@ -367,6 +384,7 @@ function showFile(result) {
     names.push(e?.channel_name || (result.channels === 2 ? ["left", "right"][c] : `channel ${c + 1}`));
   }
   const tl = new Timeline($("file-timeline"), { labels: result.labels, channels: result.channels, names, span: null });
+  renderLegend($("file-legend"), result.labels, { interims: false });
   for (const s of result.speech) tl.speechEnd(s.channel, s.start_s, s.end_s);
   for (const e of result.events) tl.addFinal(e);
   $("file-result").hidden = false;

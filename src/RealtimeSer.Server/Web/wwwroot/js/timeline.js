@@ -1,8 +1,8 @@
 // A timeline on canvas, one lane per channel: speech (grey band), final segments as coloured spans with
-// their label written in them, interim results as a line (height = the leading label's score, colour = that
-// label). Live pages show the last `span` seconds; a file shows its whole length. The canvas is an image
-// for assistive technology: its aria-label is kept up to date with a text summary, and every final is also
-// listed as text beside it.
+// their label written in or beside them, interim results as a line (height = the leading label's score,
+// colour = that label). Live pages show the last `span` seconds; a file shows its whole length. The canvas
+// is an image for assistive technology: its aria-label is kept up to date with a text summary, and every
+// final is also listed as text beside it. `renderLegend` explains every mark it draws.
 import { labelColor, channelName } from "./common.js";
 
 export class Timeline {
@@ -74,11 +74,13 @@ export class Timeline {
     const laneH = (h - axis) / this.channels;
     const styles = getComputedStyle(c);
     const ink = styles.color || "#222";
+    const card = getComputedStyle(document.documentElement).getPropertyValue("--card").trim() || "#fff";
 
     g.font = "12px system-ui, sans-serif";
     g.textBaseline = "middle";
     for (let ch = 0; ch < this.channels; ch++) {
       const top = ch * laneH;
+      g.lineWidth = 1;
       g.fillStyle = ink;
       g.fillText(this.names[ch] || `channel ${ch + 1}`, 4, top + laneH / 2);
       g.strokeStyle = "rgba(127,127,127,0.35)";
@@ -92,17 +94,49 @@ export class Timeline {
 
       const spanTop = top + laneH * 0.55;
       const spanH = laneH * 0.4;
-      for (const f of this.finals) {
-        if (f.channel !== ch || f.end_s < from) continue;
+      const shown = this.finals
+        .filter((f) => f.channel === ch && f.end_s >= from)
+        .sort((a, b) => a.start_s - b.start_s);
+      for (const f of shown) {
         const x0 = Math.max(left, x(f.start_s));
-        const x1 = x(f.end_s);
         g.fillStyle = labelColor(f.label, this.labels);
-        g.fillRect(x0, spanTop, Math.max(2, x1 - x0), spanH);
-        if (x1 - x0 > 40) {
-          g.fillStyle = "#fff";
-          g.fillText(f.label, x0 + 4, spanTop + spanH / 2);
-        }
+        g.fillRect(x0, spanTop, Math.max(2, x(f.end_s) - x0), spanH);
       }
+      // Every final gets its label: whole inside its span, or whole beside it up to the next span, or
+      // shortened inside. A 1–2 s segment of a minute-long view is 15–35 px wide: too narrow for most names.
+      g.font = "11px system-ui, sans-serif";
+      let free = left;
+      shown.forEach((f, i) => {
+        const x0 = Math.max(left, x(f.start_s));
+        const x1 = Math.max(x0 + 2, x(f.end_s));
+        const next = i + 1 < shown.length ? Math.max(left, x(shown[i + 1].start_s)) : w - 6;
+        const mid = spanTop + spanH / 2;
+        const name = String(f.label);
+        const inside = (text) => g.measureText(text).width + 6 <= x1 - x0;
+        const beside = (text) => x0 >= free && x0 + g.measureText(text).width + 6 <= next;
+        let text = null;
+        let tag = false;
+        if (inside(name)) text = name;
+        else if (beside(name)) [text, tag] = [name, true];
+        else if (inside(name.slice(0, 3))) text = name.slice(0, 3);
+        else if (inside(name.slice(0, 1))) text = name.slice(0, 1);
+        if (text === null) return;
+        const tw = g.measureText(text).width;
+        if (tag) {
+          // Wider than its span: a tag in the card's colour, starting at the span, so it reads on both.
+          g.fillStyle = card;
+          g.fillRect(x0, mid - 7, tw + 6, 14);
+          g.strokeStyle = labelColor(f.label, this.labels);
+          g.lineWidth = 1;
+          g.strokeRect(x0 + 0.5, mid - 6.5, tw + 5, 13);
+          g.fillStyle = ink;
+        } else {
+          g.fillStyle = "#fff";
+        }
+        g.fillText(text, x0 + 3, mid);
+        free = x0 + tw + 8;
+      });
+      g.font = "12px system-ui, sans-serif";
 
       const lineTop = top + 4;
       const lineH = laneH * 0.5 - 6;
@@ -123,6 +157,8 @@ export class Timeline {
         g.fillRect(px - 2.5, py - 2.5, 5, 5);
         prev = { t: p.t, x: px, y: py };
       }
+      // The interim line's width must not carry over to the next lane's outline.
+      g.lineWidth = 1;
 
       function band(a, b) {
         const x0 = Math.max(left, x(a));
@@ -158,6 +194,35 @@ export class Timeline {
 function niceStep(raw) {
   for (const s of [1, 2, 5, 10, 15, 30, 60, 120, 300, 600]) if (s >= raw) return s;
   return 1200;
+}
+
+/**
+ * The legend of a timeline: what each mark means (speech band, final span, interim line when the timeline
+ * draws them), then each label's colour. Written into `element`, replacing what was there.
+ */
+export function renderLegend(element, labels, { interims = true } = {}) {
+  const item = (kind, mark, text, label) => {
+    const span = document.createElement("span");
+    span.className = "legend-item";
+    span.dataset.kind = kind;
+    if (label !== undefined) span.dataset.label = label;
+    mark.setAttribute("aria-hidden", "true");
+    span.append(mark, document.createTextNode(text));
+    return span;
+  };
+  const swatch = (className, color) => {
+    const sw = document.createElement("span");
+    sw.className = className;
+    if (color) sw.style.background = color;
+    return sw;
+  };
+  const items = [
+    item("speech", swatch("swatch swatch-speech"), "speech"),
+    item("final", swatch("swatch swatch-final"), "final segment, coloured by its label"),
+  ];
+  if (interims) items.push(item("interim", swatch("swatch-interim"), "interim result (higher: surer)"));
+  for (const l of labels ?? []) items.push(item("label", swatch("swatch", labelColor(l, labels)), l, l));
+  element.replaceChildren(...items);
 }
 
 /** One list item per final segment: "12.3–15.1 s · agent · angry 62 %" with a colour swatch. */

@@ -24,6 +24,7 @@ public sealed partial class OnnxSession
         try
         {
             IDisposableReadOnlyCollection<OrtValue> results;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 results = _session.Run(_runOptions, inputNames, inputValues, names);
@@ -31,6 +32,10 @@ public sealed partial class OnnxSession
             catch (OnnxRuntimeException ex)
             {
                 throw OrtErrors.Translate(ex, $"Model {Path.GetFileName(ModelPath)}");
+            }
+            finally
+            {
+                AddBusy(started);
             }
             using (results)
             {
@@ -79,6 +84,7 @@ public sealed partial class OnnxSession
                     outputs[i].ShapeArray
                 );
             }
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 _session.Run(_runOptions, inputNames, inputValues, outputNames, outputValues);
@@ -86,6 +92,10 @@ public sealed partial class OnnxSession
             catch (OnnxRuntimeException ex)
             {
                 throw OrtErrors.Translate(ex, $"Model {Path.GetFileName(ModelPath)}");
+            }
+            finally
+            {
+                AddBusy(started);
             }
         }
         finally

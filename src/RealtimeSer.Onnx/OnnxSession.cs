@@ -71,6 +71,22 @@ public sealed partial class OnnxSession : IDisposable
     /// <summary>The distinct input shapes this session has run.</summary>
     public ShapeLog Shapes { get; } = new();
 
+    private long _busyTicks;
+    private long _runs;
+
+    /// <summary>Time spent in this session's runs, summed over the threads that ran them.</summary>
+    public TimeSpan BusyTime =>
+        System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks));
+
+    /// <summary>Runs so far.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
+    private void AddBusy(long started)
+    {
+        Interlocked.Add(ref _busyTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+        Interlocked.Increment(ref _runs);
+    }
+
     /// <summary>Loads a model file. Missing files throw <see cref="FileNotFoundException"/>; files ORT rejects throw <see cref="OnnxException"/>; both name the file.</summary>
     public static OnnxSession Load(string modelPath, OnnxSessionOptions? options = null)
     {

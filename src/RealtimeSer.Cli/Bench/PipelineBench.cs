@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Pipeline;
@@ -31,6 +32,36 @@ internal sealed record PipelineResult(
 
     /// <summary>Distinct input shapes each ONNX session ran during the replay (before the raw measurements).</summary>
     public IReadOnlyDictionary<string, int> Shapes { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Where the replay's time went, stage by stage (busy seconds summed over threads).</summary>
+    public StageSplit? Stages { get; init; }
+}
+
+/// <summary>
+/// Busy seconds per stage of a replay, summed over threads, beside the core-seconds the run had
+/// (elapsed × cores): decoding the recordings, resampling, the VAD's model runs, the windower's own work, the
+/// emotion models' runs, speaker adaptation (part of output), and output (ordering, smoothing, events).
+/// </summary>
+internal sealed record StageSplit(
+    double DecodeS,
+    double ResampleS,
+    double VadS,
+    bool VadBatched,
+    double MeanVadBatch,
+    double WindowingS,
+    double ModelS,
+    double MeanModelBatch,
+    double AdaptationS,
+    double OutputS,
+    double CoreSeconds
+)
+{
+    public string Line() =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"stages (busy s): decode {DecodeS:0.00}  resample {ResampleS:0.00}  VAD {VadS:0.00} ({(VadBatched ? "batched" : "per frame")}, mean batch {MeanVadBatch:0.0})  windowing {WindowingS:0.00}  model {ModelS:0.00} (mean batch {MeanModelBatch:0.0})  adaptation {AdaptationS:0.00}  output {OutputS:0.00}; "
+                + $"{DecodeS + ResampleS + VadS + WindowingS + ModelS + OutputS:0.00} of {CoreSeconds:0.0} core-seconds"
+        );
 }
 
 /// <summary>
@@ -46,6 +77,7 @@ internal static class PipelineBench
         IReadOnlyList<OnnxEmotionClassifier> classifiers,
         SileroVadModel vad,
         IReadOnlyList<(float[] Interleaved, int Rate, int Channels)> recordings,
+        double decodeSeconds,
         double repeatSeconds,
         int parallel,
         EngineOptions options,
@@ -78,6 +110,7 @@ internal static class PipelineBench
         double channelSeconds = 0,
             audioSeconds = 0;
         IReadOnlyDictionary<string, int> shapes;
+        StageSplit stages;
         var clock = Stopwatch.StartNew();
         await using (
             var engine = new EmotionEngine(
@@ -145,6 +178,22 @@ internal static class PipelineBench
                 }
             );
             shapes = BenchReport.Shapes(engine.Sessions);
+            var elapsedNow = clock.Elapsed.TotalSeconds;
+            var models = classifiers.Select(c => c.Sessions[0]).ToList();
+            stages = new StageSplit(
+                decodeSeconds,
+                engine.Profile.Resample.TotalSeconds,
+                vad.Session.BusyTime.TotalSeconds,
+                engine.VadBatcher is not null,
+                engine.VadBatcher is { } batcher ? batcher.Frames / (double)Math.Max(1, batcher.Runs) : 1,
+                engine.Profile.Windowing.TotalSeconds,
+                models.Sum(s => s.BusyTime.TotalSeconds),
+                batches.Count == 0 ? 0 : batches.Average(),
+                // The heads run inside adaptation, which is inside output.
+                engine.Profile.Adaptation.TotalSeconds,
+                engine.Profile.Delivery.TotalSeconds,
+                elapsedNow * Environment.ProcessorCount
+            );
         }
         var elapsed = clock.Elapsed.TotalSeconds;
         await sampler.CancelAsync();
@@ -185,6 +234,7 @@ internal static class PipelineBench
         {
             Models = string.Join('+', classifiers.Select(c => c.Manifest.Id)),
             Shapes = shapes,
+            Stages = stages,
         };
     }
 

@@ -53,6 +53,8 @@ internal sealed class ChannelState
 
     public string StreamId => _stream.Id;
 
+    internal EngineProfile Profile => _stream.Profile;
+
     /// <summary>See <see cref="EngineStream.IsTooLate"/>.</summary>
     public bool IsTooLate(long arrivedAt, long now) => _stream.IsTooLate(arrivedAt, now);
 
@@ -88,6 +90,7 @@ internal sealed class ChannelState
         bool dropped
     )
     {
+        var started = Stopwatch.GetTimestamp();
         lock (_gate)
         {
             _waiting[job.Sequence] = new Result(
@@ -106,6 +109,7 @@ internal sealed class ChannelState
                 EmitReadyFinals();
             }
         }
+        _stream.Profile.AddDelivery(started);
         _stream.WindowDone(dropped);
     }
 
@@ -135,9 +139,11 @@ internal sealed class ChannelState
             if (m.Adapter is not null)
             {
                 // In window order, so a channel's speaker statistics do not depend on how batches finished.
+                var adapting = Stopwatch.GetTimestamp();
                 try
                 {
                     m.Adapter.Adapt(outputs, m.Adapted);
+                    _stream.Profile.AddAdaptation(adapting);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {

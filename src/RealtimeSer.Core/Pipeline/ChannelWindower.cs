@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Core.Vad.Batching;
@@ -80,15 +81,20 @@ internal sealed class ChannelWindower
         List<SpeechEvent> speech
     )
     {
+        var profile = owner.Profile;
         while (!samples.IsEmpty)
         {
+            var started = Stopwatch.GetTimestamp();
             var chunk = samples[..Math.Min(samples.Length, MaxChunk)];
             samples = samples[chunk.Length..];
             WriteRing(chunk.Span);
             _vadEvents.Clear();
             var filtered = _dcBlocker.Filter(chunk.Span, _vadInput).Length;
+            profile.AddWindowing(started);
             await _vad.ProcessAsync(_vadInput.AsMemory(0, filtered), _vadEvents);
+            started = Stopwatch.GetTimestamp();
             HandleVadEvents(arrivedAt, owner, jobs, speech);
+            profile.AddWindowing(started);
         }
     }
 

@@ -190,6 +190,9 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     public EngineMetrics Metrics { get; }
 
+    /// <summary>Busy time per stage (the ONNX runs are in each session's <c>BusyTime</c>).</summary>
+    public EngineProfile Profile { get; } = new();
+
     public EngineOptions Options => _options;
 
     /// <summary>Open streams.</summary>

@@ -182,7 +182,9 @@ public sealed class EngineStream : IAsyncDisposable
         CancellationToken cancellationToken
     )
     {
+        var started = Stopwatch.GetTimestamp();
         _normalizer.Process(interleaved.Span);
+        _engine.Profile.AddResample(started);
         if (shed)
         {
             for (var c = 0; c < _windowers.Length; c++)
@@ -328,6 +330,8 @@ public sealed class EngineStream : IAsyncDisposable
     }
 
     internal bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    internal EngineProfile Profile => _engine.Profile;
 
     internal void Publish(EngineEvent e)
     {

@@ -18,6 +18,12 @@ public sealed class StreamingVad
     private readonly VadSegmenter _segmenter;
     private readonly float[] _frame = new float[SileroVadModel.FrameSamples];
     private int _frameFill;
+
+    // A batched channel's whole frames not yet sent: sent as one run at the end of each block, so the channel
+    // waits for the batcher once per block, not once per 32 ms frame.
+    private readonly float[] _run = new float[RunFrames * SileroVadModel.FrameSamples];
+    private int _runFrames;
+    private const int RunFrames = 32;
     private long _samples;
 
     public StreamingVad(SileroVadModel model, VadOptions? options = null)
@@ -96,9 +102,10 @@ public sealed class StreamingVad
             samples = samples[Fill(samples.Span)..];
             if (_frameFill == _frame.Length)
             {
-                await ScoreFrameAsync(events);
+                await QueueFrameAsync(events);
             }
         }
+        await SendRunAsync(events);
     }
 
     /// <summary>Ends the stream: scores the zero-padded partial frame and closes any open segment.</summary>
@@ -124,8 +131,9 @@ public sealed class StreamingVad
         if (_frameFill > 0)
         {
             _frame.AsSpan(_frameFill).Clear();
-            await ScoreFrameAsync(events);
+            await QueueFrameAsync(events);
         }
+        await SendRunAsync(events);
         _segmenter.Flush(events, _samples);
     }
 
@@ -178,15 +186,46 @@ public sealed class StreamingVad
         Accept(IsSilentFrame() ? 0 : Scored(_model.Process(_state, _frame)), events);
     }
 
+    /// <summary>
+    /// The full frame joins the run to send, or is handled here: inline scoring, and digital silence (after the
+    /// run before it, whose frames come first and must see the state before silence resets it).
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ScoreFrameAsync(List<VadEvent> events)
+    private async ValueTask QueueFrameAsync(List<VadEvent> events)
     {
-        if (ScoreInline)
+        if (ScoreInline || IsDigitalSilence(_frame))
         {
+            await SendRunAsync(events);
             ScoreFrame(events);
             return;
         }
-        Accept(IsSilentFrame() ? 0 : Scored(await _batcher!.ScoreAsync(_request!, _frame)), events);
+        _frame.CopyTo(_run.AsSpan(_runFrames * SileroVadModel.FrameSamples));
+        _runFrames++;
+        _frameFill = 0;
+        if (_runFrames == RunFrames)
+        {
+            await SendRunAsync(events);
+        }
+    }
+
+    /// <summary>Scores the queued run through the batcher and takes its probabilities in order.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendRunAsync(List<VadEvent> events)
+    {
+        if (_runFrames == 0)
+        {
+            return;
+        }
+        var frames = _runFrames;
+        _runFrames = 0;
+        _silent = false;
+        await _batcher!.ScoreAsync(_request!, _run.AsMemory(0, frames * SileroVadModel.FrameSamples));
+        foreach (var probability in _request!.Probabilities)
+        {
+            FramesScored++;
+            LastProbability = probability;
+            _segmenter.Push(probability, events);
+        }
     }
 
     private bool IsSilentFrame()

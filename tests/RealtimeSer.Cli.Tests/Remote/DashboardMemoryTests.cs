@@ -30,6 +30,20 @@ public sealed class DashboardMemoryTests(ITestOutputHelper output)
         Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed");
         var port = FreePort();
         using var serve = StartServe(port);
+        try
+        {
+            await MeasureAsync(serve, port);
+        }
+        finally
+        {
+            // Disposing a Process object leaves the process running.
+            serve.Kill(entireProcessTree: true);
+            await serve.WaitForExitAsync();
+        }
+    }
+
+    private async Task MeasureAsync(Process serve, int port)
+    {
         using var channel = new SerChannel(new Uri($"http://127.0.0.1:{port}"));
         await WaitServingAsync(channel, serve);
 

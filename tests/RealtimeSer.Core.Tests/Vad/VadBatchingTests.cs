@@ -168,7 +168,7 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
             .Range(0, 13)
             .Select(_ => new VadFrameRequest(new SileroVadState()))
             .ToArray();
-        var pending = new ValueTask<float>[requests.Length];
+        var pending = new ValueTask[requests.Length];
         var completedAtEachBatch = new List<int[]>();
         using var holding = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();

@@ -1,9 +1,12 @@
 namespace RealtimeSer.Core.Vad.Batching;
 
 /// <summary>
-/// Scores Silero frames of many streams and channels in shared model runs. Each channel submits its next
-/// frame with its own state and awaits the probability; workers take whatever is pending (up to
-/// <see cref="MaxBatch"/> frames, without waiting for more) and run it as one batch. Under light load a batch
+/// Scores Silero frames of many streams and channels in shared model runs. Each channel submits the run of
+/// frames it has (a live chunk is a frame or three, a recording's block fifteen) with its own state and awaits
+/// their probabilities; workers take one frame from each pending run (up to <see cref="MaxBatch"/> runs,
+/// without waiting for more) and score them as one batch, then put runs with frames left back in line. A
+/// channel's frames go one batch after another (each needs its state from the one before), and the channel
+/// waits for its thread once per run, not once per frame. Under light load a batch
 /// is a frame or two and nothing waits; as load grows, frames queue while a batch runs and the next batch is
 /// larger, which is when the lower per-frame cost of batching pays (docs/benchmarks.md). Runs take power-of-two
 /// batches, so the session sees at most seven shapes. Each channel's
@@ -25,8 +28,8 @@ public sealed class VadBatcher : IAsyncDisposable
 {
     public const int DefaultMaxBatch = 64;
 
-    // Frames submitted and not yet run, most senior channel first. Each channel has at most one frame in flight,
-    // so this holds at most one frame per open channel. Guarded by itself, which idle workers also wait on.
+    // Runs of frames submitted and not yet done, most senior channel first. Each channel has at most one run in
+    // flight, so this holds at most one entry per open channel. Guarded by itself, which idle workers also wait on.
     private readonly PriorityQueue<VadFrameRequest, long> _bySeniority = new();
     private readonly Task[] _workers;
     private readonly Action<int>? _onBatch;
@@ -73,14 +76,13 @@ public sealed class VadBatcher : IAsyncDisposable
     public long Runs => Interlocked.Read(ref _runs);
 
     /// <summary>
-    /// Queues <paramref name="frame"/> for the channel whose request (and state) this is; completes with its
-    /// speech probability once its batch has run, the state moved on to the next frame. A channel must await
-    /// one frame before it submits the next.
+    /// Queues <paramref name="frames"/> (whole frames, one after another) for the channel whose request (and
+    /// state) this is; completes once every frame is scored, the probabilities in the request and the state moved
+    /// on past the last frame. A channel must await one run before it submits the next.
     /// </summary>
-    internal ValueTask<float> ScoreAsync(VadFrameRequest request, ReadOnlySpan<float> frame)
+    internal ValueTask ScoreAsync(VadFrameRequest request, ReadOnlyMemory<float> frames)
     {
-        request.State.Load(frame);
-        var result = request.Prepare();
+        var result = request.Prepare(frames);
         lock (_bySeniority)
         {
             ObjectDisposedException.ThrowIf(_stopping, this);
@@ -100,11 +102,16 @@ public sealed class VadBatcher : IAsyncDisposable
         var states = new SileroVadState[MaxBatch];
         var probabilities = new float[MaxBatch];
         // Ends once disposal has begun and nothing is pending: every frame submitted gets its answer.
+        var unfinished = new List<VadFrameRequest>(MaxBatch);
         while (TakeBatch(requests, states) is var count and > 0)
         {
             Exception? error = null;
             try
             {
+                for (var i = 0; i < count; i++)
+                {
+                    requests[i].LoadNext();
+                }
                 batch.Run(Model, states.AsSpan(0, count), probabilities);
                 Interlocked.Add(ref _frames, count);
                 Interlocked.Increment(ref _runs);
@@ -117,14 +124,34 @@ public sealed class VadBatcher : IAsyncDisposable
             }
             for (var i = 0; i < count; i++)
             {
-                if (error is null)
-                {
-                    requests[i].Succeed(probabilities[i]);
-                }
-                else
+                if (error is not null)
                 {
                     requests[i].Fail(error);
                 }
+                else if (requests[i].Advance(probabilities[i]))
+                {
+                    requests[i].Succeed();
+                }
+                else
+                {
+                    unfinished.Add(requests[i]);
+                }
+            }
+            if (unfinished.Count > 0)
+            {
+                // Back in line by seniority, for their next frame.
+                lock (_bySeniority)
+                {
+                    foreach (var request in unfinished)
+                    {
+                        _bySeniority.Enqueue(request, request.Seniority);
+                    }
+                    if (_idle > 0)
+                    {
+                        Monitor.PulseAll(_bySeniority);
+                    }
+                }
+                unfinished.Clear();
             }
             // Closed streams' states must not stay reachable from here.
             Array.Clear(requests, 0, count);

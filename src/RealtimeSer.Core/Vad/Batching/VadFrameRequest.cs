@@ -3,35 +3,65 @@ using System.Threading.Tasks.Sources;
 namespace RealtimeSer.Core.Vad.Batching;
 
 /// <summary>
-/// One channel's frame waiting for a batch, and the awaitable its probability comes back through. A channel
-/// has at most one frame in flight (its next frame needs this one's recurrent state), so each channel owns
-/// one request and reuses it for every frame: a frame allocates nothing.
+/// One channel's run of consecutive frames waiting for the batcher, and the awaitable that completes once all of
+/// them are scored. The frames go through one at a time (each needs the state the one before left), one per
+/// batch, in batches shared with other channels; the channel waits once for the whole run, not once per frame.
+/// A channel has one run in flight and reuses this request for every run: scoring allocates nothing.
 /// </summary>
-internal sealed class VadFrameRequest(SileroVadState state) : IValueTaskSource<float>
+internal sealed class VadFrameRequest(SileroVadState state) : IValueTaskSource
 {
     // Continuations run on the thread pool, not on the batch worker: the worker goes straight on to the next
     // batch while the streams carry on with their own audio.
-    private ManualResetValueTaskSourceCore<float> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
 
     private static long s_opened;
+
+    private ReadOnlyMemory<float> _frames;
+    private float[] _probabilities = new float[16];
+    private int _count;
+    private int _next;
 
     public SileroVadState State { get; } = state;
 
     /// <summary>Order in which the channels were opened: under overload the batcher serves the oldest first.</summary>
     public long Seniority { get; } = Interlocked.Increment(ref s_opened);
 
-    /// <summary>Readies the request for its next frame; the returned task completes with its probability.</summary>
-    public ValueTask<float> Prepare()
+    /// <summary>The run's probabilities, frame by frame, once it has completed.</summary>
+    public ReadOnlySpan<float> Probabilities => _probabilities.AsSpan(0, _count);
+
+    /// <summary>
+    /// Readies the request for a run of whole frames (which must not change until it completes); the returned
+    /// task completes once every frame is scored.
+    /// </summary>
+    public ValueTask Prepare(ReadOnlyMemory<float> frames)
     {
+        _frames = frames;
+        _count = frames.Length / SileroVadModel.FrameSamples;
+        _next = 0;
+        if (_probabilities.Length < _count)
+        {
+            _probabilities = new float[_count];
+        }
         _core.Reset();
-        return new ValueTask<float>(this, _core.Version);
+        return new ValueTask(this, _core.Version);
     }
 
-    public void Succeed(float probability) => _core.SetResult(probability);
+    /// <summary>Puts the run's next frame into the state, for the batch about to run.</summary>
+    public void LoadNext() =>
+        State.Load(_frames.Span.Slice(_next * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples));
+
+    /// <summary>Records the frame's probability; true when it was the run's last.</summary>
+    public bool Advance(float probability)
+    {
+        _probabilities[_next++] = probability;
+        return _next == _count;
+    }
+
+    public void Succeed() => _core.SetResult(true);
 
     public void Fail(Exception error) => _core.SetException(error);
 
-    public float GetResult(short token) => _core.GetResult(token);
+    public void GetResult(short token) => _core.GetResult(token);
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 

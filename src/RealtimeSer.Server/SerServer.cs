@@ -63,8 +63,42 @@ public sealed class SerServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(h =>
             h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownGraceSeconds + 5)
         );
-        builder
-            .Services.AddGrpc(g =>
+        AddGrpcServices(builder.Services, options);
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(k => ConfigureKestrel(k, options));
+        _app = builder.Build();
+        _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RealtimeSer.Server");
+        _relay.Logger = _logger;
+        Governor.Logger = _logger;
+        var auth = new ApiKeyAuthenticator(options.ApiKeyHashes);
+        _admission = new StreamAdmission(options, Lifetime, auth, _logger, Governor);
+        Governor.ActiveStreams = () => (int)_admission.LiveStreams;
+        Streams = new StreamRegistry(options.Dashboard) { Governor = Governor };
+        var sessions = new SessionServices(
+            models,
+            options,
+            Lifetime,
+            _admission,
+            Streams,
+            new EventDelivery(options, _metrics),
+            _logger
+        );
+        _service = new EmotionService(sessions);
+        MapEndpoints(_app, sessions, access);
+        var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(BeginShutdown);
+
+        if (options.MetricsPort >= 0)
+        {
+            _metricsApp = BuildMetricsApp(options, meters, access, logging);
+        }
+    }
+
+    /// <summary>The gRPC services and what they are built from, with the interceptors every call passes.</summary>
+    private void AddGrpcServices(IServiceCollection services, ServerOptions options)
+    {
+        services
+            .AddGrpc(g =>
             {
                 g.MaxReceiveMessageSize = options.MaxMessageBytes;
                 // Outermost, so that it sees every call's end, refusals by the admission rules included.
@@ -74,125 +108,127 @@ public sealed class SerServer : IAsyncDisposable
                 g.CompressionProviders = [new BoundedGzipProvider(() => options.MaxMessageBytes)];
             })
             .AddServiceOptions<EmotionService>(g => g.Interceptors.Add<AdmissionInterceptor>());
-        StrictServiceMethodProvider<EmotionService>.Replace(builder.Services);
-        builder.Services.AddGrpcReflection();
+        StrictServiceMethodProvider<EmotionService>.Replace(services);
+        services.AddGrpcReflection();
         // The services are built once the app's logger exists (below) and resolved on the first call.
-        builder.Services.AddSingleton(_metrics);
-        builder.Services.AddSingleton(_ => _admission!);
-        builder.Services.AddSingleton(_ => _service!);
-        builder.Services.AddSingleton(_ => new HealthService(Lifetime));
-        builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.ConfigureKestrel(k =>
+        services.AddSingleton(_metrics);
+        services.AddSingleton(_ => _admission!);
+        services.AddSingleton(_ => _service!);
+        services.AddSingleton(_ => new HealthService(Lifetime));
+    }
+
+    /// <summary>The public port (cleartext h2c with the HTTP/1.1 relay, or TLS) and its connection limits.</summary>
+    private void ConfigureKestrel(KestrelServerOptions k, ServerOptions options)
+    {
+        k.AddServerHeader = false;
+        k.Limits.Http2.MaxStreamsPerConnection = Math.Max(100, options.MaxConcurrentStreams * 2);
+        LimitConnections(k, options);
+        if (options.Web && string.IsNullOrEmpty(options.TlsCertificate))
         {
-            k.AddServerHeader = false;
-            k.Limits.Http2.MaxStreamsPerConnection = Math.Max(100, options.MaxConcurrentStreams * 2);
-            LimitConnections(k, options);
-            if (options.Web && string.IsNullOrEmpty(options.TlsCertificate))
-            {
-                k.Listen(
-                    IPAddress.Loopback,
-                    0,
-                    l =>
-                    {
-                        l.Protocols = HttpProtocols.Http1;
-                        _http1 = l;
-                    }
-                );
-            }
-            Listen(
-                k,
-                options.Host,
-                options.Port,
-                listen =>
+            k.Listen(
+                IPAddress.Loopback,
+                0,
+                l =>
                 {
-                    if (!string.IsNullOrEmpty(options.TlsCertificate))
-                    {
-                        listen.Use(_relay.SilenceGuard);
-                        // HTTP/2 only, negotiated by ALPN: gRPC never needs HTTP/1.1, and browsers speak
-                        // HTTP/2 (WebSockets too, RFC 8441) to a TLS server.
-                        listen.Protocols = HttpProtocols.Http2;
-                        listen.UseHttps(
-                            X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey)
-                        );
-                    }
-                    else
-                    {
-                        // Cleartext HTTP/2 only (prior knowledge, "h2c"): gRPC never needs HTTP/1.1;
-                        // browsers' HTTP/1.1 connections are passed to the loopback side (Http1Relay).
-                        listen.Protocols = HttpProtocols.Http2;
-                        listen.Use(options.Web ? _relay.Middleware : _relay.SilenceGuard);
-                    }
+                    l.Protocols = HttpProtocols.Http1;
+                    _http1 = l;
                 }
             );
-        });
-        _app = builder.Build();
-        _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RealtimeSer.Server");
-        _relay.Logger = _logger;
-        Governor.Logger = _logger;
-        var auth = new ApiKeyAuthenticator(options.ApiKeyHashes);
-        _admission = new StreamAdmission(options, Lifetime, auth, _logger, Governor);
-        Governor.ActiveStreams = () => (int)_admission.LiveStreams;
-        Streams = new StreamRegistry(options.Dashboard) { Governor = Governor };
-        var delivery = new EventDelivery(options, _metrics);
-        _service = new EmotionService(models, options, Lifetime, _admission, Streams, delivery, _logger);
+        }
+        Listen(
+            k,
+            options.Host,
+            options.Port,
+            listen =>
+            {
+                if (!string.IsNullOrEmpty(options.TlsCertificate))
+                {
+                    listen.Use(_relay.SilenceGuard);
+                    // HTTP/2 only, negotiated by ALPN: gRPC never needs HTTP/1.1, and browsers speak
+                    // HTTP/2 (WebSockets too, RFC 8441) to a TLS server.
+                    listen.Protocols = HttpProtocols.Http2;
+                    listen.UseHttps(
+                        X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey)
+                    );
+                }
+                else
+                {
+                    // Cleartext HTTP/2 only (prior knowledge, "h2c"): gRPC never needs HTTP/1.1;
+                    // browsers' HTTP/1.1 connections are passed to the loopback side (Http1Relay).
+                    listen.Protocols = HttpProtocols.Http2;
+                    listen.Use(options.Web ? _relay.Middleware : _relay.SilenceGuard);
+                }
+            }
+        );
+    }
+
+    /// <summary>The endpoints in the order requests meet them: access rule, pages, then gRPC and gRPC-Web.</summary>
+    private void MapEndpoints(WebApplication app, SessionServices sessions, AccessPolicy access)
+    {
+        var options = sessions.Options;
         // Host and Origin for everything a browser could send, before any endpoint runs.
-        _app.Use(access.InvokeAsync);
+        app.Use(access.InvokeAsync);
         if (options.Web)
         {
-            _app.MapWeb(models, options, Lifetime, _admission, Streams, delivery, _logger);
+            app.MapWeb(sessions);
         }
-        _app.Use(GrpcHeaderCheck.InvokeAsync);
+        app.Use(GrpcHeaderCheck.InvokeAsync);
         // gRPC-Web (unary and server streaming) for browsers, on the same port and services.
-        _app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
-        _app.Use(IdleRequestBody.For(options, EmotionService.Service.TrimEnd('/')));
+        app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
+        app.Use(IdleRequestBody.For(options, EmotionService.Service.TrimEnd('/')));
         // Unknown methods and services get UNIMPLEMENTED from Grpc.AspNetCore itself.
-        _app.MapGrpcService<EmotionService>();
-        _app.MapGrpcService<HealthService>();
+        app.MapGrpcService<EmotionService>();
+        app.MapGrpcService<HealthService>();
         // grpc.reflection.v1 and v1alpha: grpcurl and IDE clients discover the API without the proto files.
-        _app.MapGrpcReflectionService();
-        var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
-        lifetime.ApplicationStopping.Register(BeginShutdown);
+        app.MapGrpcReflectionService();
+    }
 
-        if (options.MetricsPort >= 0)
+    /// <summary>/metrics on its own port: this server's meters only, as Prometheus text.</summary>
+    private static WebApplication BuildMetricsApp(
+        ServerOptions options,
+        IMeterFactory meters,
+        AccessPolicy access,
+        Action<ILoggingBuilder>? logging
+    )
+    {
+        var metrics = WebApplication.CreateSlimBuilder(
+            new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory }
+        );
+        ConfigureLogging(metrics.Logging, logging);
+        metrics.WebHost.ConfigureKestrel(k =>
         {
-            var metrics = WebApplication.CreateSlimBuilder(
-                new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory }
+            k.AddServerHeader = false;
+            LimitConnections(k, options);
+            // HTTP/1.1 only: Prometheus scrapes with it, and a cleartext port cannot offer HTTP/2 beside
+            // HTTP/1.1 anyway (Kestrel warned about exactly that at every start).
+            Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1);
+        });
+        // This host's own meters (MeterScope.Local) are those of the engine's factory: it is the host's
+        // IMeterFactory. Meters of the same names elsewhere in the process are not this server's.
+        metrics.Services.AddSingleton(meters);
+        metrics.Services.AddMetrics(m =>
+            m.EnableMetrics(EngineMetrics.MeterName, scopes: MeterScope.Local)
+                .EnableMetrics(LoadGovernor.MeterName, scopes: MeterScope.Local)
+                // One active-streams gauge: the admitted streams (ser_streams_admitted), which the
+                // stream limit counts, not the engine's own count as well.
+                .DisableMetrics(EngineMetrics.MeterName, "ser.streams.active", scopes: MeterScope.Local)
+        );
+        metrics
+            .Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("realtime-ser"))
+            .WithMetrics(m =>
+                m.AddPrometheusExporter(o =>
+                {
+                    // Every scrape reads the current values (the default caches them for 300 ms).
+                    o.ScrapeResponseCacheDurationMilliseconds = 0;
+                    // The series keep their plain names and labels; the meter name is no label.
+                    o.ScopeInfoEnabled = false;
+                })
             );
-            ConfigureLogging(metrics.Logging, logging);
-            metrics.WebHost.ConfigureKestrel(k =>
-            {
-                k.AddServerHeader = false;
-                LimitConnections(k, options);
-                // HTTP/1.1 only: Prometheus scrapes with it, and a cleartext port cannot offer HTTP/2 beside
-                // HTTP/1.1 anyway (Kestrel warned about exactly that at every start).
-                Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1);
-            });
-            // This host's own meters (MeterScope.Local) are those of the engine's factory: it is the host's
-            // IMeterFactory. Meters of the same names elsewhere in the process are not this server's.
-            metrics.Services.AddSingleton(meters);
-            metrics.Services.AddMetrics(m =>
-                m.EnableMetrics(EngineMetrics.MeterName, scopes: MeterScope.Local)
-                    .EnableMetrics(LoadGovernor.MeterName, scopes: MeterScope.Local)
-                    // One active-streams gauge: the admitted streams (ser_streams_admitted), which the
-                    // stream limit counts, not the engine's own count as well.
-                    .DisableMetrics(EngineMetrics.MeterName, "ser.streams.active", scopes: MeterScope.Local)
-            );
-            metrics
-                .Services.AddOpenTelemetry()
-                .ConfigureResource(r => r.AddService("realtime-ser"))
-                .WithMetrics(m =>
-                    m.AddPrometheusExporter(o =>
-                    {
-                        // Every scrape reads the current values (the default caches them for 300 ms).
-                        o.ScrapeResponseCacheDurationMilliseconds = 0;
-                        // The series keep their plain names and labels; the meter name is no label.
-                        o.ScopeInfoEnabled = false;
-                    })
-                );
-            _metricsApp = metrics.Build();
-            _metricsApp.Use(access.InvokeAsync);
-            _metricsApp.MapPrometheusScrapingEndpoint();
-        }
+        var app = metrics.Build();
+        app.Use(access.InvokeAsync);
+        app.MapPrometheusScrapingEndpoint();
+        return app;
     }
 
     public ServerOptions Options { get; }
@@ -298,10 +334,12 @@ public sealed class SerServer : IAsyncDisposable
     private static void ConfigureLogging(ILoggingBuilder builder, Action<ILoggingBuilder>? logging)
     {
         // ASP.NET Core logs four information lines per call (request start and end, endpoint in and out); the
-        // server's own log says what happened to each stream and call. Its start-up lines (Hosting.Lifetime)
-        // stay. A more specific category brings them back, e.g.
+        // server's own log says what happened to each stream and call. The host's start-up lines name every
+        // listener, the loopback HTTP/1.1 side of the relay first, which only puzzles: the server's own lines
+        // say where it listens. A more specific category brings any of them back, e.g.
         // `Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics=Information`.
         builder.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         if (logging is not null)
         {
             builder.ClearProviders();

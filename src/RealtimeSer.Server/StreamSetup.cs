@@ -26,17 +26,6 @@ internal sealed record StreamSetup(
 
     public AudioDecoder CreateDecoder() => new(Encoding, Channels);
 
-    /// <summary>
-    /// <paramref name="options"/> for a whole recording posted at once (`Recognize`, a dropped file): finals only,
-    /// in wait mode, so it is complete and never shed.
-    /// </summary>
-    public static EngineOptions ForWholeRecording(EngineOptions options) =>
-        options with
-        {
-            InterimResults = false,
-            Overload = OverloadPolicy.Wait,
-        };
-
     /// <summary>Every problem is INVALID_ARGUMENT with a message saying what to send instead.</summary>
     public static StreamSetup From(RecognitionConfig? config, ModelRegistry models, ServerOptions limits)
     {

@@ -35,42 +35,23 @@ internal static class ReplayRunner
         );
         await using var output = new ReplayOutput(settings.OutDir, input, settings.Format, settings.Recipe);
 
-        var writer = Task.Run(
-            async () =>
+        await RecordingRun.RunAsync(
+            stream,
+            async (block, token) =>
             {
-                await foreach (var e in stream.Events.ReadAllAsync(cancellationToken))
+                var frames = await reader.ReadAsync(block, token);
+                onAudio(frames / (double)format.SampleRate);
+                return frames * format.Channels;
+            },
+            async e =>
+            {
+                if (e is EmotionEvent emotion && (emotion.IsFinal || !settings.FinalsOnly))
                 {
-                    if (e is EmotionEvent emotion && (emotion.IsFinal || !settings.FinalsOnly))
-                    {
-                        await output.WriteAsync(emotion);
-                    }
+                    await output.WriteAsync(emotion);
                 }
             },
             cancellationToken
         );
-
-        // Half a second per block: large enough to be cheap, small enough to keep memory flat.
-        var block = new float[Math.Max(1, format.SampleRate / 2) * format.Channels];
-        try
-        {
-            int frames;
-            while ((frames = await reader.ReadAsync(block, cancellationToken)) > 0)
-            {
-                await stream.WriteAsync(
-                    block.AsMemory(0, frames * format.Channels),
-                    cancellationToken: cancellationToken
-                );
-                onAudio(frames / (double)format.SampleRate);
-            }
-            await stream.CompleteAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            stream.Fail(e);
-            await Task.WhenAny(writer);
-            throw;
-        }
-        await writer;
         var stats = new ReplayStats(
             stream.SecondsReceived,
             timer.Elapsed.TotalSeconds,

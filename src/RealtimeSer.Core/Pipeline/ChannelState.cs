@@ -28,10 +28,15 @@ internal sealed class ChannelState
         int channel,
         string? channelName,
         EngineOptions options,
-        IReadOnlyList<ModelOutput> models
+        IReadOnlyList<ModelOutput> models,
+        LateWork late,
+        EngineProfile profile
     )
     {
         _stream = stream;
+        StreamId = stream.Id;
+        Late = late;
+        Profile = profile;
         Channel = channel;
         ChannelName = channelName;
         _interim = options.InterimResults;
@@ -51,12 +56,12 @@ internal sealed class ChannelState
         }
     }
 
-    public string StreamId => _stream.Id;
+    public string StreamId { get; }
 
-    internal EngineProfile Profile => _stream.Profile;
+    internal EngineProfile Profile { get; }
 
-    /// <summary>See <see cref="EngineStream.IsTooLate"/>.</summary>
-    public bool IsTooLate(long arrivedAt, long now) => _stream.IsTooLate(arrivedAt, now);
+    /// <summary>The stream's rule for results that would come too late.</summary>
+    public LateWork Late { get; }
 
     public int Channel { get; }
 
@@ -71,7 +76,7 @@ internal sealed class ChannelState
     /// </summary>
     public void RegisterSegmentEnd(SpeechEvent end)
     {
-        var late = IsTooLate(end.ArrivedAt, Stopwatch.GetTimestamp());
+        var late = Late.IsTooLate(end.ArrivedAt, Stopwatch.GetTimestamp());
         lock (_gate)
         {
             _segmentEnds.Enqueue((end, late));
@@ -109,7 +114,7 @@ internal sealed class ChannelState
                 EmitReadyFinals();
             }
         }
-        _stream.Profile.AddDelivery(started);
+        Profile.AddDelivery(started);
         _stream.WindowDone(dropped);
     }
 
@@ -143,7 +148,7 @@ internal sealed class ChannelState
                 try
                 {
                     m.Adapter.Adapt(outputs, m.Adapted);
-                    _stream.Profile.AddAdaptation(adapting);
+                    Profile.AddAdaptation(adapting);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {

@@ -35,6 +35,7 @@ public sealed class EmotionEngine : IAsyncDisposable
     // Values per window over all models: labels, or a feature vector for a model that adapts per channel.
     private readonly int _width;
     private readonly long _maxWindowAge;
+    private readonly StreamServices _streamServices;
     private int _disposed;
 
     public EmotionEngine(
@@ -140,6 +141,18 @@ public sealed class EmotionEngine : IAsyncDisposable
             .. _classifiers.OfType<OnnxEmotionClassifier>().SelectMany(c => c.Sessions),
         ];
         Metrics.WatchShapes(Sessions);
+        _streamServices = new StreamServices(
+            vadModel,
+            VadBatcher,
+            Metrics,
+            Profile,
+            _maxWindowAge,
+            MinWindowSamples,
+            () => StreamScheduler,
+            Outputs,
+            EnqueueAsync,
+            Metrics.StreamClosed
+        );
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
 
@@ -185,9 +198,6 @@ public sealed class EmotionEngine : IAsyncDisposable
     /// <summary>Scores every stream's VAD frames in shared runs; null when <see cref="EngineOptions.VadMaxBatch"/> is 0.</summary>
     public VadBatcher? VadBatcher { get; }
 
-    /// <summary>Stopwatch ticks after a live window's audio arrived beyond which its result is too late; 0: never.</summary>
-    internal long MaxWindowAge => _maxWindowAge;
-
     public EngineMetrics Metrics { get; }
 
     /// <summary>Busy time per stage (the ONNX runs are in each session's <c>BusyTime</c>).</summary>
@@ -216,12 +226,17 @@ public sealed class EmotionEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(format);
         var options = overrides ?? _options;
         options.Validate();
-        var stream = new EngineStream(this, id, format, options);
+        var stream = new EngineStream(
+            _streamServices,
+            id,
+            format,
+            options,
+            WindowSamples(options),
+            HopSamples(options)
+        );
         Metrics.StreamOpened();
         return stream;
     }
-
-    internal void StreamClosed(EngineStream stream) => Metrics.StreamClosed();
 
     /// <summary>
     /// Queues a window. A stream in wait mode (<paramref name="recorded"/>) waits for room and is never
@@ -264,7 +279,7 @@ public sealed class EmotionEngine : IAsyncDisposable
                     var jobs = group.ToArray();
                     await _runSlots.WaitAsync(stop);
                     running.RemoveAll(t => t.IsCompleted);
-                    running.Add(Task.Run(() => RunBatch(jobs), CancellationToken.None));
+                    running.Add(Task.Run(() => RunBatchAsync(jobs), CancellationToken.None));
                 }
                 batch.Clear();
             }
@@ -345,7 +360,7 @@ public sealed class EmotionEngine : IAsyncDisposable
     // Drops a window that waited too long (see _maxWindowAge); true when it was dropped.
     private bool DroppedAsLate(WindowJob job, long now)
     {
-        if (!job.Owner.IsTooLate(job.ArrivedAt, now))
+        if (!job.Owner.Late.IsTooLate(job.ArrivedAt, now))
         {
             return false;
         }
@@ -354,7 +369,7 @@ public sealed class EmotionEngine : IAsyncDisposable
     }
 
     // Holds one run slot, released here whatever happens.
-    private void RunBatch(WindowJob[] jobs)
+    private async Task RunBatchAsync(WindowJob[] jobs)
     {
         try
         {
@@ -367,7 +382,7 @@ public sealed class EmotionEngine : IAsyncDisposable
             }
             if (jobs.Length > 0)
             {
-                RunModels(jobs);
+                await RunModelsAsync(jobs);
             }
         }
         finally
@@ -376,7 +391,7 @@ public sealed class EmotionEngine : IAsyncDisposable
         }
     }
 
-    private void RunModels(WindowJob[] jobs)
+    private async Task RunModelsAsync(WindowJob[] jobs)
     {
         var length = jobs[0].Length;
         var count = jobs.Length;
@@ -416,15 +431,12 @@ public sealed class EmotionEngine : IAsyncDisposable
                     }
                     else
                     {
-                        _classifiers[k]
+                        await _classifiers[k]
                             .ClassifyAsync(
                                 work.AsMemory(0, count * length),
                                 count,
                                 modelScores.AsMemory(0, count * labels)
-                            )
-                            .AsTask()
-                            .GetAwaiter()
-                            .GetResult();
+                            );
                     }
                     modelMs[k] = Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds;
                     if (!single)

@@ -13,7 +13,7 @@ namespace RealtimeSer.Core.Pipeline;
 /// </summary>
 public sealed class EngineStream : IAsyncDisposable
 {
-    private readonly EmotionEngine _engine;
+    private readonly StreamServices _services;
     private readonly StreamNormalizer _normalizer;
     private readonly ChannelWindower[] _windowers;
     private readonly ChannelState[] _states;
@@ -38,9 +38,16 @@ public sealed class EngineStream : IAsyncDisposable
     private readonly Task? _ingest;
     private readonly CancellationTokenSource? _ingestStop;
 
-    internal EngineStream(EmotionEngine engine, string id, StreamFormat format, EngineOptions options)
+    internal EngineStream(
+        StreamServices services,
+        string id,
+        StreamFormat format,
+        EngineOptions options,
+        int windowSamples,
+        int hopSamples
+    )
     {
-        _engine = engine;
+        _services = services;
         Id = id;
         Format = format;
         _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
@@ -50,33 +57,40 @@ public sealed class EngineStream : IAsyncDisposable
         _jobs = new List<WindowJob>[_windowers.Length];
         _speech = new List<SpeechEvent>[_windowers.Length];
         _appends = new ValueTask[_windowers.Length];
-        for (var c = 0; c < _windowers.Length; c++)
-        {
-            _jobs[c] = [];
-            _speech[c] = [];
-            var name = format.ChannelNames is { } names && c < names.Count ? names[c] : null;
-            _states[c] = new ChannelState(this, c, name, options, engine.Outputs());
-            _windowers[c] = new ChannelWindower(
-                engine.VadModel,
-                engine.VadBatcher,
-                options.Vad,
-                engine.WindowSamples(options),
-                engine.HopSamples(options),
-                engine.MinWindowSamples
-            );
-        }
         if (options.Overload == OverloadPolicy.DropOldest && options.MaxBacklogSeconds > 0)
         {
             _backlog = new IngestBacklog(
                 options.MaxBacklogSeconds,
                 options.MaxQueuedSeconds,
-                onShed: engine.Metrics.AudioShed.Add
+                onShed: services.Metrics.AudioShed.Add
             );
+        }
+        Late = new LateWork(services.MaxWindowAgeTicks, _backlog);
+        for (var c = 0; c < _windowers.Length; c++)
+        {
+            _jobs[c] = [];
+            _speech[c] = [];
+            var name = format.ChannelNames is { } names && c < names.Count ? names[c] : null;
+            _states[c] = new ChannelState(this, c, name, options, services.Outputs(), Late, services.Profile);
+            _windowers[c] = new ChannelWindower(
+                services.VadModel,
+                services.VadBatcher,
+                options.Vad,
+                windowSamples,
+                hopSamples,
+                services.MinWindowSamples
+            );
+        }
+        if (_backlog is not null)
+        {
             _ingestStop = new CancellationTokenSource();
             var stop = _ingestStop.Token;
-            _ingest = SeniorityScheduler.Run(engine.StreamScheduler.NewLane(), () => IngestAsync(stop));
+            _ingest = SeniorityScheduler.Run(services.Scheduler().NewLane(), () => IngestAsync(stop));
         }
     }
+
+    /// <summary>This stream's rule for results that would come too late.</summary>
+    internal LateWork Late { get; }
 
     public string Id { get; }
 
@@ -113,21 +127,6 @@ public sealed class EngineStream : IAsyncDisposable
     /// the model instead of being dropped. Its latency, too, measures throughput, not live latency.
     /// </summary>
     public bool IsRecorded { get; }
-
-    /// <summary>
-    /// Whether a window of this stream that waited too long for the model is dropped rather than run: a live
-    /// source at real time (its listener wants now, not complete), or one shedding now. A source ahead of real
-    /// time (a file sent fast) keeps every window.
-    /// </summary>
-    internal bool DropsLateWindows => _backlog is { } backlog && (!backlog.Ahead || backlog.ShedWithin(2));
-
-    /// <summary>
-    /// Whether a result of audio that arrived at <paramref name="arrivedAt"/> (a <see cref="Stopwatch"/> timestamp)
-    /// is too late to give at <paramref name="now"/>: older than the engine's live bound, on a stream that drops
-    /// late work (<see cref="DropsLateWindows"/>). Windows are judged before their run, segment ends when found.
-    /// </summary>
-    internal bool IsTooLate(long arrivedAt, long now) =>
-        _engine.MaxWindowAge > 0 && now - arrivedAt > _engine.MaxWindowAge && DropsLateWindows;
 
     /// <summary>
     /// Segments that got no final: every window was dropped, or (a live stream starved of CPU) the segment's end
@@ -184,7 +183,7 @@ public sealed class EngineStream : IAsyncDisposable
     {
         var started = Stopwatch.GetTimestamp();
         _normalizer.Process(interleaved.Span);
-        _engine.Profile.AddResample(started);
+        _services.Profile.AddResample(started);
         if (shed)
         {
             for (var c = 0; c < _windowers.Length; c++)
@@ -201,7 +200,7 @@ public sealed class EngineStream : IAsyncDisposable
             }
             await AwaitChannelsAsync();
         }
-        _engine.Metrics.AudioSeconds.Add(
+        _services.Metrics.AudioSeconds.Add(
             _normalizer.Output(0).Length / (double)StreamNormalizer.TargetRate * Channels
         );
         await SubmitAsync(cancellationToken);
@@ -235,7 +234,7 @@ public sealed class EngineStream : IAsyncDisposable
             {
                 try
                 {
-                    if (_engine.VadBatcher is not null)
+                    if (_services.VadBatcher is not null)
                     {
                         // Behind by half the bound: catch up without the batcher's round trip per frame.
                         var behind = _backlog!.WaitingSeconds > _backlog.MaxBacklogSeconds / 2;
@@ -316,7 +315,7 @@ public sealed class EngineStream : IAsyncDisposable
         {
             _events.Writer.TryComplete();
             _drained.TrySetCanceled();
-            _engine.StreamClosed(this);
+            _services.Closed();
             _ingestStop?.Cancel();
             _backlog?.Complete();
         }
@@ -330,8 +329,6 @@ public sealed class EngineStream : IAsyncDisposable
     }
 
     internal bool IsClosed => Volatile.Read(ref _closed) != 0;
-
-    internal EngineProfile Profile => _engine.Profile;
 
     internal void Publish(EngineEvent e)
     {
@@ -360,7 +357,7 @@ public sealed class EngineStream : IAsyncDisposable
     internal void SegmentLost()
     {
         Interlocked.Increment(ref _segmentsLost);
-        _engine.Metrics.SegmentsLost.Add(1);
+        _services.Metrics.SegmentsLost.Add(1);
     }
 
     private async ValueTask SubmitAsync(CancellationToken cancellationToken)
@@ -389,7 +386,7 @@ public sealed class EngineStream : IAsyncDisposable
             {
                 for (var i = 0; i < jobs.Count; i++)
                 {
-                    await _engine.EnqueueAsync(jobs[i], IsRecorded, cancellationToken);
+                    await _services.Enqueue(jobs[i], IsRecorded, cancellationToken);
                 }
             }
         }

@@ -22,20 +22,14 @@ namespace RealtimeSer.Server;
 /// <c>{"event":"ready"|"speech_start"|"speech_end"|"stats"|"error"|"done",...}</c>. Same admission, limits and
 /// engine as gRPC; refusals send an error message, then close with a matching close status.
 /// </summary>
-internal sealed class BrowserStreamEndpoint(
-    ModelRegistry models,
-    ServerOptions options,
-    ServerLifetime lifetime,
-    StreamAdmission admission,
-    StreamRegistry registry,
-    EventDelivery delivery,
-    ILogger logger
-)
+internal sealed class BrowserStreamEndpoint(SessionServices services)
 {
     public const string Path = "/v1/stream";
     private const int MaxTextBytes = 64 * 1024;
     private static readonly JsonParser ConfigParser = new(JsonParser.Settings.Default);
     private long _nextId;
+
+    private ServerOptions Options => services.Options;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -53,28 +47,19 @@ internal sealed class BrowserStreamEndpoint(
         using var socket = await context.WebSockets.AcceptWebSocketAsync(
             new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(15) }
         );
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(
-            context.RequestAborted,
-            lifetime.HardStop
-        );
-        var sender = new Sender(socket, delivery);
+        var sender = new Sender(socket);
         try
         {
-            await RunAsync(socket, sender, AccessPolicy.Authorization(context.Request), cancel.Token);
+            await RunAsync(
+                socket,
+                sender,
+                AccessPolicy.Authorization(context.Request),
+                context.RequestAborted
+            );
         }
         catch (RpcException e)
         {
             await CloseWithErrorAsync(sender, e.Status);
-        }
-        catch (OperationCanceledException) when (lifetime.HardStop.IsCancellationRequested)
-        {
-            await CloseWithErrorAsync(
-                sender,
-                new Status(
-                    StatusCode.Unavailable,
-                    "The server is shutting down; reconnect to another instance."
-                )
-            );
         }
         catch (Exception e)
             when (e is WebSocketException
@@ -87,8 +72,8 @@ internal sealed class BrowserStreamEndpoint(
                 )
             )
         {
-            // The page went away (tab closed, network lost): its stream is already finished below.
-            ServerLog.BrowserGone(logger, e.Message);
+            // The page went away (tab closed, network lost): its stream is already finished.
+            ServerLog.BrowserGone(services.Logger, e.Message);
         }
     }
 
@@ -106,199 +91,21 @@ internal sealed class BrowserStreamEndpoint(
         // The stream's own, not pooled: at an idle timeout a receive into it is still pending when the stream ends.
         var buffer = new byte[64 * 1024];
         var (config, apiKey) = await ReadFirstAsync(socket, buffer, token);
-        using var slot = admission.Admit(apiKey is null ? handshakeAuthorization : "Bearer " + apiKey);
+        using var slot = services.Admission.Admit(
+            apiKey is null ? handshakeAuthorization : "Bearer " + apiKey
+        );
         StreamSetup setup;
         try
         {
-            setup = StreamSetup.From(config, models, options);
+            setup = StreamSetup.From(config, services.Models, Options);
         }
         catch (RpcException e)
         {
-            throw admission.Refused(e.Status);
+            throw services.Admission.Refused(e.Status);
         }
         var id = "web-" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
-        await using var stream = setup.Engine.OpenStream(id, setup.Format, setup.Options);
-        using var tracked = registry.Register(stream, setup.Engine, StreamRegistry.BrowserSource);
-        ServerLog.StreamOpened(
-            logger,
-            id,
-            setup.Encoding.ToString(),
-            setup.SampleRate,
-            setup.Channels,
-            setup.Engine.Classifier.Manifest.Id
-        );
-        var status = "OK";
-        try
-        {
-            await sender.SendAsync(json => WriteReady(json, stream, setup), token);
-            await StreamAsync(socket, sender, buffer, setup, stream, tracked, token);
-        }
-        catch (Exception e)
-        {
-            status = e is RpcException g ? g.StatusCode.ToString() : e.GetType().Name;
-            throw;
-        }
-        finally
-        {
-            ServerLog.StreamEnded(
-                logger,
-                id,
-                status,
-                stream.SecondsReceived,
-                stream.WindowsClassified,
-                stream.WindowsDropped
-            );
-        }
-    }
-
-    private async Task StreamAsync(
-        WebSocket socket,
-        Sender sender,
-        byte[] buffer,
-        StreamSetup setup,
-        EngineStream stream,
-        TrackedStream tracked,
-        CancellationToken token
-    )
-    {
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
-        var started = Stopwatch.GetTimestamp();
-        var forward = ForwardEventsAsync(sender, stream, tracked, cancel);
-        using var statsStop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
-        var stats = SendStatsAsync(sender, stream, started, statsStop.Token, cancel.Token);
-        var decoder = setup.CreateDecoder();
-        var maxBytes = (long)(options.MaxStreamSeconds * setup.SampleRate) * decoder.BytesPerFrame;
-        long received = 0;
-        try
-        {
-            while (true)
-            {
-                var result = await ReceiveAsync(socket, buffer, cancel.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-                if (result.MessageType == WebSocketMessageType.Text)
-                {
-                    var text = await ReadTextAsync(socket, buffer, result, cancel.Token);
-                    if (IsEnd(text))
-                    {
-                        break;
-                    }
-                    throw new RpcException(
-                        new Status(
-                            StatusCode.InvalidArgument,
-                            "After the config, send audio as binary messages and {\"event\":\"end\"} to finish."
-                        )
-                    );
-                }
-                received += result.Count;
-                if (received > maxBytes)
-                {
-                    throw new RpcException(
-                        new Status(
-                            StatusCode.OutOfRange,
-                            $"Stream longer than the server's limit of {options.MaxStreamSeconds:F0} s of audio; start a new stream."
-                        )
-                    );
-                }
-                // Fragments may split a sample anywhere; the decoder carries the partial frame over.
-                var samples = decoder.Decode(buffer.AsSpan(0, result.Count));
-                if (!samples.IsEmpty)
-                {
-                    await stream.WriteAsync(samples, cancellationToken: cancel.Token);
-                }
-            }
-            await stream.CompleteAsync(cancel.Token);
-            await forward;
-            await statsStop.CancelAsync();
-            await SwallowAsync(stats);
-            await sender.SendAsync(json => WriteStats(json, stream, started, "done"), cancel.Token);
-            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await sender.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", cancel.Token);
-            }
-        }
-        catch (Exception e)
-        {
-            await cancel.CancelAsync();
-            await SwallowAsync(stats);
-            try
-            {
-                await forward;
-            }
-            catch (RpcException) when (e is OperationCanceledException)
-            {
-                // The events side failed first (a model failure): its reason is the one to report.
-                throw;
-            }
-            catch (Exception fe) when (fe is OperationCanceledException or RpcException) { }
-            throw;
-        }
-    }
-
-    private async Task ForwardEventsAsync(
-        Sender sender,
-        EngineStream stream,
-        TrackedStream tracked,
-        CancellationTokenSource cancel
-    )
-    {
-        var token = cancel.Token;
-        try
-        {
-            await foreach (var e in stream.Events.ReadAllAsync(token))
-            {
-                tracked.Observe(e);
-                switch (e)
-                {
-                    case CoreSpeech s:
-                        await sender.SendAsync(json => WriteSpeech(json, s), token);
-                        break;
-                    case EmotionEvent r:
-                        await sender.SendAsync(json => EventJson.Write(json, r, file: null), token);
-                        break;
-                    case StreamFailedEvent:
-                        throw InferenceFailure.Stream();
-                }
-            }
-        }
-        catch (Exception e) when (e is not RpcException and not OperationCanceledException)
-        {
-            await cancel.CancelAsync();
-            if (e is not WebSocketException)
-            {
-                // The stream's channel completes with the model's error: keep its detail off the wire.
-                ServerLog.Unexpected(logger, e);
-                throw InferenceFailure.Stream();
-            }
-            throw;
-        }
-        catch (RpcException)
-        {
-            await cancel.CancelAsync();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Periodic stats until <paramref name="stop"/>, which ends only the wait for the next tick: a send under way
-    /// finishes (cancelling a WebSocket send aborts the socket, and with it the final stats and the close that
-    /// follow at a normal end). <paramref name="token"/> is the stream's own, for real failures.
-    /// </summary>
-    private async Task SendStatsAsync(
-        Sender sender,
-        EngineStream stream,
-        long started,
-        CancellationToken stop,
-        CancellationToken token
-    )
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.StatsIntervalSeconds));
-        while (await timer.WaitForNextTickAsync(stop))
-        {
-            await sender.SendAsync(json => WriteStats(json, stream, started, "stats"), token);
-        }
+        var transport = new WebSocketTransport(this, socket, sender, buffer);
+        await new StreamSession(services, transport).RunAsync(setup, id, token);
     }
 
     private async Task<(RecognitionConfig Config, string? ApiKey)> ReadFirstAsync(
@@ -310,7 +117,7 @@ internal sealed class BrowserStreamEndpoint(
         var first = await ReceiveAsync(socket, buffer, token);
         if (first.MessageType != WebSocketMessageType.Text)
         {
-            throw admission.Refused(
+            throw services.Admission.Refused(
                 new Status(
                     StatusCode.InvalidArgument,
                     first.MessageType == WebSocketMessageType.Close
@@ -340,7 +147,7 @@ internal sealed class BrowserStreamEndpoint(
         }
         catch (Exception e) when (e is JsonException or InvalidProtocolBufferException)
         {
-            throw admission.Refused(
+            throw services.Admission.Refused(
                 new Status(
                     StatusCode.InvalidArgument,
                     "The first message must be JSON {\"config\": RecognitionConfig in proto JSON (e.g. {\"encoding\":\"LINEAR16\",\"sampleRateHertz\":16000}), \"api_key\": \"...\"}: "
@@ -357,7 +164,7 @@ internal sealed class BrowserStreamEndpoint(
         CancellationToken token
     )
     {
-        if (options.StreamIdleTimeoutSeconds <= 0)
+        if (Options.StreamIdleTimeoutSeconds <= 0)
         {
             return await socket.ReceiveAsync(buffer.AsMemory(), token);
         }
@@ -370,7 +177,7 @@ internal sealed class BrowserStreamEndpoint(
             return receive.Result;
         }
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
-        idle.CancelAfter(TimeSpan.FromSeconds(options.StreamIdleTimeoutSeconds));
+        idle.CancelAfter(TimeSpan.FromSeconds(Options.StreamIdleTimeoutSeconds));
         var pending = receive.AsTask();
         try
         {
@@ -390,7 +197,7 @@ internal sealed class BrowserStreamEndpoint(
                     StatusCode.DeadlineExceeded,
                     string.Create(
                         CultureInfo.InvariantCulture,
-                        $"No message for {options.StreamIdleTimeoutSeconds:0.###} s: the server ends idle streams."
+                        $"No message for {Options.StreamIdleTimeoutSeconds:0.###} s: the server ends idle streams."
                     )
                 )
             );
@@ -446,12 +253,7 @@ internal sealed class BrowserStreamEndpoint(
         json.WriteString("event", "ready");
         json.WriteString("stream", stream.Id);
         json.WriteString("model", manifest.Id);
-        json.WriteStartArray("labels");
-        foreach (var label in manifest.Labels)
-        {
-            json.WriteStringValue(label);
-        }
-        json.WriteEndArray();
+        ManifestJson.WriteLabels(json, manifest);
         json.WriteNumber("sample_rate", setup.SampleRate);
         json.WriteNumber("channels", stream.Channels);
         json.WriteEndObject();
@@ -472,9 +274,14 @@ internal sealed class BrowserStreamEndpoint(
         json.WriteEndObject();
     }
 
-    private static void WriteStats(Utf8JsonWriter json, EngineStream stream, long started, string kind)
+    private static void WriteStats(
+        Utf8JsonWriter json,
+        EngineStream stream,
+        TimeSpan elapsedTime,
+        string kind
+    )
     {
-        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var elapsed = elapsedTime.TotalSeconds;
         json.WriteStartObject();
         json.WriteString("event", kind);
         json.WriteNumber("audio_s", Math.Round(stream.SecondsReceived, 3));
@@ -501,21 +308,82 @@ internal sealed class BrowserStreamEndpoint(
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
-            ServerLog.BrowserGone(logger, e.Message);
+            ServerLog.BrowserGone(services.Logger, e.Message);
         }
     }
 
-    private static async Task SwallowAsync(Task task)
+    /// <summary>The browser protocol's wire for a <see cref="StreamSession"/>.</summary>
+    private sealed class WebSocketTransport(
+        BrowserStreamEndpoint endpoint,
+        WebSocket socket,
+        Sender sender,
+        byte[] buffer
+    ) : IStreamTransport
     {
-        try
+        public string Source => StreamRegistry.BrowserSource;
+
+        public async ValueTask<ReadOnlyMemory<byte>?> ReadAudioAsync(CancellationToken token)
         {
-            await task;
+            var result = await endpoint.ReceiveAsync(socket, buffer, token);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return null;
+            }
+            if (result.MessageType == WebSocketMessageType.Text)
+            {
+                var text = await endpoint.ReadTextAsync(socket, buffer, result, token);
+                if (IsEnd(text))
+                {
+                    return null;
+                }
+                throw new RpcException(
+                    new Status(
+                        StatusCode.InvalidArgument,
+                        "After the config, send audio as binary messages and {\"event\":\"end\"} to finish."
+                    )
+                );
+            }
+            return buffer.AsMemory(0, result.Count);
         }
-        catch (Exception e) when (e is OperationCanceledException or RpcException or WebSocketException) { }
+
+        public Task SendReadyAsync(EngineStream stream, StreamSetup setup, CancellationToken token) =>
+            sender.SendAsync(json => WriteReady(json, stream, setup), token);
+
+        public Task SendEventAsync(EngineEvent e, CancellationToken token) =>
+            e switch
+            {
+                CoreSpeech s => sender.SendAsync(json => WriteSpeech(json, s), token),
+                EmotionEvent r => sender.SendAsync(json => EventJson.Write(json, r, file: null), token),
+                _ => Task.CompletedTask,
+            };
+
+        public Task SendStatsAsync(
+            EngineStream stream,
+            TimeSpan elapsed,
+            bool final,
+            CancellationToken token
+        ) => sender.SendAsync(json => WriteStats(json, stream, elapsed, final ? "done" : "stats"), token);
+
+        public Task EndAsync(CancellationToken token) =>
+            socket.State is WebSocketState.Open or WebSocketState.CloseReceived
+                ? sender.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", token)
+                : Task.CompletedTask;
+
+        public void Abort() => socket.Abort();
+
+        public bool IsTransportFailure(Exception e) => e is WebSocketException;
+
+        public string StatusName(Exception? error) =>
+            error switch
+            {
+                null => "OK",
+                RpcException g => g.StatusCode.ToString(),
+                _ => error.GetType().Name,
+            };
     }
 
     /// <summary>A WebSocket allows one send at a time; events, stats and errors share it through this.</summary>
-    private sealed class Sender(WebSocket socket, EventDelivery delivery)
+    private sealed class Sender(WebSocket socket)
     {
         private readonly SemaphoreSlim _lock = new(1, 1);
         private readonly ArrayBufferWriter<byte> _buffer = new(1024);
@@ -534,11 +402,7 @@ internal sealed class BrowserStreamEndpoint(
                 {
                     write(json);
                 }
-                await delivery.WithinBoundAsync(
-                    socket.SendAsync(_buffer.WrittenMemory, WebSocketMessageType.Text, true, token).AsTask(),
-                    StreamRegistry.BrowserSource,
-                    socket.Abort
-                );
+                await socket.SendAsync(_buffer.WrittenMemory, WebSocketMessageType.Text, true, token);
             }
             finally
             {

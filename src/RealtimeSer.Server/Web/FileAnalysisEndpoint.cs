@@ -121,6 +121,14 @@ internal sealed class FileAnalysisEndpoint(
         return Directory.CreateTempSubdirectory("ser-uploads-").FullName;
     }
 
+    private RpcException TooLong() =>
+        new(
+            new Status(
+                StatusCode.OutOfRange,
+                $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
+            )
+        );
+
     private RpcException TooLarge() =>
         new(
             new Status(
@@ -165,80 +173,58 @@ internal sealed class FileAnalysisEndpoint(
         var format = reader.Format;
         if (reader.TotalFrames is { } frames && frames / (double)format.SampleRate > options.MaxStreamSeconds)
         {
-            throw new RpcException(
-                new Status(
-                    StatusCode.OutOfRange,
-                    $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
-                )
-            );
+            throw TooLong();
         }
         var mode = format.Channels <= 2 ? ChannelMode.Split : ChannelMode.Mix;
         var id =
             "file-"
             + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var started = Stopwatch.GetTimestamp();
-        await using var stream = engine.OpenStream(
-            id,
-            new StreamFormat(format.SampleRate, format.Channels, mode),
-            StreamSetup.ForWholeRecording(engine.Options)
-        );
         var finals = new List<EmotionEvent>();
         var speech = new List<CoreSpeech>();
-        var collect = Task.Run(
-            async () =>
+        long framesRead = 0;
+        var result = await RecordingAnalysis.RunAsync(
+            engine,
+            id,
+            new StreamFormat(format.SampleRate, format.Channels, mode),
+            engine.Options,
+            async (block, ct) =>
             {
-                await foreach (var e in stream.Events.ReadAllAsync(token))
+                var frames = await reader.ReadAsync(block, ct);
+                // Formats without a length (compressed ones) are held to the limit as they decode.
+                if ((framesRead += frames) / (double)format.SampleRate > options.MaxStreamSeconds)
                 {
-                    switch (e)
-                    {
-                        case CoreSpeech { IsStart: false } s:
-                            speech.Add(s);
-                            break;
-                        case EmotionEvent { IsFinal: true } r:
-                            finals.Add(r);
-                            break;
-                        case StreamFailedEvent:
-                            throw InferenceFailure.Recording();
-                    }
+                    throw TooLong();
+                }
+                return frames * format.Channels;
+            },
+            e =>
+            {
+                switch (e)
+                {
+                    case CoreSpeech { IsStart: false } s:
+                        speech.Add(s);
+                        break;
+                    case EmotionEvent { IsFinal: true } r:
+                        finals.Add(r);
+                        break;
                 }
             },
+            logger,
             token
         );
-        // Half-second blocks, as Recognize feeds the engine; in wait mode each waits for the model to have room.
-        var block = new float[format.SampleRate / 2 * format.Channels];
-        int read;
-        while ((read = await reader.ReadAsync(block, token)) > 0)
-        {
-            await stream.WriteAsync(block.AsMemory(0, read * format.Channels), cancellationToken: token);
-            if (stream.SecondsReceived > options.MaxStreamSeconds)
-            {
-                throw new RpcException(
-                    new Status(
-                        StatusCode.OutOfRange,
-                        $"Recording longer than the server's limit of {options.MaxStreamSeconds:F0} s."
-                    )
-                );
-            }
-        }
-        await stream.CompleteAsync(token);
-        await InferenceFailure.AwaitRecordingAsync(collect, logger);
+        var stream = result.Stream;
         context.Response.ContentType = "application/json; charset=utf-8";
         await using var json = new Utf8JsonWriter(context.Response.Body);
         json.WriteStartObject();
         json.WriteString("file", name);
         json.WriteString("model", engine.Classifier.Manifest.Id);
-        json.WriteStartArray("labels");
-        foreach (var label in engine.Classifier.Manifest.Labels)
-        {
-            json.WriteStringValue(label);
-        }
-        json.WriteEndArray();
+        ManifestJson.WriteLabels(json, engine.Classifier.Manifest);
         json.WriteNumber("duration_s", Math.Round(stream.SecondsReceived, 3));
         json.WriteNumber("channels", stream.Channels);
         json.WriteNumber("source_channels", format.Channels);
         json.WriteNumber("windows_classified", stream.WindowsClassified);
         json.WriteNumber("windows_dropped", stream.WindowsDropped);
-        json.WriteNumber("elapsed_s", Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3));
+        json.WriteNumber("elapsed_s", Math.Round(result.Elapsed.TotalSeconds, 3));
         json.WriteStartArray("speech");
         foreach (var s in speech)
         {

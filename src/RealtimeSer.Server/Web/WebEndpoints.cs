@@ -3,7 +3,7 @@ using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Logging;
+using RealtimeSer.Core.Output;
 
 namespace RealtimeSer.Server;
 
@@ -17,26 +17,10 @@ internal static class WebEndpoints
     public const string InfoPath = "/v1/info";
     public const string ModelsPath = "/v1/models";
 
-    public static void MapWeb(
-        this WebApplication app,
-        ModelRegistry models,
-        ServerOptions options,
-        ServerLifetime lifetime,
-        StreamAdmission admission,
-        StreamRegistry registry,
-        EventDelivery delivery,
-        ILogger logger
-    )
+    public static void MapWeb(this WebApplication app, SessionServices sessions)
     {
-        var browser = new BrowserStreamEndpoint(
-            models,
-            options,
-            lifetime,
-            admission,
-            registry,
-            delivery,
-            logger
-        );
+        var (models, options, lifetime, admission, registry, delivery, logger) = sessions;
+        var browser = new BrowserStreamEndpoint(sessions);
         var files = new FileAnalysisEndpoint(models, options, admission, logger);
         var dashboard = new DashboardEndpoint(registry, lifetime, admission, delivery.Timeout);
         app.UseWebSockets();
@@ -49,7 +33,7 @@ internal static class WebEndpoints
             read,
             (HttpContext c, string? name) => StaticAssets.ServeAsync(c, name ?? "")
         );
-        // Browsers ask for it on every page load; the pages name their icon, so nothing is here.
+        // Browsers ask for it on every page load: no icon, and no 404 in the console.
         app.MapMethods(
             "/favicon.ico",
             read,
@@ -114,19 +98,7 @@ internal static class WebEndpoints
         foreach (var classifier in models.Classifiers)
         {
             var m = classifier.Manifest;
-            json.WriteStartObject();
-            json.WriteString("id", m.Id);
-            json.WriteString("name", m.Name ?? m.Id);
-            json.WriteStartArray("labels");
-            foreach (var label in m.Labels)
-            {
-                json.WriteStringValue(label);
-            }
-            json.WriteEndArray();
-            json.WriteNumber("recommended_window_seconds", m.RecommendedWindowSeconds);
-            json.WriteNumber("recommended_hop_seconds", m.RecommendedHopSeconds);
-            json.WriteBoolean("is_default", models.Default.ModelIds.Contains(m.Id));
-            json.WriteEndObject();
+            ManifestJson.Write(json, m, models.Default.ModelIds.Contains(m.Id));
         }
         json.WriteEndArray();
         json.WriteStartArray("default_models");

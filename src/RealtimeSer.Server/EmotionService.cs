@@ -52,6 +52,15 @@ internal sealed class EmotionService(SessionServices services) : EmotionRecogniz
         ServerCallContext context
     )
     {
+        if (request.Config is null)
+        {
+            throw services.Admission.Refused(
+                new Status(
+                    StatusCode.InvalidArgument,
+                    "Recognize needs `config` (RecognitionConfig) beside audio_content: the encoding, rate and channels of the recording."
+                )
+            );
+        }
         var setup = Setup(request.Config);
         var decoder = setup.CreateDecoder();
         if (
@@ -112,6 +121,7 @@ internal sealed class EmotionService(SessionServices services) : EmotionRecogniz
             response.Models.Add(info);
         }
         response.DefaultModels.AddRange(services.Models.Default.ModelIds);
+        response.InstalledNotLoaded.AddRange(services.Models.InstalledNotLoaded());
         return Task.FromResult(response);
     }
 

@@ -50,6 +50,29 @@ public sealed class ModelRegistry : IAsyncDisposable
     /// <summary>The engine for exactly one model id (empty: the default set).</summary>
     public EmotionEngine? Find(string id) => Find(id, []);
 
+    /// <summary>Ids of models installed on this machine that this server has not loaded.</summary>
+    public IReadOnlyList<string> InstalledNotLoaded()
+    {
+        var loaded = Classifiers.Select(c => c.Manifest.Id).ToHashSet(StringComparer.Ordinal);
+        return [.. RealtimeSer.Core.Models.ModelCatalog.List().Select(m => m.Id).Where(id => !loaded.Contains(id))];
+    }
+
+    /// <summary>What to tell a client that named a model this server does not serve.</summary>
+    public string UnknownModel(IReadOnlyList<string> ids, string field)
+    {
+        var installed = InstalledNotLoaded();
+        var notLoaded = ids.Where(installed.Contains).ToList();
+        if (notLoaded.Count > 0)
+        {
+            var wanted = string.Join(',', Default.ModelIds.Concat(notLoaded).Distinct());
+            return $"Model {string.Join(", ", notLoaded.Select(id => $"'{id}'"))} is installed on the server but not loaded by it: "
+                + $"start `ser serve --model {wanted}` (or set Server:Models) to serve it.";
+        }
+        return ids.Count > 1
+            ? $"Unknown or repeated model in {field} [{string.Join(", ", ids)}]; ListModels shows the ids this server has loaded."
+            : $"Unknown model '{ids.FirstOrDefault()}'; ListModels shows the ids, or leave it empty for the default.";
+    }
+
     /// <summary>
     /// The engine for exactly <paramref name="ids"/> when given, in that order, else for exactly the one model
     /// <paramref name="id"/>, else the default; built from the loaded models when no engine runs that set yet.

@@ -84,7 +84,7 @@ public sealed class SerServer : IAsyncDisposable
             _logger
         );
         _service = new EmotionService(sessions);
-        MapEndpoints(_app, sessions, access);
+        MapEndpoints(_app, sessions, access, new UnhandledCallOutcomes(options, _metrics, _logger));
         var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(BeginShutdown);
 
@@ -163,11 +163,17 @@ public sealed class SerServer : IAsyncDisposable
     }
 
     /// <summary>The endpoints in the order requests meet them: access rule, pages, then gRPC and gRPC-Web.</summary>
-    private void MapEndpoints(WebApplication app, SessionServices sessions, AccessPolicy access)
+    private void MapEndpoints(
+        WebApplication app,
+        SessionServices sessions,
+        AccessPolicy access,
+        UnhandledCallOutcomes outcomes
+    )
     {
         var options = sessions.Options;
         // Host and Origin for everything a browser could send, before any endpoint runs.
         app.Use(access.InvokeAsync);
+        app.Use(outcomes.InvokeAsync);
         if (options.Web)
         {
             app.MapWeb(sessions);

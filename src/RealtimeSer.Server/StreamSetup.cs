@@ -74,8 +74,8 @@ internal sealed record StreamSetup(
             models.Find(config.Model, config.Models)
             ?? throw Invalid(
                 config.Models.Count > 0
-                    ? $"Unknown or repeated model in config.models [{string.Join(", ", config.Models)}]; ListModels shows the ids this server has loaded."
-                    : $"Unknown model '{config.Model}'; ListModels shows the ids, or leave it empty for the default."
+                    ? models.UnknownModel([.. config.Models], "config.models")
+                    : models.UnknownModel([config.Model], "config.model")
             );
         var options = engine.Options with
         {

@@ -27,6 +27,7 @@ internal sealed class CallOutcomeInterceptor(ServerMetrics metrics, ILoggerFacto
         }
         finally
         {
+            context.GetHttpContext().Items[UnhandledCallOutcomes.CountedMark] = true;
             var code = CallStatus.Of(error, context);
             metrics.CallFinished(context.Method, code);
             if (

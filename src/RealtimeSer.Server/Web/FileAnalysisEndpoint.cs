@@ -40,12 +40,15 @@ internal sealed class FileAnalysisEndpoint(
         try
         {
             using var slot = admission.Admit(AccessPolicy.Authorization(context.Request));
+            var requested = context.Request.Query["model"].ToString();
             var engine =
-                models.Find(context.Request.Query["model"].ToString())
+                models.Find(requested)
                 ?? throw new RpcException(
                     new Status(
                         StatusCode.InvalidArgument,
-                        "Unknown model; /v1/models lists the ids, or leave it out for the default."
+                        requested.Length > StreamSetup.MaxNameLength
+                            ? "Unknown model; /v1/models lists the ids, or leave it out for the default."
+                            : models.UnknownModel([requested], "model")
                     )
                 );
             if (context.Request.ContentLength > options.MaxUploadBytes)

@@ -107,6 +107,12 @@ internal static class WebEndpoints
             json.WriteStringValue(id);
         }
         json.WriteEndArray();
+        json.WriteStartArray("installed_not_loaded");
+        foreach (var id in models.InstalledNotLoaded())
+        {
+            json.WriteStringValue(id);
+        }
+        json.WriteEndArray();
         json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted);
     }

@@ -54,7 +54,13 @@ public sealed class ModelRegistry : IAsyncDisposable
     public IReadOnlyList<string> InstalledNotLoaded()
     {
         var loaded = Classifiers.Select(c => c.Manifest.Id).ToHashSet(StringComparer.Ordinal);
-        return [.. RealtimeSer.Core.Models.ModelCatalog.List().Select(m => m.Id).Where(id => !loaded.Contains(id))];
+        return
+        [
+            .. RealtimeSer
+                .Core.Models.ModelCatalog.List()
+                .Select(m => m.Id)
+                .Where(id => !loaded.Contains(id)),
+        ];
     }
 
     /// <summary>What to tell a client that named a model this server does not serve.</summary>

@@ -346,6 +346,9 @@ public sealed class SerServer : IAsyncDisposable
         // `Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics=Information`.
         builder.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // Grpc.AspNetCore logs a client's cancellation (and the read it broke) at Information, with stack traces
+        // of the transport: the stream's end line and the calls counter already say CANCELLED. Its errors stay.
+        builder.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Warning);
         if (logging is not null)
         {
             builder.ClearProviders();

@@ -51,7 +51,11 @@ public sealed class UnaryCallTests
             metrics,
             StringComparison.Ordinal
         );
-        Assert.Contains($"ser_grpc_calls_total{{code=\"INTERNAL\",method=\"{Method}\"}} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains(
+            $"ser_grpc_calls_total{{code=\"INTERNAL\",method=\"{Method}\"}} 1",
+            metrics,
+            StringComparison.Ordinal
+        );
         Assert.Contains(
             $"ser_grpc_calls_total{{code=\"INVALID_ARGUMENT\",method=\"{Method}\"}} 1",
             metrics,
@@ -80,7 +84,11 @@ public sealed class UnaryCallTests
         config.Model = installed;
         var (_, status) = await server.StreamAsync(config, new byte[1600], paced: false);
         Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
-        Assert.Contains($"'{installed}' is installed on the server but not loaded", status.Detail, StringComparison.Ordinal);
+        Assert.Contains(
+            $"'{installed}' is installed on the server but not loaded",
+            status.Detail,
+            StringComparison.Ordinal
+        );
         Assert.Contains($"--model fake,{installed}", status.Detail, StringComparison.Ordinal);
 
         config.Model = "no-such-model";
@@ -89,7 +97,11 @@ public sealed class UnaryCallTests
     }
 
     /// <summary>A unary call with a raw body; returns the grpc-status it ended with.</summary>
-    private static async Task<string> RawUnaryAsync(TestServer server, byte[] body, string path = "/" + Method)
+    private static async Task<string> RawUnaryAsync(
+        TestServer server,
+        byte[] body,
+        string path = "/" + Method
+    )
     {
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Server.Address, path))

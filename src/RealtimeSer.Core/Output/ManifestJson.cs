@@ -13,7 +13,12 @@ public static class ManifestJson
 {
     /// <summary>The model as an object: id, name, labels, windows and whether it is a default.</summary>
     /// <param name="details">Also where it was loaded from, its temperature, training corpora and metrics.</param>
-    public static void Write(Utf8JsonWriter json, ModelManifest manifest, bool isDefault, bool details = false)
+    public static void Write(
+        Utf8JsonWriter json,
+        ModelManifest manifest,
+        bool isDefault,
+        bool details = false
+    )
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(manifest);

@@ -42,8 +42,11 @@ internal sealed class UnhandledCallOutcomes(ServerOptions options, ServerMetrics
             await next(context);
             return;
         }
-        if (method == EmotionService.RecognizePath && await DeclaredLengthAsync(context) is { } length
-            && length > options.MaxMessageBytes)
+        if (
+            method == EmotionService.RecognizePath
+            && await DeclaredLengthAsync(context) is { } length
+            && length > options.MaxMessageBytes
+        )
         {
             await RefuseAsync(
                 context,

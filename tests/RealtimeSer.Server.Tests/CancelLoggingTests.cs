@@ -1,0 +1,100 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using RealtimeSer.Grpc.V1;
+
+namespace RealtimeSer.Server.Tests;
+
+/// <summary>A client that cancels its stream is an ordinary end: one line that says so, no stack traces.</summary>
+public sealed class CancelLoggingTests
+{
+    [SkippableFact]
+    public async Task A_cancelled_stream_logs_its_end_without_stack_traces()
+    {
+        var logs = new Capture();
+        var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
+        await using var server = await TestServer.StartAsync(logging: b => b.AddProvider(logs));
+        using var cancel = new CancellationTokenSource();
+        await using var call = server.Client.StartDuplex(
+            EmotionService.StreamingRecognizePath,
+            StreamingRecognizeResponse.Parser,
+            cancellationToken: cancel.Token
+        );
+        await call.WriteAsync(new StreamingRecognizeRequest { Config = TestServer.MulawStereo() });
+        await call.WriteAsync(
+            new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(audio, 0, 16000) }
+        );
+        await WaitAsync(() => server.Server.LiveStreams == 1);
+        await cancel.CancelAsync();
+        await server.WaitForNoStreamsAsync();
+        await WaitAsync(() =>
+            logs.Entries.Any(e => e.Text.Contains("ended with CANCELLED", StringComparison.Ordinal))
+        );
+
+        var withTraces = logs
+            .Entries.Where(e => e.Exception is not null && e.Level < LogLevel.Warning)
+            .ToList();
+        Assert.True(
+            withTraces.Count == 0,
+            string.Join("\n", withTraces.Select(e => $"{e.Level} {e.Category}: {e.Text}"))
+        );
+        Assert.DoesNotContain(
+            logs.Entries,
+            e => e.Category.StartsWith("Microsoft.Hosting.Lifetime", StringComparison.Ordinal)
+        );
+    }
+
+    private static async Task WaitAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+            await Task.Delay(50);
+        }
+    }
+
+    private sealed record Entry(LogLevel Level, string Category, string Text, Exception? Exception);
+
+    private sealed class Capture : ILoggerProvider
+    {
+        private readonly List<Entry> _entries = [];
+
+        public IReadOnlyList<Entry> Entries
+        {
+            get
+            {
+                lock (_entries)
+                {
+                    return [.. _entries];
+                }
+            }
+        }
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose() { }
+
+        private sealed class Logger(Capture owner, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+            public void Log<TState>(
+                LogLevel logLevel,
+                EventId eventId,
+                TState state,
+                Exception? exception,
+                Func<TState, Exception?, string> formatter
+            )
+            {
+                lock (owner._entries)
+                {
+                    owner._entries.Add(new Entry(logLevel, category, formatter(state, exception), exception));
+                }
+            }
+        }
+    }
+}

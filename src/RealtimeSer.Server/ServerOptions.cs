@@ -119,7 +119,7 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Serve the browser pages (microphone demo at /, dashboard at /dashboard) and their WebSocket and HTTP
-    /// endpoints on the gRPC port. Off leaves the port speaking HTTP/2 only, as before.
+    /// endpoints on the gRPC port. Off leaves the port speaking HTTP/2 only.
     /// </summary>
     public bool Web { get; set; } = true;
 

@@ -70,9 +70,8 @@ internal sealed class ChannelState
     /// <summary>
     /// Called by the writer, before the segment's windows are queued. A live stream at real time that found the
     /// end in audio which arrived more than the late-window bound ago (its own task was starved of CPU, then
-    /// caught up through shed audio) gives that segment no final: the final could only come late, seconds late
-    /// when the starvation was long (up to 5.9 s at the end of a 3× overload run, when every starved stream caught
-    /// up at once), and late windows are dropped by the same bound. The segment counts as lost.
+    /// caught up through shed audio) gives that segment no final: the final could only come late, by as long as the
+    /// starvation lasted, and late windows are dropped by the same bound. The segment counts as lost.
     /// </summary>
     public void RegisterSegmentEnd(SpeechEvent end)
     {

@@ -12,12 +12,11 @@ namespace RealtimeSer.Core.Pipeline;
 /// Each stream gets a <see cref="Lane"/>, a <see cref="TaskScheduler"/> with the stream's seniority: work started
 /// on it, and every continuation of its awaits (they capture <see cref="TaskScheduler.Current"/>), is queued here.
 /// Among queued items the lowest seniority (the oldest stream) runs first; equal ones in queue order.
-/// Two earlier versions were measured and reverted (docs/benchmarks.md): dedicated threads alone got only those
-/// threads' share of the CPU when the rest of the process was busy (a full test run starved batched VAD), and
-/// the thread pool alone (one pool item per queued step) put every step back in the queue the server's I/O waits
-/// in. So: the dedicated threads take items as long as they keep up; while more items wait than they can take
-/// at once, at most <see cref="MaxHelpers"/> pool work items also run the most senior one, each one item and
-/// then back to the end of the pool's queue. The pool's queue never holds more than that many of these items,
+/// Dedicated threads alone get only those threads' share of the CPU when the rest of the process is busy, and
+/// the thread pool alone (one pool item per queued step) puts every step in the queue the server's I/O waits in.
+/// So: the dedicated threads take items as long as they keep up; while more items wait than they can take at
+/// once, at most <see cref="MaxHelpers"/> pool work items also run the most senior one, each one item and then
+/// back to the end of the pool's queue. The pool's queue never holds more than that many of these items,
 /// so I/O never waits behind a backlog of stream work, and the stream work keeps a share of the pool's threads.
 /// </remarks>
 public sealed class SeniorityScheduler : IDisposable

@@ -12,7 +12,7 @@ namespace RealtimeSer.Server;
 /// knowledge); browsers send HTTP/1.1 and cannot do otherwise without TLS. Kestrel does not tell the two apart
 /// on one cleartext endpoint (without ALPN it picks HTTP/1.1 for everyone), so the public endpoint stays
 /// HTTP/2-only and this connection middleware peeks at the first bytes: the preface goes on to Kestrel's
-/// HTTP/2 as before (no extra hop for gRPC); anything else is relayed byte for byte to a loopback-only
+/// HTTP/2 directly (no extra hop for gRPC); anything else is relayed byte for byte to a loopback-only
 /// HTTP/1.1 endpoint of the same application, where the pages and the WebSocket live.
 /// </summary>
 internal sealed class Http1Relay(Func<int> http1Port, TimeSpan firstBytesTimeout)

@@ -184,7 +184,7 @@ public sealed class AccuracyFloorTests(FloorClips clips, ITestOutputHelper outpu
     public async Task Accuracy_is_at_least_the_floor(string model, string set, string mode)
     {
         var row = Rows.Single(r => r.Model == model && r.Set == set && r.Mode == mode);
-        var manifest = RequireModel(model);
+        var manifest = ShippedModel(model);
         var sample = set == Fixtures ? await clips.Fixtures() : await clips.Crema();
         using var classifier = OnnxEmotionClassifier.Load(manifest);
 
@@ -236,15 +236,7 @@ public sealed class AccuracyFloorTests(FloorClips clips, ITestOutputHelper outpu
         );
     }
 
-    private static ModelManifest RequireModel(string id)
-    {
-        try
-        {
-            return ModelCatalog.Resolve(id);
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new SkipException($"model {id} not installed: {e.Message}");
-        }
-    }
+    /// <summary>A model shipped in the repository's models/ (a checkout always has it: no skip).</summary>
+    private static ModelManifest ShippedModel(string id) =>
+        ModelManifestLoader.Load(Path.Combine(TestPaths.RepoRoot, "models", id));
 }

@@ -184,14 +184,14 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                 if (offset == stallAt)
                 {
                     stalledAt = Stopwatch.GetTimestamp();
-                    await Task.Delay(stall);
+                    await Task.Delay(stall); // the stall is the point
                 }
                 // Paced at real time before the stall, so the source is live (never "ahead"); after it, the
                 // rest comes at once, as a backlog does.
                 var due = TimeSpan.FromSeconds(offset / 16000.0) - Stopwatch.GetElapsedTime(started);
                 if (offset < stallAt && due > TimeSpan.Zero)
                 {
-                    await Task.Delay(due);
+                    await Task.Delay(due); // pacing at real time
                 }
                 var arrived =
                     engineStarved && offset >= stallAt

@@ -110,6 +110,8 @@ public sealed class IngestBacklogTests
             Assert.Equal(0, await backlog.AddAsync(Chunk, 0.1, clock.GetTimestamp(), CancellationToken.None));
         }
         var blocked = backlog.AddAsync(Chunk, 0.1, clock.GetTimestamp(), CancellationToken.None).AsTask();
+        // A negative check: the wait gives a wrong implementation time to let the add through; it cannot fail
+        // a right one (the add must stay blocked however long the test waits).
         await Task.Delay(100);
         Assert.False(blocked.IsCompleted, "a source ahead of real time must wait once the queue is full");
 

@@ -129,6 +129,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         Assert.True(runs.Sum(r => r.WindowsClassified) > 0, "some windows must still be classified");
         // What survives is still right, and each final says how many of its windows were lost.
         var finals = runs.SelectMany(r => r.events).OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
+        Assert.NotEmpty(finals);
         Assert.All(finals, f => Assert.Equal("label2", f.Label));
         Assert.Contains(finals, f => f.WindowsDropped > 0);
     }

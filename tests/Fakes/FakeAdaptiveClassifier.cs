@@ -36,7 +36,7 @@ internal sealed class FakeAdaptiveClassifier(int labels = 4) : IChannelAdaptiveC
         {
             pause = _random.Next(0, 6);
         }
-        Thread.Sleep(pause);
+        Thread.Sleep(pause); // a random cost, so channels finish out of order: real time is the point
         var length = windows.Length / count;
         for (var i = 0; i < count; i++)
         {

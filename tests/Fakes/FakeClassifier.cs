@@ -49,7 +49,7 @@ internal sealed class FakeClassifier(
         }
         if (delay is { } d)
         {
-            Thread.Sleep(d);
+            Thread.Sleep(d); // the model's cost: real time is the point
         }
         lock (BatchSizes)
         {

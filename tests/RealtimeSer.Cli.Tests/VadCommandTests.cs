@@ -37,8 +37,10 @@ public class VadCommandTests
         var call = CliRunner.RequireShared("fixtures/calls/call01_stereo16k.wav");
         var (exit, stdout, _) = await CliRunner.RunAsync("vad", "--mix", call);
         Assert.Equal(0, exit);
+        var segments = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(segments);
         Assert.All(
-            stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            segments,
             l => Assert.Equal(0, JsonDocument.Parse(l).RootElement.GetProperty("channel").GetInt32())
         );
     }

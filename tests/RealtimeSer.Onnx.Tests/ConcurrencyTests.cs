@@ -1,4 +1,5 @@
 using RealtimeSer.Onnx.Tests.Models;
+using RealtimeSer.Tests.Shared;
 
 namespace RealtimeSer.Onnx.Tests;
 
@@ -73,26 +74,36 @@ public class ConcurrencyTests
         );
         var x = new float[300];
         var ids = new long[100];
+        var completed = 0;
         var runner = Task.Run(() =>
         {
-            var completed = 0;
             try
             {
                 while (true)
                 {
                     session.Run([NamedTensor.Float("x", x, [100, 3]), NamedTensor.Int64("ids", ids, [100])]);
-                    completed++;
+                    Interlocked.Increment(ref completed);
                 }
             }
             catch (ObjectDisposedException)
             {
-                return completed;
+                return Volatile.Read(ref completed);
             }
         });
-        await Task.Delay(50);
+        // Dispose once runs are under way (a few have completed), however long the runner took to start.
+        await Poll.UntilAsync(
+            () => Volatile.Read(ref completed) >= 10 || runner.IsCompleted,
+            TimeSpan.FromSeconds(30),
+            () => $"{Volatile.Read(ref completed)} runs"
+        );
+        if (runner.IsCompleted)
+        {
+            await runner; // its exception, if any
+            Assert.Fail("the runner stopped before the session was disposed");
+        }
         session.Dispose();
 
-        var runs = await runner;
-        Assert.True(runs > 0);
+        var runs = await runner.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(runs >= 10);
     }
 }

@@ -5,10 +5,11 @@ using Grpc.Health.V1;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
+using Xunit.Abstractions;
 
 namespace RealtimeSer.Server.Tests;
 
-public sealed class ServerTests
+public sealed class ServerTests(ITestOutputHelper output)
 {
     private const int MulawStereoBytesPerSecond = 16000;
 
@@ -340,11 +341,25 @@ public sealed class ServerTests
         Assert.Contains("# TYPE ser_batch_inference_time_seconds histogram", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE ser_window_queue_time_seconds histogram", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE ser_audio_seconds_total counter", text, StringComparison.Ordinal);
-        // Seconds: a fake model on 20 s of audio answers within the 10 s bucket, and far above 1 ms in sum.
+        // Seconds, and how many: Recognize hands the server all 20 s at once, so the last event waits for the VAD
+        // and the fake model over the whole recording. Measured (3 runs, 2 busy cores, load average 9): every event
+        // within the 0.5 s bucket, mean 0.19–0.30 s. Bound: every event within the 2 s bucket and a mean under 1 s,
+        // four and three times that, for the other test assemblies that share the cores; a mean above 1 ms shows
+        // the unit is seconds (milliseconds exported as seconds would be a thousand times larger).
         var events = Scrape.Value(text, "ser_event_latency_seconds_count");
         Assert.True(events > 0, text);
-        Assert.Equal(events, Scrape.Value(text, "ser_event_latency_seconds_bucket", ("le", "10")));
-        Assert.True(Scrape.Value(text, "ser_event_latency_seconds_sum") / events < 10, text);
+        output.WriteLine(
+            $"{events} events, mean {Scrape.Value(text, "ser_event_latency_seconds_sum") / events:F3} s; by bucket: "
+                + string.Join(
+                    ", ",
+                    new[] { "0.1", "0.2", "0.5", "1", "2", "5", "10" }.Select(le =>
+                        $"≤{le} s {Scrape.Value(text, "ser_event_latency_seconds_bucket", ("le", le))}"
+                    )
+                )
+        );
+        Assert.Equal(events, Scrape.Value(text, "ser_event_latency_seconds_bucket", ("le", "2")));
+        var mean = Scrape.Value(text, "ser_event_latency_seconds_sum") / events;
+        Assert.True(mean is > 0.001 and < 1, $"mean event latency {mean} s\n{text}");
         // 20 s of stereo audio, summed over channels.
         Assert.Equal(40, Scrape.Value(text, "ser_audio_seconds_total"), 1);
         Assert.Equal(0, Scrape.Value(text, "ser_streams_admitted"));

@@ -89,11 +89,14 @@ internal static class SpeechScoring
     /// <summary>
     /// Each truth turn's label by a duration-weighted vote of the detected segments overlapping it; returns how
     /// many turns agree with the truth emotion (turns no segment overlaps count as disagreeing).
+    /// <paramref name="truthLabel"/> maps a turn's emotion onto the model's labels (arousal3: its level); a turn
+    /// it maps to null is left out of both counts.
     /// </summary>
     public static (int Agree, int Turns) TurnLabelAgreement(
         Truth truth,
         int channel,
-        IEnumerable<(double Start, double End, string Label)> finals
+        IEnumerable<(double Start, double End, string Label)> finals,
+        Func<string, string?>? truthLabel = null
     )
     {
         var segments = finals.ToArray();
@@ -101,6 +104,11 @@ internal static class SpeechScoring
             turns = 0;
         foreach (var turn in truth.Turns.Where(t => t.Channel == channel))
         {
+            var expected = truthLabel is null ? turn.Emotion : truthLabel(turn.Emotion);
+            if (expected is null)
+            {
+                continue;
+            }
             turns++;
             var votes = new Dictionary<string, double>();
             foreach (var (start, end, label) in segments)
@@ -111,7 +119,7 @@ internal static class SpeechScoring
                     votes[label] = votes.GetValueOrDefault(label) + overlap;
                 }
             }
-            if (votes.Count > 0 && votes.MaxBy(v => v.Value).Key == turn.Emotion)
+            if (votes.Count > 0 && votes.MaxBy(v => v.Value).Key == expected)
             {
                 agree++;
             }

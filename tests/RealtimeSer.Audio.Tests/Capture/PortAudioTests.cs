@@ -32,10 +32,23 @@ public class PortAudioTests
     {
         RequirePortAudio();
         using var host = PortAudioHost.Open();
+        // Enumeration works with no device at all (a CI machine has none); at most one default input.
         var devices = host.Devices();
+        Assert.True(devices.Count(d => d.IsDefaultInput) <= 1);
+    }
+
+    [SkippableFact]
+    public void Every_enumerated_device_has_a_name_and_plausible_figures()
+    {
+        RequirePortAudio();
+        using var host = PortAudioHost.Open();
+        var devices = host.Devices();
+        // This process cannot be given a virtual device (ALSA reads its configuration from the native
+        // environment at start-up); Cli.Tests' ListenCommandTests.Devices_lists_the_virtual_microphone_as_default_input
+        // checks a device's fields through one in a child process.
+        Skip.If(devices.Count == 0, "no audio device on this machine: nothing to check the fields of");
         Assert.All(devices, d => Assert.False(string.IsNullOrEmpty(d.Name)));
         Assert.All(devices, d => Assert.True(d.InputChannels >= 0 && d.DefaultSampleRate >= 0));
-        Assert.True(devices.Count(d => d.IsDefaultInput) <= 1);
     }
 
     [SkippableFact]

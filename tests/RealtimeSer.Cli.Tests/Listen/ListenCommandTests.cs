@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace RealtimeSer.Cli.Tests.Listen;
 
@@ -7,7 +8,7 @@ namespace RealtimeSer.Cli.Tests.Listen;
 /// <c>ser listen</c> and <c>ser devices</c> over the real PortAudio capture path, with an ALSA file device as
 /// the microphone (no sound card needed).
 /// </summary>
-public class ListenCommandTests
+public class ListenCommandTests(ITestOutputHelper output)
 {
     private static readonly string[] Clips =
     [
@@ -110,8 +111,14 @@ public class ListenCommandTests
         Assert.InRange(finals.Count, clips.Count - 1, clips.Count + 1);
         // Interim results were asked for, so there are more lines than finals.
         Assert.True(lines.Length > finals.Count, report);
-        // Client-side capture→event latency: positive and bounded.
-        Assert.All(finals, f => Assert.InRange(f.EndToEndMs, 0.1, 5000));
+        // Client-side capture→event latency: positive and bounded. Measured (3 runs, 2 busy cores, load average
+        // 9): 274–433 ms, the same in each run (the path through the server: client send, server window and VAD
+        // end of segment, the response back). Bound 1.5 s: that plus a second for the other test assemblies on
+        // the same two cores; a stalled client, server or transport shows as seconds.
+        output.WriteLine(
+            $"through the server: finals' capture→event latency max {finals.Max(f => f.EndToEndMs):F0} ms ({string.Join(", ", finals.Select(f => f.EndToEndMs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))})"
+        );
+        Assert.All(finals, f => Assert.InRange(f.EndToEndMs, 0.1, 1500));
         Assert.Contains("latency capture→event p50", stderr);
         Assert.Contains($"to {server.Url}", stderr);
         Assert.Contains($"Hz, sending to {server.Url}; Ctrl+C stops", stderr);
@@ -199,7 +206,14 @@ public class ListenCommandTests
         }
         Assert.True(matched >= replay.Count - 1, $"segments do not overlap:\n{report}");
         Assert.True(sameLabel * 2 > matched, $"labels differ in most segments:\n{report}");
-        Assert.All(live, l => Assert.InRange(l.EndToEndMs, 0, 5000));
+        // Capture→event latency in process. Measured (3 runs, 2 busy cores, load average 9): 9–56 ms. Bound 1 s:
+        // twice the live objective (p95 500 ms), so a busy CI box passes and a stall (a blocked capture or engine
+        // loop, seconds) fails.
+        Assert.NotEmpty(live);
+        output.WriteLine(
+            $"in process: finals' capture→event latency max {live.Max(f => f.EndToEndMs):F0} ms ({string.Join(", ", live.Select(f => f.EndToEndMs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))})"
+        );
+        Assert.All(live, l => Assert.InRange(l.EndToEndMs, 0, 1000));
     }
 
     private sealed record Segment(double Start, double End, string Label, double EndToEndMs);

@@ -162,6 +162,7 @@ public class ListenViewTests
             var bottom = lines.Select((l, i) => (l, i)).Last(x => x.l.TrimStart().StartsWith('╰')).i;
             Assert.True(bottom > top, pane);
             // Every line between the borders is a framed line: nothing wrapped out of the panel.
+            Assert.NotEmpty(lines[(top + 1)..bottom]);
             Assert.All(
                 lines[(top + 1)..bottom],
                 l => Assert.True(l.StartsWith('│') && l.TrimEnd().EndsWith('│'), pane)

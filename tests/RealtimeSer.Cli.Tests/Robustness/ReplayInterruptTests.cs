@@ -40,7 +40,7 @@ public sealed class ReplayInterruptTests(ITestOutputHelper output) : IDisposable
             CancellationToken cancellationToken = default
         )
         {
-            await Task.Delay(40, cancellationToken);
+            await Task.Delay(40, cancellationToken); // the model's cost, so cancelling lands mid-run
             for (var i = 0; i < count * 2; i += 2)
             {
                 probabilities.Span[i] = 0.7f;

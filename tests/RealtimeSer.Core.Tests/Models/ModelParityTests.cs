@@ -3,45 +3,79 @@ using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Models;
 using RealtimeSer.Core.Tests.Support;
+using RealtimeSer.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Core.Tests.Models;
 
 /// <summary>
-/// The C# ONNX path must reproduce the Python tools: for every installed model that ships a parity.json (the
-/// default and the others trained here), logits on the 60 fixture clips within 1e-4 of those the PyTorch model
-/// stored, and the same top-1 labels.
+/// The C# ONNX path must reproduce the Python tools: every shipped model (a folder of models/ with a
+/// manifest.json) ships a parity.json, and its logits on the 60 fixture clips are within the model's tolerance
+/// below (<see cref="Tolerances"/>, fixed here, never read from parity.json) of those the PyTorch model stored,
+/// with the same top-1 labels. A shipped model without parity.json, or without a tolerance here, fails.
 /// </summary>
 public class ModelParityTests(ITestOutputHelper output)
 {
-    private static List<string> IdsWithParity() =>
-        ModelCatalog
-            .List()
-            .Where(m => File.Exists(Path.Combine(m.Directory, "parity.json")))
-            .Select(m => m.Id)
+    /// <summary>
+    /// Largest |Δ| allowed between the C# outputs and the Python tools' outputs stored in parity.json, per shipped
+    /// model: logits of each clip alone, and for general6 also the probabilities of the clips fed as one channel.
+    /// Measured worst |Δlogit| on this commit: crema6 3.8e-6, multi6 1.6e-6, arousal3 2.4e-6, general6 3.2e-6
+    /// (its channel sequence: |Δp| 7.4e-7), the float32 rounding of two implementations of the same graph (ONNX
+    /// Runtime against PyTorch; parity.json records 1.7–3.8e-6 between the two in Python). 1e-4 leaves 25–30 times
+    /// that for other CPUs' kernels and thread counts, and is still far below what a real difference does: a
+    /// wrong input scale, sample rate, normalisation or head moves logits by 1e-2 and more. general6's
+    /// parity.json says 1e-3 because its features pass through a z-normalisation with small variances (down to
+    /// 2e-4), which could amplify a feature difference; measured, the amplified difference is 3.2e-6, so it gets
+    /// the same 1e-4 as the others.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, double> Tolerances = new Dictionary<string, double>
+    {
+        ["general6"] = 1e-4,
+        ["crema6"] = 1e-4,
+        ["multi6"] = 1e-4,
+        ["arousal3"] = 1e-4,
+    };
+
+    /// <summary>The models shipped in the repository: each folder of models/ with a manifest.json.</summary>
+    private static List<string> ShippedModelIds() =>
+        Directory
+            .GetDirectories(Path.Combine(TestPaths.RepoRoot, "models"))
+            .Where(d => File.Exists(Path.Combine(d, ModelManifestLoader.ManifestFile)))
+            .Select(d => Path.GetFileName(d)!)
+            .Order(StringComparer.Ordinal)
             .ToList();
 
-    public static TheoryData<string> ModelsWithParity()
+    public static TheoryData<string> ShippedModels()
     {
-        var ids = IdsWithParity();
         var rows = new TheoryData<string>();
-        // With no model installed, one row that skips below with the reason.
-        foreach (var id in ids.Count > 0 ? ids : [ModelCatalog.DefaultModelId])
+        foreach (var id in ShippedModelIds())
         {
             rows.Add(id);
         }
         return rows;
     }
 
-    [SkippableFact]
-    public void The_default_model_is_among_those_checked()
+    [Fact]
+    public void Every_shipped_model_has_parity_json_and_a_tolerance_in_code()
     {
-        Skip.If(ModelCatalog.List().Count == 0, "no emotion model installed");
-        Assert.Contains(ModelCatalog.DefaultModelId, IdsWithParity());
+        var shipped = ShippedModelIds();
+        Assert.Contains(ModelCatalog.DefaultModelId, shipped);
+        foreach (var id in shipped)
+        {
+            var parity = Path.Combine(TestPaths.RepoRoot, "models", id, "parity.json");
+            Assert.True(
+                File.Exists(parity),
+                $"shipped model {id} has no parity.json (tools/model/parity.py)"
+            );
+            Assert.True(
+                Tolerances.ContainsKey(id),
+                $"shipped model {id} has no parity tolerance in this test"
+            );
+        }
     }
 
     [SkippableTheory]
-    [MemberData(nameof(ModelsWithParity))]
+    [MemberData(nameof(ShippedModels))]
     public async Task Onnx_logits_match_pytorch_on_fixture_clips(string modelId)
     {
         var (manifest, parity, tolerance) = LoadParity(modelId, "tools/model/parity.py");
@@ -59,6 +93,8 @@ public class ModelParityTests(ITestOutputHelper output)
             var clip = TestPaths.RequireShared(item.GetProperty("path").GetString()!);
             var audio = await AudioLoader.ReadMono16kAsync(clip);
             Assert.Equal(item.GetProperty("samples").GetInt32(), audio.Length);
+            // parity.json's truth is the clip's file-name label (the floors in AccuracyFloorTests score it).
+            Assert.Equal(AccuracyFloor.CremaEmotion(clip), item.GetProperty("label").GetString());
             var logits = new float[manifest.Labels.Count];
             classifier.ComputeOutputs(audio, 1, logits);
             var expected = item.GetProperty("logits").EnumerateArray().Select(v => v.GetDouble()).ToArray();
@@ -81,12 +117,18 @@ public class ModelParityTests(ITestOutputHelper output)
     public static TheoryData<string> AdaptiveModels()
     {
         var rows = new TheoryData<string>();
-        var ids = ModelCatalog.List().Where(m => m.Adaptation is not null).Select(m => m.Id).ToList();
-        foreach (var id in ids.Count > 0 ? ids : ["general6"])
+        foreach (var id in ShippedModelIds().Where(id => ShippedModel(id).Adaptation is not null))
         {
             rows.Add(id);
         }
         return rows;
+    }
+
+    [Fact]
+    public void The_default_model_adapts_per_channel()
+    {
+        // So that the sequence test below has a row: general6 is the adaptive model it is written for.
+        Assert.NotNull(ShippedModel(ModelCatalog.DefaultModelId).Adaptation);
     }
 
     /// <summary>
@@ -155,12 +197,17 @@ public class ModelParityTests(ITestOutputHelper output)
         string writtenBy
     )
     {
-        var manifest = RequireModel(modelId);
+        var manifest = ShippedModel(modelId);
         var parityPath = Path.Combine(manifest.Directory, "parity.json");
-        Skip.IfNot(File.Exists(parityPath), $"{parityPath} not written ({writtenBy})");
+        Assert.True(File.Exists(parityPath), $"{parityPath} not written ({writtenBy})");
+        Assert.True(Tolerances.TryGetValue(modelId, out var tolerance), $"no parity tolerance for {modelId}");
         var parity = JsonDocument.Parse(File.ReadAllText(parityPath));
-        return (manifest, parity, parity.RootElement.GetProperty("tolerance_abs").GetDouble());
+        return (manifest, parity, tolerance);
     }
+
+    /// <summary>A model shipped in the repository's models/ (a checkout always has it: no skip).</summary>
+    private static ModelManifest ShippedModel(string id) =>
+        ModelManifestLoader.Load(Path.Combine(TestPaths.RepoRoot, "models", id));
 
     private static ModelManifest RequireModel(string id)
     {

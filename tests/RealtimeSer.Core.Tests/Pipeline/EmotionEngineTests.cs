@@ -129,6 +129,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         Assert.True(runs.Sum(r => r.WindowsClassified) > 0, "some windows must still be classified");
         // What survives is still right, and each final says how many of its windows were lost.
         var finals = runs.SelectMany(r => r.events).OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
+        Assert.NotEmpty(finals);
         Assert.All(finals, f => Assert.Equal("label2", f.Label));
         Assert.Contains(finals, f => f.WindowsDropped > 0);
     }
@@ -184,14 +185,14 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                 if (offset == stallAt)
                 {
                     stalledAt = Stopwatch.GetTimestamp();
-                    await Task.Delay(stall);
+                    await Task.Delay(stall); // the stall is the point
                 }
                 // Paced at real time before the stall, so the source is live (never "ahead"); after it, the
                 // rest comes at once, as a backlog does.
                 var due = TimeSpan.FromSeconds(offset / 16000.0) - Stopwatch.GetElapsedTime(started);
                 if (offset < stallAt && due > TimeSpan.Zero)
                 {
-                    await Task.Delay(due);
+                    await Task.Delay(due); // pacing at real time
                 }
                 var arrived =
                     engineStarved && offset >= stallAt

@@ -113,7 +113,7 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
                                 TimeSpan.FromMilliseconds(sent * BlockMs) - Stopwatch.GetElapsedTime(started);
                             if (due > TimeSpan.Zero)
                             {
-                                await Task.Delay(due);
+                                await Task.Delay(due); // pacing at real time: live sources
                             }
                         }
                         await stream.CompleteAsync();

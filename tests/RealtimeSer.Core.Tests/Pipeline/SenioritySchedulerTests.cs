@@ -1,4 +1,5 @@
 using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Tests.Shared;
 
 namespace RealtimeSer.Core.Tests.Pipeline;
 
@@ -46,18 +47,29 @@ public sealed class SenioritySchedulerTests
                 threads.Add(Thread.CurrentThread.Name);
                 await Task.Yield();
                 threads.Add(Thread.CurrentThread.Name);
-                await Task.Delay(5);
-                threads.Add(Thread.CurrentThread.Name);
+                await Task.Delay(5); // a timer's continuation, whatever its length
+                lock (threads)
+                {
+                    threads.Add(Thread.CurrentThread.Name);
+                }
                 await signal.WaitAsync(); // released from a thread-pool thread below
                 threads.Add(Thread.CurrentThread.Name);
                 Assert.Same(lane, TaskScheduler.Current);
             }
         );
-        await Task.Run(async () =>
-        {
-            await Task.Delay(20);
-            signal.Release();
-        });
+        // Released once the work has reached its wait (the third name recorded), from a pool thread.
+        await Poll.UntilAsync(
+            () =>
+            {
+                lock (threads)
+                {
+                    return threads.Count >= 3;
+                }
+            },
+            TimeSpan.FromSeconds(10),
+            () => "the work never reached its wait"
+        );
+        await Task.Run(() => signal.Release());
         await work;
 
         Assert.Equal(4, threads.Count);

@@ -3,7 +3,6 @@ using RealtimeSer.Core.Models;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Tests.Support;
 using RealtimeSer.Core.Vad;
-using RealtimeSer.Tests.Fakes;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Core.Tests.Robustness;
@@ -11,7 +10,7 @@ namespace RealtimeSer.Core.Tests.Robustness;
 /// <summary>
 /// Audio a live line can really send (NaN from a broken codec, infinities, DC offset, clipping, long
 /// silence, tones, noise, 8 kHz audio declared as 16 kHz): the engine never crashes and never reports NaN.
-/// Runs with the installed default model when there is one (the real graph), else with the fake.
+/// Runs with the installed default model (the real graph); skips without it.
 /// </summary>
 public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
 {
@@ -19,15 +18,22 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _vad.Dispose();
 
+    /// <summary>
+    /// The installed default model: the point is the real graph's answer to damaged audio (a fake model would
+    /// pass whatever the audio), so without it the tests skip, saying so.
+    /// </summary>
     private static IEmotionClassifier Classifier()
     {
         try
         {
             return OnnxEmotionClassifier.Load(ModelCatalog.Resolve(ModelCatalog.DefaultModelId));
         }
-        catch (FileNotFoundException)
+        catch (FileNotFoundException e)
         {
-            return new FakeClassifier();
+            throw new SkipException(
+                $"the default model {ModelCatalog.DefaultModelId} is not installed, and a fake model would not "
+                    + $"test what the real graph does with hostile audio: {e.Message}"
+            );
         }
     }
 
@@ -97,29 +103,35 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
                 + $"labels {string.Join(",", emotions.Where(e => e.IsFinal).Select(e => e.Label))}"
         );
         Assert.DoesNotContain(events, e => e is StreamFailedEvent);
+        if (kind is "silence" or "tone" or "noise")
+        {
+            // Nothing the VAD calls speech: no event at all (so no score to check).
+            Assert.Empty(emotions);
+            return;
+        }
+        // The speech under the damage is still found and classified, and every score is finite. (With a third
+        // of all samples NaN, zeroed on entry, the VAD finds 2 of the 6 turns: measured, docs/reliability.md.)
+        Assert.NotEmpty(emotions);
+        Assert.Contains(emotions, e => e.IsFinal);
         Assert.All(
             emotions,
             e => Assert.All(e.Scores, s => Assert.True(float.IsFinite(s) && s >= 0 && s <= 1))
         );
-        if (kind == "silence")
-        {
-            Assert.Empty(emotions);
-        }
-        else if (kind is "speech+nan" or "dc" or "clipping" or "infinity")
-        {
-            // The speech under sparse damage is still found and classified. (With a third of all samples NaN,
-            // zeroed on entry, the VAD hears no speech: documented in docs/reliability.md.)
-            Assert.Contains(emotions, e => e.IsFinal);
-        }
     }
 
     [SkippableFact]
     public async Task Eight_kHz_audio_declared_as_16_kHz_is_processed_as_declared()
     {
-        var clip = TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
-        var speech = TestAudio.ReadMono16k(clip);
-        // Every other sample: 8 kHz audio that the sender mislabels as 16 kHz (it plays twice as fast).
-        var mislabeled = speech.Where((_, i) => i % 2 == 0).ToArray();
+        TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
+        // Every other sample: 8 kHz audio that the sender mislabels as 16 kHz (it plays twice as fast). Twelve
+        // clips with pauses, so that some of the sped-up speech still sounds like speech to the VAD and reaches
+        // the model (one clip alone gave no event at all, and nothing to check).
+        var mislabeled = new List<float>();
+        foreach (var clip in TestAudio.FixtureClips(12))
+        {
+            mislabeled.AddRange(TestAudio.ReadMono16k(clip).Where((_, i) => i % 2 == 0));
+            mislabeled.AddRange(new float[8000]);
+        }
         using var classifier = Classifier();
         await using var engine = new EmotionEngine(
             classifier,
@@ -128,11 +140,13 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
         );
         await using var stream = engine.OpenStream("mislabeled", new StreamFormat(16000, 1));
         var reader = Task.Run(async () => await stream.Events.ReadAllAsync().ToListAsync());
-        await stream.WriteAsync(mislabeled);
+        await stream.WriteAsync(mislabeled.ToArray());
         await stream.WriteAsync(new float[16000]);
         await stream.CompleteAsync();
         var events = await reader;
-        Assert.Equal(mislabeled.Length + 16000, stream.SamplesReceived);
+        Assert.Equal(mislabeled.Count + 16000, stream.SamplesReceived);
+        output.WriteLine($"mislabeled: {events.OfType<EmotionEvent>().Count()} emotion events");
+        Assert.NotEmpty(events.OfType<EmotionEvent>());
         Assert.All(
             events.OfType<EmotionEvent>(),
             e => Assert.All(e.Scores, s => Assert.True(float.IsFinite(s)))

@@ -18,8 +18,8 @@ namespace RealtimeSer.Server.Tests.Robustness;
 [Collection(RobustnessCollection.Name)]
 public sealed class HostileAudioOverGrpcTests(ITestOutputHelper output)
 {
-    // Whether speech must still be found: sparse damage leaves it audible; a NaN in every third sample (zeroed
-    // by the decoder) turns it into a buzz the VAD rightly ignores, so there only "no crash, no NaN" holds.
+    // Whether every segment's speech must still be found: sparse damage leaves it audible; a NaN in every third
+    // sample (zeroed by the decoder) turns it into a buzz the VAD mostly ignores (one segment of four is found).
     public static TheoryData<string, bool> Cases =>
         new()
         {
@@ -79,6 +79,9 @@ public sealed class HostileAudioOverGrpcTests(ITestOutputHelper output)
         {
             Assert.Contains(results, r => r.IsFinal);
         }
+        // Dense NaN leaves a buzz the VAD mostly ignores, but one of the four segments still reaches the model
+        // (measured): there are always scores to check.
+        Assert.NotEmpty(results);
         Assert.All(
             results,
             r =>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Grpc.Core;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
+using RealtimeSer.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Server.Tests.Robustness;
@@ -129,7 +130,7 @@ public sealed class OverloadTests(ITestOutputHelper output)
                 while (!sampling.IsCancellationRequested)
                 {
                     peak = Math.Max(peak, GC.GetTotalMemory(false));
-                    await Task.Delay(100);
+                    await Task.Delay(100); // the sampling interval of the peak
                 }
             });
             var outcomes = await Task.WhenAll(
@@ -162,8 +163,13 @@ public sealed class OverloadTests(ITestOutputHelper output)
             await server.WaitForNoStreamsAsync();
 
             // 3. Recovery: load falls to one stream; no drops, latency back within the objective. Adaptive
-            // admission still remembers the overload for its window (1 s here), then admits again.
-            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            // admission still remembers the overload for its window (1 s here), then admits again: wait for that.
+            await Poll.UntilAsync(
+                () => !server.Server.Governor.Overloaded,
+                TimeSpan.FromSeconds(10),
+                () =>
+                    $"still overloaded: live p95 {server.Server.Governor.LiveP95Ms:F0} ms, limit {server.Server.Governor.StreamLimit}"
+            );
             var recovered = await Streams.RunAsync(server.Client, Streams.MulawStereo(), clip, paced: true);
             var recoveredP95 = Streams.Percentile(recovered.Results.Select(r => r.Latency.EndToEndMs), 0.95);
             output.WriteLine(

@@ -46,7 +46,7 @@ internal sealed class SlowClassifier(TimeSpan perBatch) : IEmotionClassifier
         CancellationToken cancellationToken = default
     )
     {
-        await Task.Delay(perBatch, cancellationToken);
+        await Task.Delay(perBatch, cancellationToken); // the model's cost: real time is the point
         await _inner.ClassifyAsync(windows, count, probabilities, cancellationToken);
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _windows, count);
@@ -209,7 +209,7 @@ internal sealed class RawGrpcClient : IDisposable
                     await stream.FlushAsync(cancellationToken);
                     if (_pause is { } p)
                     {
-                        await Task.Delay(p, cancellationToken);
+                        await Task.Delay(p, cancellationToken); // pacing: a slow sender is the point
                     }
                 }
             }
@@ -377,7 +377,7 @@ internal static class Streams
                     var wait = due - clock.Elapsed;
                     if (wait > TimeSpan.Zero)
                     {
-                        await Task.Delay(wait, cancellationToken);
+                        await Task.Delay(wait, cancellationToken); // pacing at real time
                     }
                 }
             }

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Server.Tests.Robustness;
@@ -19,7 +20,9 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
     public async Task A_slow_reader_gets_the_OK_end_and_final_stats_of_its_stream()
     {
         await using var server = await TestServer.StartAsync(o => o.StatsIntervalSeconds = 0.001);
-        await using var call = await StartWithFullWindowAsync(server);
+        var counter = new Http2DataCounter();
+        using var client = new TestClient(server.Server.Address, counter.CreateHandler());
+        await using var call = await StartWithFullWindowAsync(client, counter);
         await call.CompleteRequestAsync();
         var (responses, status) = await ReadSlowlyAsync(call);
         Assert.Equal(StatusCode.OK, status.StatusCode);
@@ -34,9 +37,16 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
             o.StatsIntervalSeconds = 0.001;
             o.ShutdownGraceSeconds = 0.2;
         });
-        await using var call = await StartWithFullWindowAsync(server);
+        var counter = new Http2DataCounter();
+        using var client = new TestClient(server.Server.Address, counter.CreateHandler());
+        await using var call = await StartWithFullWindowAsync(client, counter);
         var stopping = server.Server.StopAsync();
-        await Task.Delay(500); // past the grace period: the service ends the call while a write waits
+        // Past the grace period: the service ends the call while a write waits.
+        await Poll.UntilAsync(
+            () => server.Server.Lifetime.HardStop.IsCancellationRequested,
+            TimeSpan.FromSeconds(10),
+            () => "the grace period never ended"
+        );
         // Only a few slow reads: the host's own shutdown timeout (grace + 5 s) closes the connection after
         // that, and 200 slow reads can outlast it on a loaded machine.
         var (_, status) = await ReadSlowlyAsync(call, slowReads: 20);
@@ -44,14 +54,20 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
         ShutdownStatus.AssertEndedForShutdown(status);
     }
 
+    /// <summary>
+    /// The receive window of an HTTP/2 stream of .NET's client (SocketsHttpHandler's initial stream window):
+    /// the server may send this much DATA on a stream before it must wait for the client to read.
+    /// </summary>
+    private const int StreamWindowBytes = 65535;
+
     /// <summary>Opens a stream, sends 60 s of audio at once and leaves the responses unread until the stream's 64 KiB window is full.</summary>
-    private static async Task<RealtimeSer.Grpc.StreamingCall<
+    private async Task<RealtimeSer.Grpc.StreamingCall<
         IMessage,
         StreamingRecognizeResponse
-    >> StartWithFullWindowAsync(TestServer server)
+    >> StartWithFullWindowAsync(TestClient client, Http2DataCounter counter)
     {
         var audio = Streams.Slice(TestPaths.WavData(TestPaths.RequireCallFixture()), 0, 60);
-        var call = server.Client.StartDuplex(
+        var call = client.StartDuplex(
             EmotionService.StreamingRecognizePath,
             StreamingRecognizeResponse.Parser
         );
@@ -59,8 +75,17 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
         Assert.True(
             await call.WriteAsync(new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(audio) })
         );
-        // Results, and stats every millisecond: more than the 64 KiB window within 10 s (about 69 KB measured).
-        await Task.Delay(TimeSpan.FromSeconds(10));
+        // Results, and stats every millisecond, until the window is full (about 10 s): the server's next write
+        // then waits for this client.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Poll.UntilAsync(
+            () => counter.MaxStreamData >= StreamWindowBytes,
+            TimeSpan.FromSeconds(60),
+            () => $"the server sent {counter.MaxStreamData} bytes on the stream"
+        );
+        output.WriteLine(
+            $"window full after {clock.Elapsed.TotalSeconds:F1} s ({counter.MaxStreamData} DATA bytes)"
+        );
         return call;
     }
 
@@ -79,7 +104,7 @@ public sealed class SlowReaderTests(ITestOutputHelper output)
                 responses.Add(r);
                 if (responses.Count < slowReads)
                 {
-                    await Task.Delay(10);
+                    await Task.Delay(10); // pacing: a slow reader is the point
                 }
             }
             status = Status.DefaultSuccess;

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Grpc.Core;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Server.Tests.Scaling;
@@ -94,7 +97,7 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
             var wait = due - Stopwatch.GetElapsedTime(started);
             if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(wait);
+                await Task.Delay(wait); // pacing at real time
             }
             if (
                 !await call.WriteAsync(
@@ -115,6 +118,21 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
         await call.CompleteRequestAsync();
         var status = await reading;
         return (status, stats, finals, latencies);
+    }
+
+    /// <summary>Whether something accepts TCP connections on a loopback port.</summary>
+    private static async Task<bool> AcceptsAsync(int port)
+    {
+        using var probe = new TcpClient();
+        try
+        {
+            await probe.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static async Task<double> ScrapeAdmittedAsync(TestServer replica)
@@ -144,9 +162,15 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
             for (var i = 0; i < 9; i++)
             {
                 calls.Add(Task.Run(() => PacedAsync(client, audio)));
-                await Task.Delay(50);
+                await Task.Delay(50); // pacing: the streams arrive one after another, as callers do
             }
-            await Task.Delay(2000);
+            // Until all nine are admitted somewhere (each lasts 12 s; they open within a second or two).
+            await Poll.UntilAsync(
+                () => replicas.Sum(r => r.Server.LiveStreams) == 9,
+                TimeSpan.FromSeconds(8),
+                () =>
+                    $"live streams per replica: {string.Join(", ", replicas.Select(r => r.Server.LiveStreams))}"
+            );
 
             // Spread: least_conn gives each replica its share; /metrics reports the same counts.
             var counts = replicas.Select(r => r.Server.LiveStreams).ToArray();
@@ -166,19 +190,33 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
             var victim = replicas[1];
             var victimStreams = (int)counts[1];
             var stopping = victim.Server.StopAsync();
-            await Task.Delay(1500);
+            // Until it is down: its streams ended (after the 0.5 s grace) and its port refuses connections.
+            await Poll.UntilAsync(
+                async () => victim.Server.LiveStreams == 0 && !await AcceptsAsync(victim.Server.Port),
+                TimeSpan.FromSeconds(8),
+                () => $"replica 1 still has {victim.Server.LiveStreams} streams or still accepts connections"
+            );
 
             // New streams while it is down go to the two others (the balancer retries a refused connection).
             var fresh = Enumerable
                 .Range(0, 4)
-                .Select(_ => Task.Run(() => PacedAsync(client, Audio(4))))
+                .Select(_ => Task.Run(() => PacedAsync(client, Audio(6))))
                 .ToList();
-            await Task.Delay(2000);
+            // Until the four are admitted (they last 6 s; the first streams 12 s from the start, so all are live).
+            var expected = counts[0] + counts[2] + 4;
+            await Poll.UntilAsync(
+                () => replicas[0].Server.LiveStreams + replicas[2].Server.LiveStreams >= expected,
+                TimeSpan.FromSeconds(5),
+                () =>
+                    $"replica 0 {replicas[0].Server.LiveStreams} + replica 2 {replicas[2].Server.LiveStreams} streams, "
+                    + $"expected {expected}"
+            );
             var healthyNow = replicas[0].Server.LiveStreams + replicas[2].Server.LiveStreams;
             output.WriteLine(
                 $"after the stop: replica 0 {replicas[0].Server.LiveStreams}, replica 1 {victim.Server.LiveStreams}, replica 2 {replicas[2].Server.LiveStreams}"
             );
-            Assert.Equal(counts[0] + counts[2] + 4, healthyNow);
+            Assert.Equal(expected, healthyNow);
+            Assert.Equal(0, victim.Server.LiveStreams);
 
             var results = await Task.WhenAll(calls);
             var freshResults = await Task.WhenAll(fresh);
@@ -259,7 +297,7 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
                     - Stopwatch.GetElapsedTime(started);
                 if (wait > TimeSpan.Zero)
                 {
-                    await Task.Delay(wait);
+                    await Task.Delay(wait); // pacing at real time
                 }
                 Assert.True(await stream.WriteAsync(audio.AsMemory(offset, n)));
                 if (victim is null && offset >= 4 * BytesPerSecond)
@@ -330,7 +368,7 @@ public sealed partial class LoadBalancerTests(ITestOutputHelper output)
             var peak = new int[replicas.Length];
             while (!bench.IsCompleted)
             {
-                await Task.Delay(200);
+                await Task.Delay(200); // the sampling interval of the peaks
                 for (var r = 0; r < replicas.Length; r++)
                 {
                     peak[r] = Math.Max(peak[r], (int)replicas[r].Server.LiveStreams);

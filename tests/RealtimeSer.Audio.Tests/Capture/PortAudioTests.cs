@@ -46,7 +46,10 @@ public class PortAudioTests
         // This process cannot be given a virtual device (ALSA reads its configuration from the native
         // environment at start-up); Cli.Tests' ListenCommandTests.Devices_lists_the_virtual_microphone_as_default_input
         // checks a device's fields through one in a child process.
-        Skip.If(devices.Count == 0, "no audio device on this machine: nothing to check the fields of");
+        Skip.If(
+            devices.Count == 0,
+            "hardware: no audio device on this machine, so no device fields to check"
+        );
         Assert.All(devices, d => Assert.False(string.IsNullOrEmpty(d.Name)));
         Assert.All(devices, d => Assert.True(d.InputChannels >= 0 && d.DefaultSampleRate >= 0));
     }

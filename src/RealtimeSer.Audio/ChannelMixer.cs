@@ -14,21 +14,10 @@ public static class ChannelMixer
         Span<float> destination
     )
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(channel);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(channel, channels);
-        int frames = interleaved.Length / channels;
-        if (destination.Length < frames)
+        if (CopiedMono(interleaved, channels, destination, out int frames))
         {
-            throw new ArgumentException(
-                $"Destination holds {destination.Length} samples but {frames} frames are given.",
-                nameof(destination)
-            );
-        }
-
-        if (channels == 1)
-        {
-            interleaved[..frames].CopyTo(destination);
             return;
         }
 
@@ -44,19 +33,8 @@ public static class ChannelMixer
     /// </summary>
     public static void Downmix(ReadOnlySpan<float> interleaved, int channels, Span<float> destination)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
-        int frames = interleaved.Length / channels;
-        if (destination.Length < frames)
+        if (CopiedMono(interleaved, channels, destination, out int frames))
         {
-            throw new ArgumentException(
-                $"Destination holds {destination.Length} samples but {frames} frames are given.",
-                nameof(destination)
-            );
-        }
-
-        if (channels == 1)
-        {
-            interleaved[..frames].CopyTo(destination);
             return;
         }
 
@@ -81,5 +59,30 @@ public static class ChannelMixer
 
             destination[i] = sum * scale;
         }
+    }
+
+    /// <summary>Checks the arguments; copies and returns true for mono, where there is nothing to mix.</summary>
+    private static bool CopiedMono(
+        ReadOnlySpan<float> interleaved,
+        int channels,
+        Span<float> destination,
+        out int frames
+    )
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
+        frames = interleaved.Length / channels;
+        if (destination.Length < frames)
+        {
+            throw new ArgumentException(
+                $"Destination holds {destination.Length} samples but {frames} frames are given.",
+                nameof(destination)
+            );
+        }
+        if (channels != 1)
+        {
+            return false;
+        }
+        interleaved[..frames].CopyTo(destination);
+        return true;
     }
 }

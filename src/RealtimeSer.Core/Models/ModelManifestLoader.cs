@@ -265,17 +265,15 @@ public static class ModelManifestLoader
     }
 
     private static string? OptionalString(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object
-        && e.TryGetProperty(name, out var v)
-        && v.ValueKind == JsonValueKind.String
-            ? v.GetString()
-            : null;
+        Optional(e, name, JsonValueKind.String) is { } v ? v.GetString() : null;
 
     private static double? OptionalDouble(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object
-        && e.TryGetProperty(name, out var v)
-        && v.ValueKind == JsonValueKind.Number
-            ? v.GetDouble()
+        Optional(e, name, JsonValueKind.Number) is { } v ? v.GetDouble() : null;
+
+    /// <summary>The property when <paramref name="e"/> is an object that has it, of that kind.</summary>
+    private static JsonElement? Optional(JsonElement e, string name, JsonValueKind kind) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == kind
+            ? v
             : null;
 
     private static InputNormalization ParseNormalization(string? value) =>

@@ -35,6 +35,17 @@ internal sealed record PipelineResult(
 
     /// <summary>Where the replay's time went, stage by stage (busy seconds summed over threads).</summary>
     public StageSplit? Stages { get; init; }
+
+    /// <summary>
+    /// Efficiency against the ONNX work these channels allow: each channel has one VAD frame in flight (the next
+    /// needs its state), so at best the channels in flight share the cores, a batch of channels ÷ cores on each.
+    /// <see cref="EfficiencyVsOnnxWork"/> measures raw VAD at a full batch on every core, which only twice as
+    /// many channels could reach.
+    /// </summary>
+    public double EfficiencyVsReachableOnnxWork { get; init; }
+
+    /// <summary>The per-core VAD batch behind <see cref="EfficiencyVsReachableOnnxWork"/>.</summary>
+    public int ReachableVadBatch { get; init; }
 }
 
 /// <summary>
@@ -154,7 +165,8 @@ internal static class PipelineBench
                         },
                         token
                     );
-                    var block = rate / 2 * channels;
+                    // Blocks as replay feeds them (RecordingRun), so this measures what a replay does.
+                    var block = (int)(rate * RecordingRun.BlockSeconds) * channels;
                     var total = (long)(repeatSeconds > 0 ? repeatSeconds * rate * channels : audio.Length);
                     for (long fed = 0; fed < total; fed += block)
                     {
@@ -212,6 +224,18 @@ internal static class PipelineBench
         var vadBatch = Math.Max(1, Math.Min(options.VadMaxBatch, streams * recordings.Max(r => r.Channels)));
         var rawVad = RawVadThroughput(vad, streams, vadBatch);
         var onnxSeconds = vadFrames / rawVad + windowLengths.Count / raw;
+        var reachableBatch = Math.Max(
+            1,
+            Math.Min(
+                options.VadMaxBatch,
+                streams * recordings.Max(r => r.Channels) / Environment.ProcessorCount
+            )
+        );
+        var reachableVad =
+            options.VadMaxBatch > 0 && reachableBatch != vadBatch
+                ? RawVadThroughput(vad, streams, reachableBatch)
+                : rawVad;
+        var reachableSeconds = vadFrames / reachableVad + windowLengths.Count / raw;
         var pipelineRate = windowLengths.Count / elapsed;
         return new PipelineResult(
             recordings.Count,
@@ -235,6 +259,8 @@ internal static class PipelineBench
             Models = string.Join('+', classifiers.Select(c => c.Manifest.Id)),
             Shapes = shapes,
             Stages = stages,
+            EfficiencyVsReachableOnnxWork = reachableSeconds / elapsed,
+            ReachableVadBatch = reachableBatch,
         };
     }
 

@@ -283,6 +283,9 @@ internal static class BenchModelCommands
                     {
                         Console.WriteLine(split.Line());
                     }
+                    Console.WriteLine(
+                        $"efficiency vs the ONNX work these channels allow (VAD batch {result.ReachableVadBatch} on each core): {BenchReport.F(result.EfficiencyVsReachableOnnxWork, "0.00")}"
+                    );
                     return 0;
                 })
         );

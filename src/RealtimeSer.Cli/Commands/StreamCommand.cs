@@ -202,7 +202,7 @@ internal static class StreamCommand
             switch (response.ResponseCase)
             {
                 case StreamingRecognizeResponse.ResponseOneofCase.Result:
-                    var e = ToEvent(response.Result);
+                    var e = RemoteEvents.ToEvent(response.Result);
                     if (sent.Find(e.EndSeconds) is { } at)
                     {
                         latencies.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
@@ -231,9 +231,6 @@ internal static class StreamCommand
         }
         await stdout.FlushAsync();
     }
-
-    /// <summary>An engine event with the same fields, so --json writes exactly the EventJson schema.</summary>
-    internal static EmotionEvent ToEvent(EmotionResult r) => RemoteEvents.ToEvent(r);
 
     private static string Human(EmotionEvent e) =>
         string.Create(

@@ -12,17 +12,13 @@ namespace RealtimeSer.Cli.Commands;
 /// <summary><c>ser bench live</c>: concurrent live streams paced at real time, in process or against a server.</summary>
 internal static class BenchLiveCommand
 {
-    public static Command Create()
-    {
-        var options = new Options();
-        var command = new Command(
+    public static Command Create() =>
+        CliCommand.Create(
             "live",
-            "Concurrent live streams paced at real time: latency percentiles, drops, CPU, memory."
+            "Concurrent live streams paced at real time: latency percentiles, drops, CPU, memory.",
+            command => new Options(command),
+            RunAsync
         );
-        options.AddTo(command);
-        command.SetAction((parse, ct) => CliErrors.RunAsync(() => RunAsync(options, parse, ct)));
-        return command;
-    }
 
     private static async Task<int> RunAsync(Options o, ParseResult parse, CancellationToken ct)
     {
@@ -62,104 +58,70 @@ internal static class BenchLiveCommand
         return 0;
     }
 
-    private sealed class Options
+    private sealed class Options(Command command)
     {
-        public Argument<string[]> Recordings { get; } = BenchOptions.Recordings();
+        public Argument<string[]> Recordings { get; } = command.AddArgument(BenchOptions.Recordings());
 
         public Option<int> Streams { get; } =
-            new("--streams")
-            {
-                Description = "Concurrent streams (one point).",
-                DefaultValueFactory = _ => 4,
-            };
+            command.AddOption<int>("--streams", "Concurrent streams (one point).", 4);
 
         public Option<bool> Sweep { get; } =
-            new("--sweep")
-            {
-                Description = "Find the largest stream count that meets the objective with no drops.",
-            };
-
-        public Option<double> Seconds { get; } =
-            new("--seconds") { Description = "Duration of each point.", DefaultValueFactory = _ => 20 };
-
-        public Option<double> Objective { get; } =
-            new("--objective-ms")
-            {
-                Description = "p95 end-to-end latency objective.",
-                DefaultValueFactory = _ => 500,
-            };
-
-        public Option<int> MaxStreams { get; } = new("--max-streams") { DefaultValueFactory = _ => 512 };
-
-        public Option<double> MaxBacklog { get; } =
-            new("--max-backlog-ms")
-            {
-                Description =
-                    "Live streams skip their oldest audio when more than this waits for the VAD (0: never; the engine's default 400).",
-                DefaultValueFactory = _ => 400,
-            };
-
-        public Option<int> Batch { get; } = SharedOptions.Batch();
-
-        public Option<string> VadMaxBatch { get; } =
-            new("--vad-max-batch")
-            {
-                Description =
-                    "Most VAD frames per Silero run (0: one run per frame); several, comma-separated "
-                    + "(e.g. 0,64), are measured in turn, --rounds times, interleaved (A B A B) so both see the same load.",
-                DefaultValueFactory = _ => VadBatcher.DefaultMaxBatch.ToString(CultureInfo.InvariantCulture),
-            };
-
-        public Option<int> Rounds { get; } =
-            new("--rounds")
-            {
-                Description = "Repeat the --vad-max-batch variants this many times, interleaved.",
-                DefaultValueFactory = _ => 1,
-            };
-
-        public Option<int> SweepFrom { get; } =
-            new("--sweep-from")
-            {
-                Description = "The sweep's first stream count (it doubles from there, then bisects).",
-                DefaultValueFactory = _ => 1,
-            };
-
-        public Option<string?> Server { get; } =
-            SharedOptions.Server(
-                "Measure a running `ser serve` (URL) instead of an in-process engine: the same paced streams over gRPC; latency includes the network."
+            command.AddOption<bool>(
+                "--sweep",
+                "Find the largest stream count that meets the objective with no drops."
             );
 
-        public Option<string?> ApiKey { get; } = SharedOptions.ApiKey();
+        public Option<double> Seconds { get; } =
+            command.AddOption<double>("--seconds", "Duration of each point.", 20);
 
-        public Option<string> Output { get; } = BenchOptions.Out("JSON, Markdown and SVG");
+        public Option<double> Objective { get; } =
+            command.AddOption<double>("--objective-ms", "p95 end-to-end latency objective.", 500);
 
-        public ModelOptions Model { get; } = new();
+        public Option<int> MaxStreams { get; } = command.AddOption<int>("--max-streams", null, 512);
 
-        public void AddTo(Command command)
-        {
-            command.Arguments.Add(Recordings);
-            Option[] options =
-            [
-                Streams,
-                Sweep,
-                Seconds,
-                Objective,
-                MaxStreams,
-                Batch,
-                Server,
-                ApiKey,
-                Output,
-                MaxBacklog,
-                VadMaxBatch,
-                Rounds,
-                SweepFrom,
-            ];
-            foreach (var option in options)
-            {
-                command.Options.Add(option);
-            }
-            Model.AddTo(command);
-        }
+        public Option<int> Batch { get; } = command.AddOption(SharedOptions.Batch());
+
+        public Option<string?> Server { get; } =
+            command.AddOption(
+                SharedOptions.Server(
+                    "Measure a running `ser serve` (URL) instead of an in-process engine: the same paced streams over gRPC; latency includes the network."
+                )
+            );
+
+        public Option<string?> ApiKey { get; } = command.AddOption(SharedOptions.ApiKey());
+
+        public Option<string> Output { get; } = command.AddOption(BenchOptions.Out("JSON, Markdown and SVG"));
+
+        public Option<double> MaxBacklog { get; } =
+            command.AddOption<double>(
+                "--max-backlog-ms",
+                "Live streams skip their oldest audio when more than this waits for the VAD (0: never; the engine's default 400).",
+                400
+            );
+
+        public Option<string> VadMaxBatch { get; } =
+            command.AddOption<string>(
+                "--vad-max-batch",
+                "Most VAD frames per Silero run (0: one run per frame); several, comma-separated "
+                    + "(e.g. 0,64), are measured in turn, --rounds times, interleaved (A B A B) so both see the same load.",
+                VadBatcher.DefaultMaxBatch.ToString(CultureInfo.InvariantCulture)
+            );
+
+        public Option<int> Rounds { get; } =
+            command.AddOption<int>(
+                "--rounds",
+                "Repeat the --vad-max-batch variants this many times, interleaved.",
+                1
+            );
+
+        public Option<int> SweepFrom { get; } =
+            command.AddOption<int>(
+                "--sweep-from",
+                "The sweep's first stream count (it doubles from there, then bisects).",
+                1
+            );
+
+        public ModelOptions Model { get; } = command.AddModelOptions();
 
         public LiveSettings Settings(ParseResult parse) =>
             new(

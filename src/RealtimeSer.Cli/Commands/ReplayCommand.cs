@@ -15,17 +15,13 @@ namespace RealtimeSer.Cli.Commands;
 /// <summary><c>ser replay INPUT... --out DIR</c>: batch replay of recorded calls.</summary>
 internal static class ReplayCommand
 {
-    public static Command Create()
-    {
-        var options = new Options();
-        var command = new Command(
+    public static Command Create() =>
+        CliCommand.Create(
             "replay",
-            "Replay recorded calls: emotion events per channel, one output per input."
+            "Replay recorded calls: emotion events per channel, one output per input.",
+            command => new Options(command),
+            RunAsync
         );
-        options.AddTo(command);
-        command.SetAction((parse, ct) => CliErrors.RunAsync(() => RunAsync(options, parse, ct)));
-        return command;
-    }
 
     private static async Task<int> RunAsync(Options o, ParseResult parse, CancellationToken ct)
     {
@@ -234,103 +230,87 @@ internal static class ReplayCommand
         return total;
     }
 
-    private sealed class Options
+    private sealed class Options(Command command)
     {
         public Argument<string[]> Inputs { get; } =
-            new("input")
-            {
-                Arity = ArgumentArity.OneOrMore,
-                Description = "Files, directories (recursive) and globs (quote them: 'calls/**/*.wav').",
-            };
-
-        public Option<string> OutDir { get; } =
-            new("--out", "-o") { Description = "Output directory.", Required = true };
-
-        public Option<ReplayFormat> Format { get; } =
-            new("--format")
-            {
-                Description = "jsonl (one event per line) or csv.",
-                DefaultValueFactory = _ => ReplayFormat.Jsonl,
-            };
-
-        public Option<bool> Quiet { get; } =
-            new("--quiet", "-q") { Description = "No progress; failures are still reported." };
-
-        public Option<int> Jobs { get; } =
-            new("-j", "--jobs")
-            {
-                Description = "Files processed in parallel.",
-                DefaultValueFactory = _ => Environment.ProcessorCount,
-            };
-
-        public Option<bool> Resume { get; } =
-            new("--resume") { Description = "Skip inputs whose outputs are complete." };
-
-        public Option<string?> Channels { get; } =
-            new("--channels") { Description = "Channel names, e.g. agent,customer." };
-
-        public Option<bool> Mix { get; } =
-            new("--mix") { Description = "Downmix to mono instead of analysing each channel." };
-
-        public Option<bool> FinalsOnly { get; } =
-            new("--finals-only") { Description = "Write only the final event of each segment." };
-
-        public Option<double?> Window { get; } = SharedOptions.Window();
-
-        public Option<double?> Hop { get; } = SharedOptions.Hop();
-
-        public Option<int> Batch { get; } = SharedOptions.Batch("Largest batch per model run.");
-
-        public Option<string?> Shard { get; } =
-            new("--shard")
-            {
-                Description =
-                    "I/N: process only this worker's share (0-based I of N workers), by a stable hash of each output name; N workers cover every input exactly once.",
-            };
-
-        public Option<bool> List { get; } =
-            new("--list")
-            {
-                Description =
-                    "Print the inputs this run (this shard) would process, one output name per line, and stop.",
-            };
-
-        public Option<string?> Server { get; } =
-            SharedOptions.Server(
-                "Replay through a running `ser serve` (or a load balancer in front of replicas) at this URL instead of in process."
+            command.AddArgument(
+                new Argument<string[]>("input")
+                {
+                    Arity = ArgumentArity.OneOrMore,
+                    Description = "Files, directories (recursive) and globs (quote them: 'calls/**/*.wav').",
+                }
             );
 
-        public Option<string?> ApiKey { get; } = SharedOptions.ApiKey();
+        public Option<string> OutDir { get; } =
+            command.AddOption(
+                new Option<string>("--out", "-o") { Description = "Output directory.", Required = true }
+            );
 
-        public ModelOptions Model { get; } = new();
+        public Option<ReplayFormat> Format { get; } =
+            command.AddOption<ReplayFormat>(
+                "--format",
+                "jsonl (one event per line) or csv.",
+                ReplayFormat.Jsonl
+            );
 
-        public void AddTo(Command command)
-        {
-            command.Arguments.Add(Inputs);
-            Option[] options =
-            [
-                OutDir,
-                Format,
-                Quiet,
-                Jobs,
-                Resume,
-                Channels,
-                Mix,
-                FinalsOnly,
-                Window,
-                Hop,
-                Batch,
-                Shard,
-                List,
-                Server,
-                ApiKey,
-            ];
-            foreach (var option in options)
-            {
-                command.Options.Add(option);
-            }
-            Model.AddTo(command);
-        }
+        public Option<bool> Quiet { get; } =
+            command.AddOption(
+                new Option<bool>("--quiet", "-q")
+                {
+                    Description = "No progress; failures are still reported.",
+                }
+            );
+
+        public Option<int> Jobs { get; } =
+            command.AddOption(
+                new Option<int>("-j", "--jobs")
+                {
+                    Description = "Files processed in parallel.",
+                    DefaultValueFactory = _ => Environment.ProcessorCount,
+                }
+            );
+
+        public Option<bool> Resume { get; } =
+            command.AddOption<bool>("--resume", "Skip inputs whose outputs are complete.");
+
+        public Option<string?> Channels { get; } =
+            command.AddOption<string?>("--channels", "Channel names, e.g. agent,customer.");
+
+        public Option<bool> Mix { get; } =
+            command.AddOption<bool>("--mix", "Downmix to mono instead of analysing each channel.");
+
+        public Option<bool> FinalsOnly { get; } =
+            command.AddOption<bool>("--finals-only", "Write only the final event of each segment.");
+
+        public Option<double?> Window { get; } = command.AddOption(SharedOptions.Window());
+
+        public Option<double?> Hop { get; } = command.AddOption(SharedOptions.Hop());
+
+        public Option<int> Batch { get; } =
+            command.AddOption(SharedOptions.Batch("Largest batch per model run."));
+
+        public Option<string?> Shard { get; } =
+            command.AddOption<string?>(
+                "--shard",
+                "I/N: process only this worker's share (0-based I of N workers), by a stable hash of each output name; N workers cover every input exactly once."
+            );
+
+        public Option<bool> List { get; } =
+            command.AddOption<bool>(
+                "--list",
+                "Print the inputs this run (this shard) would process, one output name per line, and stop."
+            );
+
+        public Option<string?> Server { get; } =
+            command.AddOption(
+                SharedOptions.Server(
+                    "Replay through a running `ser serve` (or a load balancer in front of replicas) at this URL instead of in process."
+                )
+            );
+
+        public Option<string?> ApiKey { get; } = command.AddOption(SharedOptions.ApiKey());
+
+        public ModelOptions Model { get; } = command.AddModelOptions();
 
         public ReplaySettings Settings(ParseResult parse) =>
             new(

@@ -40,22 +40,18 @@ internal sealed class RemoteReplayRunner(
         var reading = Task.Run(() => ReceiveAsync(call, output, progress), ct);
         await SendAsync(call, reader, settings.Mode == ChannelMode.Mix, progress, reading, onAudio, ct);
         await call.CompleteRequestAsync();
-        var last = await reading ?? new StreamStats();
-        if (last.WindowsDropped > 0)
-        {
-            throw new InvalidOperationException(
-                $"the server dropped {last.WindowsDropped} windows (overloaded); rerun with --resume and fewer -j, or add replicas"
-            );
-        }
-        var stats = new ReplayStats(
-            last.AudioSeconds,
-            timer.Elapsed.TotalSeconds,
-            last.WindowsClassified,
-            last.WindowsDropped
-        );
+        var stats = Checked(await reading ?? new StreamStats(), timer.Elapsed);
         await output.CommitAsync(settings.OutDir, input, stats);
         return stats;
     }
+
+    /// <summary>The stream's totals, from its last stats; a stream the server dropped windows of fails.</summary>
+    private static ReplayStats Checked(StreamStats last, TimeSpan elapsed) =>
+        last.WindowsDropped > 0
+            ? throw new InvalidOperationException(
+                $"the server dropped {last.WindowsDropped} windows (overloaded); rerun with --resume and fewer -j, or add replicas"
+            )
+            : new(last.AudioSeconds, elapsed.TotalSeconds, last.WindowsClassified, last.WindowsDropped);
 
     /// <summary>The call's config for one recording: FLOAT32 at its rate, its channels (one with --mix), recorded.</summary>
     private RecognitionConfig Config(AudioFormat format)

@@ -142,13 +142,27 @@ internal static class ReplayCommand
             Recipe = o.Recipe(parse, settings, [.. classifiers.Classifiers.Select(c => c.Manifest.Id)]),
         };
         using var vad = SileroVadModel.Load();
-        await using var engine = new EmotionEngine(classifiers.Classifiers, vad, o.EngineOptions(parse));
+        await using var engine = new EmotionEngine(classifiers.Classifiers, vad, EngineOptions(o, parse));
         await batch.RunAsync(
             settings,
             (input, token) => ReplayRunner.RunAsync(engine, input, settings, batch.Progress.AddAudio, token),
             ct
         );
     }
+
+    /// <summary>The one engine of an in-process replay, shared by every input; it waits rather than drop a window.</summary>
+    private static EngineOptions EngineOptions(Options o, ParseResult parse) =>
+        new()
+        {
+            Overload = OverloadPolicy.Wait,
+            WindowSeconds = parse.GetValue(o.Window),
+            HopSeconds = parse.GetValue(o.Hop),
+            MaxBatch = parse.GetValue(o.Batch),
+            QueueCapacity = 4 * parse.GetValue(o.Batch),
+            InterimResults = !parse.GetValue(o.FinalsOnly),
+            // Replay never sheds a window, so batched VAD only makes it faster.
+            VadMaxBatch = VadBatcher.DefaultMaxBatch,
+        };
 
     /// <summary>The inputs of one run, replayed <c>-j</c> at a time, with <c>--resume</c> skipping finished ones.</summary>
     private sealed record ReplayBatch(
@@ -338,18 +352,5 @@ internal static class ReplayCommand
                 parse.GetValue(Window),
                 parse.GetValue(Hop)
             );
-
-        public EngineOptions EngineOptions(ParseResult parse) =>
-            new()
-            {
-                Overload = OverloadPolicy.Wait,
-                WindowSeconds = parse.GetValue(Window),
-                HopSeconds = parse.GetValue(Hop),
-                MaxBatch = parse.GetValue(Batch),
-                QueueCapacity = 4 * parse.GetValue(Batch),
-                InterimResults = !parse.GetValue(FinalsOnly),
-                // Replay never sheds a window, so batched VAD only makes it faster.
-                VadMaxBatch = VadBatcher.DefaultMaxBatch,
-            };
     }
 }

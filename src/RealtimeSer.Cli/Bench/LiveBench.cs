@@ -51,12 +51,21 @@ internal sealed record LivePoint(
 /// N simulated live calls, each paced at real time in 20 ms blocks (as a telephony gateway sends them), into
 /// one in-process engine in live mode; end-to-end latency from each window's last sample to its event.
 /// </summary>
-internal static class LiveBench
+internal sealed class LiveBench(
+    OnnxEmotionClassifier classifier,
+    SileroVadModel vad,
+    (float[] Interleaved, int Rate, int Channels) audio
+) : ILiveBench
 {
-    public static async Task<LivePoint> RunAsync(
-        IEmotionClassifier classifier,
-        SileroVadModel vad,
-        (float[] Interleaved, int Rate, int Channels) audio,
+    public string? Server => null;
+
+    public double? HopSeconds => classifier.Manifest.RecommendedHopSeconds;
+
+    /// <summary>The sessions of the engines over every point so far.</summary>
+    public SortedDictionary<string, int> Shapes() =>
+        BenchFormat.Shapes([vad.Session, .. classifier.Sessions]);
+
+    public async Task<LivePoint> RunAsync(
         int streams,
         TimeSpan duration,
         EngineOptions options,
@@ -77,55 +86,69 @@ internal static class LiveBench
             audio.Interleaved.Length / audio.Channels,
             duration,
             objectiveP95Ms,
-            async (s, startFrame) =>
-            {
-                await using var stream = engine.OpenStream(
-                    $"live{s}",
-                    new StreamFormat(audio.Rate, audio.Channels)
-                );
-                var reader = Task.Run(
-                    async () =>
-                    {
-                        var mine = new List<LiveSample>();
-                        await foreach (var e in stream.Events.ReadAllAsync(ct))
-                        {
-                            if (e is EmotionEvent emotion)
-                            {
-                                mine.Add(
-                                    new LiveSample(
-                                        emotion.Latency.EndToEndMs,
-                                        emotion.Latency.InferenceMs,
-                                        emotion.Latency.BatchSize,
-                                        emotion.Latency.EndToEndMs
-                                    )
-                                );
-                            }
-                        }
-                        return mine;
-                    },
-                    ct
-                );
-                await LiveHarness.PaceAsync(
-                    audio,
-                    startFrame,
-                    duration,
-                    async (block, _) =>
-                    {
-                        await stream.WriteAsync(block, Stopwatch.GetTimestamp(), ct);
-                        return true;
-                    },
-                    ct
-                );
-                await stream.CompleteAsync(ct);
-                return (await reader, stream.WindowsDropped, stream.AudioSecondsShed, false);
-            },
+            (s, startFrame) => RunStreamAsync(engine, s, startFrame, duration, ct),
             ct
         );
+        point = point with { VadMaxBatch = options.VadMaxBatch };
         return engine.VadBatcher is { Runs: > 0 } batcher
             ? point with
             {
                 VadMeanBatch = batcher.Frames / (double)batcher.Runs,
             }
             : point;
+    }
+
+    private async Task<(
+        IReadOnlyList<LiveSample> Samples,
+        long Dropped,
+        double Shed,
+        bool Refused
+    )> RunStreamAsync(
+        EmotionEngine engine,
+        int index,
+        int startFrame,
+        TimeSpan duration,
+        CancellationToken ct
+    )
+    {
+        await using var stream = engine.OpenStream(
+            $"live{index}",
+            new StreamFormat(audio.Rate, audio.Channels)
+        );
+        var reader = Task.Run(
+            async () =>
+            {
+                var mine = new List<LiveSample>();
+                await foreach (var e in stream.Events.ReadAllAsync(ct))
+                {
+                    if (e is EmotionEvent emotion)
+                    {
+                        mine.Add(
+                            new LiveSample(
+                                emotion.Latency.EndToEndMs,
+                                emotion.Latency.InferenceMs,
+                                emotion.Latency.BatchSize,
+                                emotion.Latency.EndToEndMs
+                            )
+                        );
+                    }
+                }
+                return mine;
+            },
+            ct
+        );
+        await LiveHarness.PaceAsync(
+            audio,
+            startFrame,
+            duration,
+            async (block, _) =>
+            {
+                await stream.WriteAsync(block, Stopwatch.GetTimestamp(), ct);
+                return true;
+            },
+            ct
+        );
+        await stream.CompleteAsync(ct);
+        return (await reader, stream.WindowsDropped, stream.AudioSecondsShed, false);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RealtimeSer.Core.Inference;
+using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Bench;
 
@@ -14,12 +15,57 @@ internal sealed record ModelPoint(
     double AudioSecondsPerSecond
 );
 
+/// <summary>What <c>ser bench model</c> measured: every point, and the shapes each session ran.</summary>
+internal sealed record ModelResults(IReadOnlyList<ModelPoint> Points, SortedDictionary<string, int> Shapes);
+
 /// <summary>
 /// Raw model latency and throughput: the physical limit of this model on this machine, which the pipeline's
 /// efficiency is measured against.
 /// </summary>
 internal static class ModelBench
 {
+    /// <summary>
+    /// Every window length × batch size on the CPU, then on CUDA when <paramref name="cuda"/>, each provider with a
+    /// model of its own from <paramref name="load"/>; <paramref name="measured"/> hears of each point as it ends.
+    /// </summary>
+    public static ModelResults Run(
+        Func<ExecutionProviderKind, OnnxEmotionClassifier> load,
+        bool cuda,
+        IReadOnlyList<double> windows,
+        IReadOnlyList<int> batches,
+        TimeSpan perPoint,
+        Action<ModelPoint> measured,
+        CancellationToken ct
+    )
+    {
+        List<(string Name, ExecutionProviderKind Kind)> providers = [("CPU", ExecutionProviderKind.Cpu)];
+        if (cuda)
+        {
+            providers.Add(("CUDA", ExecutionProviderKind.Cuda));
+        }
+        var points = new List<ModelPoint>();
+        var shapes = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (name, kind) in providers)
+        {
+            using var classifier = load(kind);
+            foreach (var window in windows)
+            {
+                foreach (var batch in batches)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var point = Measure(classifier, name, window, batch, perPoint);
+                    measured(point);
+                    points.Add(point);
+                }
+            }
+            foreach (var (session, count) in BenchFormat.Shapes(classifier.Sessions))
+            {
+                shapes[providers.Count > 1 ? $"{session}@{name}" : session] = count;
+            }
+        }
+        return new ModelResults(points, shapes);
+    }
+
     public static ModelPoint Measure(
         OnnxEmotionClassifier classifier,
         string provider,

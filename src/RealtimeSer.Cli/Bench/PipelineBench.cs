@@ -97,29 +97,8 @@ internal static class PipelineBench
     )
     {
         GC.Collect();
-        var baseline = Environment.WorkingSet / 1e6;
-        double peak = baseline;
-        var windowLengths = new List<int>();
-        var batches = new List<int>();
-        using var sampler = new CancellationTokenSource();
-        var sampling = Task.Run(async () =>
-        {
-            while (!sampler.IsCancellationRequested)
-            {
-                peak = Math.Max(peak, Environment.WorkingSet / 1e6);
-                try
-                {
-                    await Task.Delay(200, sampler.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-        });
-
-        double channelSeconds = 0,
-            audioSeconds = 0;
+        var memory = new MemorySampler();
+        var replay = new ReplayTally();
         IReadOnlyDictionary<string, int> shapes;
         StageSplit stages;
         var clock = Stopwatch.StartNew();
@@ -139,91 +118,30 @@ internal static class PipelineBench
                 Enumerable.Range(0, recordings.Count),
                 new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = ct },
                 async (index, token) =>
-                {
-                    var (audio, rate, channels) = recordings[index];
-                    await using var stream = engine.OpenStream(
-                        $"bench{index}",
-                        new StreamFormat(rate, channels)
-                    );
-                    var collect = Task.Run(
-                        async () =>
-                        {
-                            var mine = new List<(int, int)>();
-                            await foreach (var e in stream.Events.ReadAllAsync(token))
-                            {
-                                if (e is EmotionEvent { IsFinal: false } w)
-                                {
-                                    mine.Add(
-                                        (
-                                            (int)Math.Round((w.EndSeconds - w.StartSeconds) * 16000),
-                                            w.Latency.BatchSize
-                                        )
-                                    );
-                                }
-                            }
-                            return mine;
-                        },
-                        token
-                    );
-                    // Blocks as replay feeds them (RecordingRun), so this measures what a replay does.
-                    var block = (int)(rate * RecordingRun.BlockSeconds) * channels;
-                    var total = (long)(repeatSeconds > 0 ? repeatSeconds * rate * channels : audio.Length);
-                    for (long fed = 0; fed < total; fed += block)
-                    {
-                        var offset = (int)(fed % audio.Length);
-                        var length = (int)Math.Min(Math.Min(block, audio.Length - offset), total - fed);
-                        length -= length % channels;
-                        await stream.WriteAsync(audio.AsMemory(offset, length), cancellationToken: token);
-                    }
-                    await stream.CompleteAsync(token);
-                    var windows = await collect;
-                    lock (windowLengths)
-                    {
-                        windowLengths.AddRange(windows.Select(w => w.Item1));
-                        batches.AddRange(windows.Select(w => w.Item2));
-                        audioSeconds += total / (double)channels / rate;
-                        channelSeconds += stream.SecondsReceived * stream.Channels;
-                    }
                     progress(
-                        $"pipeline: stream {index} done ({stream.SecondsReceived:0} s audio, {windows.Count} windows)"
-                    );
-                }
+                        await ReplayAsync(engine, index, recordings[index], repeatSeconds, replay, token)
+                    )
             );
-            shapes = BenchReport.Shapes(engine.Sessions);
-            var elapsedNow = clock.Elapsed.TotalSeconds;
-            var models = classifiers.Select(c => c.Sessions[0]).ToList();
-            stages = new StageSplit(
-                decodeSeconds,
-                engine.Profile.Resample.TotalSeconds,
-                vad.Session.BusyTime.TotalSeconds,
-                engine.VadBatcher is not null,
-                engine.VadBatcher is { } batcher ? batcher.Frames / (double)Math.Max(1, batcher.Runs) : 1,
-                engine.Profile.Windowing.TotalSeconds,
-                models.Sum(s => s.BusyTime.TotalSeconds),
-                batches.Count == 0 ? 0 : batches.Average(),
-                // The heads run inside adaptation, which is inside output.
-                engine.Profile.Adaptation.TotalSeconds,
-                engine.Profile.Delivery.TotalSeconds,
-                elapsedNow * Environment.ProcessorCount
-            );
+            shapes = BenchFormat.Shapes(engine.Sessions);
+            stages = Stages(engine, classifiers, vad, decodeSeconds, replay, clock.Elapsed.TotalSeconds);
         }
         var elapsed = clock.Elapsed.TotalSeconds;
-        await sampler.CancelAsync();
-        await sampling;
-        var final = Environment.WorkingSet / 1e6;
+        var final = await memory.StopAsync();
 
         progress(
-            $"pipeline: {windowLengths.Count} windows in {elapsed:0.0} s; measuring raw model throughput on the same windows"
+            $"pipeline: {replay.WindowLengths.Count} windows in {elapsed:0.0} s; measuring raw model throughput on the same windows"
         );
         // Every window passes every model, so the raw cost per window is the sum of the models' costs.
-        var raw = 1 / classifiers.Sum(c => 1 / RawThroughput(c, windowLengths, options.MaxBatch));
-        var vadFrames = (long)(channelSeconds * SileroVadModel.SampleRate / SileroVadModel.FrameSamples);
+        var raw = 1 / classifiers.Sum(c => 1 / RawThroughput(c, replay.WindowLengths, options.MaxBatch));
+        var vadFrames = (long)(
+            replay.ChannelSeconds * SileroVadModel.SampleRate / SileroVadModel.FrameSamples
+        );
         progress($"pipeline: measuring raw Silero VAD throughput ({vadFrames} frames in the run)");
         var streams = Math.Max(1, Math.Min(parallel, recordings.Count));
         // Batched: at best every channel of every stream in flight shares a run.
         var vadBatch = Math.Max(1, Math.Min(options.VadMaxBatch, streams * recordings.Max(r => r.Channels)));
         var rawVad = RawVadThroughput(vad, streams, vadBatch);
-        var onnxSeconds = vadFrames / rawVad + windowLengths.Count / raw;
+        var onnxSeconds = vadFrames / rawVad + replay.WindowLengths.Count / raw;
         var reachableBatch = Math.Max(
             1,
             Math.Min(
@@ -235,24 +153,24 @@ internal static class PipelineBench
             options.VadMaxBatch > 0 && reachableBatch != vadBatch
                 ? RawVadThroughput(vad, streams, reachableBatch)
                 : rawVad;
-        var reachableSeconds = vadFrames / reachableVad + windowLengths.Count / raw;
-        var pipelineRate = windowLengths.Count / elapsed;
+        var reachableSeconds = vadFrames / reachableVad + replay.WindowLengths.Count / raw;
+        var pipelineRate = replay.WindowLengths.Count / elapsed;
         return new PipelineResult(
             recordings.Count,
-            audioSeconds,
-            channelSeconds,
+            replay.AudioSeconds,
+            replay.ChannelSeconds,
             elapsed,
-            channelSeconds / elapsed,
-            windowLengths.Count,
-            batches.Count == 0 ? 0 : batches.Average(),
+            replay.ChannelSeconds / elapsed,
+            replay.WindowLengths.Count,
+            replay.MeanBatch,
             pipelineRate,
             raw,
             pipelineRate / raw,
             vadFrames,
             rawVad,
             onnxSeconds / elapsed,
-            baseline,
-            peak,
+            memory.Baseline,
+            memory.Peak,
             final
         )
         {
@@ -262,6 +180,148 @@ internal static class PipelineBench
             EfficiencyVsReachableOnnxWork = reachableSeconds / elapsed,
             ReachableVadBatch = reachableBatch,
         };
+    }
+
+    /// <summary>
+    /// Replays one recording (looped to <paramref name="repeatSeconds"/> when that is set) as one stream, half a
+    /// second per write, and adds its windows to <paramref name="tally"/>; returns the progress line.
+    /// </summary>
+    private static async Task<string> ReplayAsync(
+        EmotionEngine engine,
+        int index,
+        (float[] Interleaved, int Rate, int Channels) recording,
+        double repeatSeconds,
+        ReplayTally tally,
+        CancellationToken token
+    )
+    {
+        var (audio, rate, channels) = recording;
+        await using var stream = engine.OpenStream($"bench{index}", new StreamFormat(rate, channels));
+        var collect = Task.Run(
+            async () =>
+            {
+                var mine = new List<(int, int)>();
+                await foreach (var e in stream.Events.ReadAllAsync(token))
+                {
+                    if (e is EmotionEvent { IsFinal: false } w)
+                    {
+                        mine.Add(
+                            ((int)Math.Round((w.EndSeconds - w.StartSeconds) * 16000), w.Latency.BatchSize)
+                        );
+                    }
+                }
+                return mine;
+            },
+            token
+        );
+        // Blocks as replay feeds them (RecordingRun), so this measures what a replay does.
+        var block = (int)(rate * RecordingRun.BlockSeconds) * channels;
+        var total = (long)(repeatSeconds > 0 ? repeatSeconds * rate * channels : audio.Length);
+        for (long fed = 0; fed < total; fed += block)
+        {
+            var offset = (int)(fed % audio.Length);
+            var length = (int)Math.Min(Math.Min(block, audio.Length - offset), total - fed);
+            length -= length % channels;
+            await stream.WriteAsync(audio.AsMemory(offset, length), cancellationToken: token);
+        }
+        await stream.CompleteAsync(token);
+        var windows = await collect;
+        tally.Add(windows, total / (double)channels / rate, stream.SecondsReceived * stream.Channels);
+        return $"pipeline: stream {index} done ({stream.SecondsReceived:0} s audio, {windows.Count} windows)";
+    }
+
+    /// <summary>The engine's busy time per stage, read before it is disposed.</summary>
+    private static StageSplit Stages(
+        EmotionEngine engine,
+        IReadOnlyList<OnnxEmotionClassifier> classifiers,
+        SileroVadModel vad,
+        double decodeSeconds,
+        ReplayTally replay,
+        double elapsedSeconds
+    ) =>
+        new(
+            decodeSeconds,
+            engine.Profile.Resample.TotalSeconds,
+            vad.Session.BusyTime.TotalSeconds,
+            engine.VadBatcher is not null,
+            engine.VadBatcher is { } batcher ? batcher.Frames / (double)Math.Max(1, batcher.Runs) : 1,
+            engine.Profile.Windowing.TotalSeconds,
+            classifiers.Select(c => c.Sessions[0]).Sum(s => s.BusyTime.TotalSeconds),
+            replay.MeanBatch,
+            // The heads run inside adaptation, which is inside output.
+            engine.Profile.Adaptation.TotalSeconds,
+            engine.Profile.Delivery.TotalSeconds,
+            elapsedSeconds * Environment.ProcessorCount
+        );
+
+    /// <summary>What the replay's streams produced: each window's length and batch, and the audio they sent.</summary>
+    private sealed class ReplayTally
+    {
+        private readonly Lock _lock = new();
+        private readonly List<int> _batches = [];
+
+        /// <summary>Samples at 16 kHz of each window; read once every stream is done.</summary>
+        public List<int> WindowLengths { get; } = [];
+
+        public double AudioSeconds { get; private set; }
+
+        public double ChannelSeconds { get; private set; }
+
+        public double MeanBatch => _batches.Count == 0 ? 0 : _batches.Average();
+
+        public void Add(List<(int Length, int Batch)> windows, double audioSeconds, double channelSeconds)
+        {
+            lock (_lock)
+            {
+                WindowLengths.AddRange(windows.Select(w => w.Length));
+                _batches.AddRange(windows.Select(w => w.Batch));
+                AudioSeconds += audioSeconds;
+                ChannelSeconds += channelSeconds;
+            }
+        }
+    }
+
+    /// <summary>The process's working set from now until <see cref="StopAsync"/>: where it started and its peak.</summary>
+    private sealed class MemorySampler
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _sampling;
+
+        public MemorySampler()
+        {
+            Baseline = Environment.WorkingSet / 1e6;
+            Peak = Baseline;
+            _sampling = Task.Run(SampleAsync);
+        }
+
+        public double Baseline { get; }
+
+        public double Peak { get; private set; }
+
+        /// <summary>Stops sampling; returns the working set at the end.</summary>
+        public async Task<double> StopAsync()
+        {
+            await _stop.CancelAsync();
+            await _sampling;
+            _stop.Dispose();
+            return Environment.WorkingSet / 1e6;
+        }
+
+        private async Task SampleAsync()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                Peak = Math.Max(Peak, Environment.WorkingSet / 1e6);
+                try
+                {
+                    await Task.Delay(200, _stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
     }
 
     /// <summary>Windows per second when the same windows are fed straight to the model in full batches.</summary>
@@ -327,6 +387,25 @@ internal static class PipelineBench
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => Run(Frames));
         var perThread = (Frames + batch - 1) / batch * batch;
         return threads * perThread / Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    /// <summary>
+    /// Decodes each recording once and lists it <paramref name="copies"/> times (the copies share its samples);
+    /// the decode time returned is what decoding every copy would cost.
+    /// </summary>
+    public static async Task<(
+        IReadOnlyList<(float[] Interleaved, int Rate, int Channels)> Audio,
+        double DecodeSeconds
+    )> LoadAsync(IReadOnlyList<string> paths, int copies, CancellationToken ct)
+    {
+        var audio = new List<(float[], int, int)>();
+        var decoding = Stopwatch.StartNew();
+        foreach (var path in paths)
+        {
+            var loaded = await LoadAsync(path, ct);
+            audio.AddRange(Enumerable.Repeat(loaded, copies));
+        }
+        return (audio, decoding.Elapsed.TotalSeconds * copies);
     }
 
     public static async Task<(float[] Interleaved, int Rate, int Channels)> LoadAsync(

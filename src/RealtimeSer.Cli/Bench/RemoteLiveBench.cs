@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using RealtimeSer.Cli.Remote;
+using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 
@@ -12,8 +13,60 @@ namespace RealtimeSer.Cli.Bench;
 /// its result (network both ways included), drops from each stream's final StreamStats. CPU and memory are
 /// this client's (the server's are on its own metrics endpoint).
 /// </summary>
-internal static class RemoteLiveBench
+internal sealed class RemoteLiveBench : ILiveBench
 {
+    private readonly EmotionRecognizer.EmotionRecognizerClient _client;
+    private readonly string _model;
+    private readonly (float[] Interleaved, int Rate, int Channels) _audio;
+
+    private RemoteLiveBench(
+        EmotionRecognizer.EmotionRecognizerClient client,
+        string server,
+        string model,
+        (float[] Interleaved, int Rate, int Channels) audio,
+        double? hopSeconds
+    )
+    {
+        _client = client;
+        Server = server;
+        _model = model;
+        _audio = audio;
+        HopSeconds = hopSeconds;
+    }
+
+    public string? Server { get; }
+
+    /// <summary>The hop the server recommends for the model (null when it does not list the model).</summary>
+    public double? HopSeconds { get; }
+
+    /// <summary>None: a server reports its sessions' shapes on its own /metrics.</summary>
+    public SortedDictionary<string, int>? Shapes() => null;
+
+    /// <summary>
+    /// Checks that the server takes this recording and asks it for the model's hop; an unreachable server or a
+    /// refused key fails here (RpcException, HttpRequestException), before any point.
+    /// </summary>
+    public static async Task<RemoteLiveBench> ConnectAsync(
+        EmotionRecognizer.EmotionRecognizerClient client,
+        string server,
+        string model,
+        (float[] Interleaved, int Rate, int Channels) audio,
+        CancellationToken ct
+    )
+    {
+        if (audio.Channels is not (1 or 2))
+        {
+            throw new ArgumentException(
+                $"the server takes 1 or 2 channels; this recording has {audio.Channels}."
+            );
+        }
+        var models = await client.ListModelsAsync(new ListModelsRequest(), cancellationToken: ct);
+        var hop = models
+            .Models.FirstOrDefault(m => model.Length == 0 ? m.IsDefault : m.Id == model)
+            ?.RecommendedHopSeconds;
+        return new RemoteLiveBench(client, server, model, audio, hop);
+    }
+
     /// <summary>
     /// The stream time whose sending a result's latency counts from: a window's end for an interim; for a final,
     /// the later of the segment's end and its last window's end. A final comes with its segment's last window,
@@ -37,21 +90,20 @@ internal static class RemoteLiveBench
             : r.EndSeconds;
     }
 
-    public static Task<LivePoint> RunAsync(
-        EmotionRecognizer.EmotionRecognizerClient client,
-        string model,
-        (float[] Interleaved, int Rate, int Channels) audio,
+    /// <summary>One point; the engine's options are the server's own, so <paramref name="options"/> is not used.</summary>
+    public Task<LivePoint> RunAsync(
         int streams,
         TimeSpan duration,
+        EngineOptions options,
         double objectiveP95Ms,
         CancellationToken ct
     ) =>
         LiveHarness.RunAsync(
             streams,
-            audio.Interleaved.Length / audio.Channels,
+            _audio.Interleaved.Length / _audio.Channels,
             duration,
             objectiveP95Ms,
-            (_, startFrame) => RunStreamAsync(client, model, audio, startFrame, duration, ct),
+            (_, startFrame) => RunStreamAsync(_client, _model, _audio, startFrame, duration, ct),
             ct
         );
 

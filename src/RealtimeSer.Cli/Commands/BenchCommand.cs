@@ -15,9 +15,9 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Benchmarks: print measured costs.");
         command.Subcommands.Add(CreateVad());
-        command.Subcommands.Add(BenchModelCommands.CreateModel());
-        command.Subcommands.Add(BenchModelCommands.CreatePipeline());
-        command.Subcommands.Add(BenchModelCommands.CreateLive());
+        command.Subcommands.Add(BenchModelCommand.Create());
+        command.Subcommands.Add(BenchPipelineCommand.Create());
+        command.Subcommands.Add(BenchLiveCommand.Create());
         return command;
     }
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using RealtimeSer.Audio.Capture;
 
 namespace RealtimeSer.Cli.Commands;
@@ -79,12 +78,9 @@ internal static class DevicesCommand
             $"{(d.IsDefaultInput ? "*" : " ")}{d.Index, 4}  {d.InputChannels, 3}  {d.DefaultSampleRate, 6:0}  {d.Name} ({d.HostApi})"
         );
 
-    private static string ToJson(AudioDevice d)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+    private static string ToJson(AudioDevice d) =>
+        JsonLine.Of(json =>
         {
-            json.WriteStartObject();
             json.WriteNumber("index", d.Index);
             json.WriteString("name", d.Name);
             json.WriteString("host_api", d.HostApi);
@@ -92,8 +88,5 @@ internal static class DevicesCommand
             json.WriteNumber("output_channels", d.OutputChannels);
             json.WriteNumber("default_sample_rate", d.DefaultSampleRate);
             json.WriteBoolean("default_input", d.IsDefaultInput);
-            json.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-    }
+        });
 }

@@ -22,112 +22,58 @@ internal static class StreamCommand
     /// <summary>What <c>ser replay</c> sends per message (in process and with --server).</summary>
     private const int FastChunkMs = 500;
 
-    public static Command Create()
-    {
-        var file = new Argument<string>("file")
-        {
-            Description = "Audio file (WAV natively; others through ffmpeg).",
-        };
-        var server = new Option<string>("--server")
-        {
-            Description = "Server address (http:// for cleartext HTTP/2, https:// for TLS).",
-            DefaultValueFactory = _ => "http://127.0.0.1:50051",
-        };
-        var json = new Option<bool>("--json") { Description = "JSON Lines, the schema of `ser replay`." };
-        var fast = new Option<bool>("--fast")
-        {
-            Description =
-                "Send as fast as flow control allows, not at real time; the server then keeps every window (the call says it is a recording).",
-        };
-        var apiKey = new Option<string?>("--api-key")
-        {
-            Description = "Sent as authorization: Bearer <key>.",
-        };
-        var model = new Option<string?>("--model")
-        {
-            Description =
-                "Model id on the server, or several comma-separated (e.g. crema6,arousal3; default: its default set).",
-        };
-        var noInterim = new Option<bool>("--finals-only")
-        {
-            Description = "Ask only for one final result per segment.",
-        };
-        var reconnect = new Option<bool>("--reconnect")
-        {
-            Description =
-                "On UNAVAILABLE (replica stopped, no backend), reconnect with exponential backoff and jitter and go on from the current position; event times stay in the original stream's time.",
-        };
-        var attempts = new Option<int>("--reconnect-attempts")
-        {
-            Description = "With --reconnect: attempts in a row before giving up.",
-            DefaultValueFactory = _ => 5,
-        };
-        var command = new Command(
+    public static Command Create() =>
+        CliCommand.Create(
             "stream",
-            "Stream an audio file to `ser serve` and print emotion events as they arrive."
-        )
-        {
-            file,
-            server,
-            json,
-            fast,
-            apiKey,
-            model,
-            noInterim,
-            reconnect,
-            attempts,
-        };
-        command.SetAction(
-            (parse, ct) =>
-                CliErrors.RunAsync(async () =>
-                {
-                    var path = parse.GetValue(file)!;
-                    var address = new Uri(parse.GetValue(server)!);
-                    using var reader = AudioFile.Open(path);
-                    var format = reader.Format;
-                    if (format.Channels is not (1 or 2))
-                    {
-                        throw new ArgumentException(
-                            $"the server takes 1 or 2 channels; this file has {format.Channels}."
-                        );
-                    }
-                    using var channel = new SerChannel(address, parse.GetValue(apiKey));
-                    var isFast = parse.GetValue(fast);
-                    var config = RemoteModels.Config(ModelOptions.Split(parse.GetValue(model)));
-                    // Fast, the file goes as `ser replay --server` sends it (FLOAT32, half a second a
-                    // message), so the two place windows alike: the engine cuts windows as audio arrives.
-                    config.Encoding = isFast ? AudioEncoding.Float32 : AudioEncoding.Linear16;
-                    config.SampleRateHertz = format.SampleRate;
-                    config.AudioChannelCount = format.Channels;
-                    config.InterimResults = !parse.GetValue(noInterim);
-                    // Sent fast, the file is a recording: the server then keeps all of it.
-                    config.Recorded = isFast;
-                    var policy = parse.GetValue(reconnect)
-                        ? new ReconnectPolicy { MaxAttempts = Math.Max(0, parse.GetValue(attempts)) }
-                        : ReconnectPolicy.None;
-                    try
-                    {
-                        return await RunAsync(
-                            channel,
-                            config,
-                            reader,
-                            parse.GetValue(json) ? Path.GetFullPath(path) : null,
-                            parse.GetValue(json),
-                            isFast,
-                            policy,
-                            ct
-                        );
-                    }
-                    catch (RpcException e)
-                    {
-                        await Console.Error.WriteLineAsync(
-                            ConnectionMessages.Failure(channel, e, policy.MaxAttempts)
-                        );
-                        return CliErrors.Failure;
-                    }
-                })
+            "Stream an audio file to `ser serve` and print emotion events as they arrive.",
+            command => new Options(command),
+            StreamFileAsync
         );
-        return command;
+
+    private static async Task<int> StreamFileAsync(Options o, ParseResult parse, CancellationToken ct)
+    {
+        var path = parse.GetValue(o.File)!;
+        var address = new Uri(parse.GetValue(o.Server)!);
+        using var reader = AudioFile.Open(path);
+        var format = reader.Format;
+        if (format.Channels is not (1 or 2))
+        {
+            throw new ArgumentException(
+                $"the server takes 1 or 2 channels; this file has {format.Channels}."
+            );
+        }
+        using var channel = new SerChannel(address, parse.GetValue(o.ApiKey));
+        var isFast = parse.GetValue(o.Fast);
+        var config = RemoteModels.Config(ModelOptions.Split(parse.GetValue(o.Model)));
+        // Fast, the file goes as `ser replay --server` sends it (FLOAT32, half a second a
+        // message), so the two place windows alike: the engine cuts windows as audio arrives.
+        config.Encoding = isFast ? AudioEncoding.Float32 : AudioEncoding.Linear16;
+        config.SampleRateHertz = format.SampleRate;
+        config.AudioChannelCount = format.Channels;
+        config.InterimResults = !parse.GetValue(o.FinalsOnly);
+        // Sent fast, the file is a recording: the server then keeps all of it.
+        config.Recorded = isFast;
+        var policy = parse.GetValue(o.Reconnect)
+            ? new ReconnectPolicy { MaxAttempts = Math.Max(0, parse.GetValue(o.Attempts)) }
+            : ReconnectPolicy.None;
+        try
+        {
+            return await RunAsync(
+                channel,
+                config,
+                reader,
+                parse.GetValue(o.Json) ? Path.GetFullPath(path) : null,
+                parse.GetValue(o.Json),
+                isFast,
+                policy,
+                ct
+            );
+        }
+        catch (RpcException e)
+        {
+            await Console.Error.WriteLineAsync(ConnectionMessages.Failure(channel, e, policy.MaxAttempts));
+            return CliErrors.Failure;
+        }
     }
 
     private static async Task<int> RunAsync(
@@ -202,7 +148,7 @@ internal static class StreamCommand
             switch (response.ResponseCase)
             {
                 case StreamingRecognizeResponse.ResponseOneofCase.Result:
-                    var e = ToEvent(response.Result);
+                    var e = RemoteEvents.ToEvent(response.Result);
                     if (sent.Find(e.EndSeconds) is { } at)
                     {
                         latencies.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
@@ -232,9 +178,6 @@ internal static class StreamCommand
         await stdout.FlushAsync();
     }
 
-    /// <summary>An engine event with the same fields, so --json writes exactly the EventJson schema.</summary>
-    internal static EmotionEvent ToEvent(EmotionResult r) => RemoteEvents.ToEvent(r);
-
     private static string Human(EmotionEvent e) =>
         string.Create(
             CultureInfo.InvariantCulture,
@@ -256,5 +199,57 @@ internal static class StreamCommand
                 $"client latency (last sample sent → event): p50 {P(0.50):F0} ms, p95 {P(0.95):F0} ms over {sorted.Length} results"
             )
         );
+    }
+
+    private sealed class Options(Command command)
+    {
+        public Argument<string> File { get; } =
+            command.AddArgument(
+                new Argument<string>("file")
+                {
+                    Description = "Audio file (WAV natively; others through ffmpeg).",
+                }
+            );
+
+        public Option<string> Server { get; } =
+            command.AddOption<string>(
+                "--server",
+                "Server address (http:// for cleartext HTTP/2, https:// for TLS).",
+                "http://127.0.0.1:50051"
+            );
+
+        public Option<bool> Json { get; } =
+            command.AddOption<bool>("--json", "JSON Lines, the schema of `ser replay`.");
+
+        public Option<bool> Fast { get; } =
+            command.AddOption<bool>(
+                "--fast",
+                "Send as fast as flow control allows, not at real time; the server then keeps every window (the call says it is a recording)."
+            );
+
+        public Option<string?> ApiKey { get; } =
+            command.AddOption<string?>("--api-key", "Sent as authorization: Bearer <key>.");
+
+        public Option<string?> Model { get; } =
+            command.AddOption<string?>(
+                "--model",
+                "Model id on the server, or several comma-separated (e.g. crema6,arousal3; default: its default set)."
+            );
+
+        public Option<bool> FinalsOnly { get; } =
+            command.AddOption<bool>("--finals-only", "Ask only for one final result per segment.");
+
+        public Option<bool> Reconnect { get; } =
+            command.AddOption<bool>(
+                "--reconnect",
+                "On UNAVAILABLE (replica stopped, no backend), reconnect with exponential backoff and jitter and go on from the current position; event times stay in the original stream's time."
+            );
+
+        public Option<int> Attempts { get; } =
+            command.AddOption<int>(
+                "--reconnect-attempts",
+                "With --reconnect: attempts in a row before giving up.",
+                5
+            );
     }
 }

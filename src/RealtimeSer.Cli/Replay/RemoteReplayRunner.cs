@@ -1,9 +1,8 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using RealtimeSer.Audio;
-using RealtimeSer.Cli.Commands;
+using RealtimeSer.Cli.Remote;
 using RealtimeSer.Core.Ingest;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
@@ -19,22 +18,44 @@ namespace RealtimeSer.Cli.Replay;
 /// one where the server still dropped windows, fails the file (nothing half-written is kept; <c>--resume</c>
 /// redoes it).
 /// </summary>
-internal static class RemoteReplayRunner
+internal sealed class RemoteReplayRunner(
+    EmotionRecognizer.EmotionRecognizerClient client,
+    ReplaySettings settings,
+    RecognitionConfig template
+)
 {
     public const double MaxAheadSeconds = 8;
 
-    public static async Task<ReplayStats> RunAsync(
-        EmotionRecognizer.EmotionRecognizerClient client,
-        ReplayInput input,
-        ReplaySettings settings,
-        RecognitionConfig template,
-        Action<double> onAudio,
-        CancellationToken cancellationToken
-    )
+    /// <summary>How long the client waits for the server to catch up before it sends anyway.</summary>
+    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
+
+    public async Task<ReplayStats> RunAsync(ReplayInput input, Action<double> onAudio, CancellationToken ct)
     {
         var timer = Stopwatch.StartNew();
         using var reader = AudioFile.Open(input.Path);
-        var format = reader.Format;
+        var config = Config(reader.Format);
+        await using var output = new ReplayOutput(settings.OutDir, input, settings.Format, settings.Recipe);
+        await using var call = await client.StartStreamAsync(config, ct);
+        var progress = new Progress();
+        var reading = Task.Run(() => ReceiveAsync(call, output, progress), ct);
+        await SendAsync(call, reader, settings.Mode == ChannelMode.Mix, progress, reading, onAudio, ct);
+        await call.CompleteRequestAsync();
+        var stats = Checked(await reading ?? new StreamStats(), timer.Elapsed);
+        await output.CommitAsync(settings.OutDir, input, stats);
+        return stats;
+    }
+
+    /// <summary>The stream's totals, from its last stats; a stream the server dropped windows of fails.</summary>
+    private static ReplayStats Checked(StreamStats last, TimeSpan elapsed) =>
+        last.WindowsDropped > 0
+            ? throw new InvalidOperationException(
+                $"the server dropped {last.WindowsDropped} windows (overloaded); rerun with --resume and fewer -j, or add replicas"
+            )
+            : new(last.AudioSeconds, elapsed.TotalSeconds, last.WindowsClassified, last.WindowsDropped);
+
+    /// <summary>The call's config for one recording: FLOAT32 at its rate, its channels (one with --mix), recorded.</summary>
+    private RecognitionConfig Config(AudioFormat format)
+    {
         var mix = settings.Mode == ChannelMode.Mix;
         var channels = mix ? 1 : format.Channels;
         if (channels is not (1 or 2))
@@ -55,72 +76,70 @@ internal static class RemoteReplayRunner
         {
             config.ChannelNames.AddRange(names.Take(channels));
         }
-        await using var output = new ReplayOutput(settings.OutDir, input, settings.Format, settings.Recipe);
-        await using var call = await client.StartStreamAsync(config, cancellationToken);
-        StreamStats? last = null;
-        var progress = new Progress();
-        var reading = Task.Run(
-            async () =>
-            {
-                while (await call.ReadAsync() is { } response)
-                {
-                    progress.Heard(response);
-                    if (response.Result is { } r && (r.IsFinal || !settings.FinalsOnly))
-                    {
-                        await output.WriteAsync(StreamCommand.ToEvent(r));
-                    }
-                    else if (response.StreamStats is { } stats)
-                    {
-                        last = stats;
-                    }
-                }
-            },
-            cancellationToken
-        );
+        return config;
+    }
 
-        // Half a second per message, as in-process replay feeds the engine.
+    /// <summary>Writes the results as events and follows the server's progress; returns its last stream stats.</summary>
+    private async Task<StreamStats?> ReceiveAsync(
+        StreamingCall<StreamingRecognizeRequest, StreamingRecognizeResponse> call,
+        ReplayOutput output,
+        Progress progress
+    )
+    {
+        StreamStats? last = null;
+        while (await call.ReadAsync() is { } response)
+        {
+            progress.Heard(response);
+            if (response.Result is { } r && (r.IsFinal || !settings.FinalsOnly))
+            {
+                await output.WriteAsync(RemoteEvents.ToEvent(r));
+            }
+            else if (response.StreamStats is { } stats)
+            {
+                last = stats;
+            }
+        }
+        return last;
+    }
+
+    /// <summary>
+    /// Sends the recording half a second per message, as in-process replay feeds the engine, holding back while
+    /// the server is more than <see cref="MaxAheadSeconds"/> behind inside speech.
+    /// </summary>
+    private static async Task SendAsync(
+        StreamingCall<StreamingRecognizeRequest, StreamingRecognizeResponse> call,
+        IAudioReader reader,
+        bool mix,
+        Progress progress,
+        Task reading,
+        Action<double> onAudio,
+        CancellationToken ct
+    )
+    {
+        var format = reader.Format;
         var frames = Math.Max(1, format.SampleRate / 2);
         var block = new float[frames * format.Channels];
-        var bytes = new byte[frames * channels * sizeof(float)];
+        var mono = new float[frames];
+        var bytes = new byte[block.Length * sizeof(float)];
         int n;
         long sent = 0;
-        while ((n = await reader.ReadAsync(block, cancellationToken)) > 0)
+        while ((n = await reader.ReadAsync(block, ct)) > 0)
         {
             var waiting = Stopwatch.StartNew();
             while (
                 progress.Behind(sent / (double)format.SampleRate)
                 && !reading.IsCompleted
-                && waiting.Elapsed < TimeSpan.FromSeconds(30)
+                && waiting.Elapsed < MaxWait
             )
             {
-                await Task.Delay(5, cancellationToken);
+                await Task.Delay(5, ct);
             }
             sent += n;
-            for (var i = 0; i < n; i++)
-            {
-                if (mix)
-                {
-                    var sum = 0f;
-                    for (var c = 0; c < format.Channels; c++)
-                    {
-                        sum += block[i * format.Channels + c];
-                    }
-                    BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), sum / format.Channels);
-                }
-                else
-                {
-                    for (var c = 0; c < channels; c++)
-                    {
-                        BinaryPrimitives.WriteSingleLittleEndian(
-                            bytes.AsSpan(4 * (i * channels + c)),
-                            block[i * channels + c]
-                        );
-                    }
-                }
-            }
+            var samples = block.AsSpan(0, n * format.Channels);
+            var length = RemoteEvents.ToFloat32(mix ? Mix(samples, format.Channels, mono) : samples, bytes);
             var message = new StreamingRecognizeRequest
             {
-                AudioContent = ByteString.CopyFrom(bytes, 0, n * channels * sizeof(float)),
+                AudioContent = ByteString.CopyFrom(bytes, 0, length),
             };
             if (!await call.WriteAsync(message))
             {
@@ -128,23 +147,22 @@ internal static class RemoteReplayRunner
             }
             onAudio(n / (double)format.SampleRate);
         }
-        await call.CompleteRequestAsync();
-        await reading;
-        var final = last ?? new StreamStats();
-        if (final.WindowsDropped > 0)
+    }
+
+    /// <summary>The mean of each frame's channels, written into <paramref name="mono"/> and returned.</summary>
+    private static ReadOnlySpan<float> Mix(ReadOnlySpan<float> interleaved, int channels, Span<float> mono)
+    {
+        var frames = interleaved.Length / channels;
+        for (var i = 0; i < frames; i++)
         {
-            throw new InvalidOperationException(
-                $"the server dropped {final.WindowsDropped} windows (overloaded); rerun with --resume and fewer -j, or add replicas"
-            );
+            var sum = 0f;
+            for (var c = 0; c < channels; c++)
+            {
+                sum += interleaved[i * channels + c];
+            }
+            mono[i] = sum / channels;
         }
-        var result = new ReplayStats(
-            final.AudioSeconds,
-            timer.Elapsed.TotalSeconds,
-            final.WindowsClassified,
-            final.WindowsDropped
-        );
-        await output.CommitAsync(settings.OutDir, input, result);
-        return result;
+        return mono[..frames];
     }
 
     /// <summary>How far the server has got: the latest event time, and whether speech is open.</summary>

@@ -6,23 +6,15 @@ namespace RealtimeSer.Cli.Replay;
 /// <summary>
 /// Progress of a replay on stderr: a live bar with files, audio hours, speed as a multiple of real time and
 /// ETA when stderr is a terminal; one line per finished file otherwise; nothing with --quiet.
+/// <paramref name="totalAudioSeconds"/> is 0 when not every input's length is known (non-WAV inputs): the bar
+/// then counts files.
 /// </summary>
-internal sealed class ReplayProgress
+internal sealed class ReplayProgress(int files, double totalAudioSeconds, bool quiet)
 {
-    private readonly int _files;
-    private readonly double _totalAudio; // seconds; 0 when unknown (non-WAV inputs)
-    private readonly bool _quiet;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private double _audioDone;
     private int _filesDone;
     private int _failed;
-
-    public ReplayProgress(int files, double totalAudioSeconds, bool quiet)
-    {
-        _files = files;
-        _totalAudio = totalAudioSeconds;
-        _quiet = quiet;
-    }
 
     public int Failed => _failed;
 
@@ -46,10 +38,10 @@ internal sealed class ReplayProgress
     public void FileDone(ReplayInput input, ReplayStats stats)
     {
         Interlocked.Increment(ref _filesDone);
-        if (!_quiet && !Interactive)
+        if (!quiet && !Interactive)
         {
             Console.Error.WriteLine(
-                $"replay: [{_filesDone}/{_files}] {input.Path}: {stats.AudioSeconds:0.0} s in {stats.ElapsedSeconds:0.0} s "
+                $"replay: [{_filesDone}/{files}] {input.Path}: {stats.AudioSeconds:0.0} s in {stats.ElapsedSeconds:0.0} s "
                     + $"({stats.AudioSeconds / Math.Max(1e-9, stats.ElapsedSeconds):0}x real time)"
             );
         }
@@ -70,10 +62,10 @@ internal sealed class ReplayProgress
     public void FileSkipped(ReplayInput input)
     {
         Interlocked.Increment(ref _filesDone);
-        if (!_quiet && !Interactive)
+        if (!quiet && !Interactive)
         {
             Console.Error.WriteLine(
-                $"replay: [{_filesDone}/{_files}] {input.Path}: complete already (--resume)"
+                $"replay: [{_filesDone}/{files}] {input.Path}: complete already (--resume)"
             );
         }
     }
@@ -83,7 +75,7 @@ internal sealed class ReplayProgress
     /// <summary>Runs <paramref name="work"/>, showing a live bar meanwhile when interactive.</summary>
     public async Task RunAsync(Func<Task> work)
     {
-        if (_quiet || !Interactive)
+        if (quiet || !Interactive)
         {
             await work();
             return;
@@ -102,7 +94,10 @@ internal sealed class ReplayProgress
             )
             .StartAsync(async context =>
             {
-                var task = context.AddTask("replay", maxValue: _totalAudio > 0 ? _totalAudio : _files);
+                var task = context.AddTask(
+                    "replay",
+                    maxValue: totalAudioSeconds > 0 ? totalAudioSeconds : files
+                );
                 var running = work();
                 while (!running.IsCompleted)
                 {
@@ -118,9 +113,9 @@ internal sealed class ReplayProgress
     {
         var audio = AudioSeconds;
         var speed = audio / Math.Max(1e-9, Elapsed);
-        task.Value = _totalAudio > 0 ? Math.Min(audio, _totalAudio) : _filesDone;
+        task.Value = totalAudioSeconds > 0 ? Math.Min(audio, totalAudioSeconds) : _filesDone;
         task.Description =
-            $"files {_filesDone}/{_files}  audio {audio / 3600:0.00} h  {speed:0}x real time"
+            $"files {_filesDone}/{files}  audio {audio / 3600:0.00} h  {speed:0}x real time"
             + (_failed > 0 ? $"  [red]{_failed} failed[/]" : "");
     }
 }

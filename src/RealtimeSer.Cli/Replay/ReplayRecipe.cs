@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using RealtimeSer.Core.Ingest;
 
@@ -85,17 +84,7 @@ internal sealed record ReplayRecipe(
         return changes.Count == 0 ? null : string.Join(", ", changes);
     }
 
-    private string ToJson()
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            WriteTo(json);
-            json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    private string ToJson() => JsonLine.Of(WriteTo);
 
     private static string Show(JsonElement value) =>
         value.ValueKind switch

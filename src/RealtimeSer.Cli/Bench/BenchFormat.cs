@@ -5,10 +5,10 @@ using System.Text.Json;
 namespace RealtimeSer.Cli.Bench;
 
 /// <summary>
-/// Writes a benchmark's results three ways: a JSON result file for machines, a Markdown table for
-/// docs/benchmarks.md, and an SVG chart a person can open in any browser.
+/// How benchmark results are spelled: figures, Markdown tables, the <c>shapes:</c> line, JSON text for
+/// machines and an SVG chart a person can open in any browser. <see cref="BenchWriter"/> decides what goes where.
 /// </summary>
-internal static class BenchReport
+internal static class BenchFormat
 {
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -28,21 +28,8 @@ internal static class BenchReport
     public static string ShapesLine(IReadOnlyDictionary<string, int> shapes) =>
         "shapes: " + string.Join(' ', shapes.Select(s => $"{s.Key}={s.Value}"));
 
-    public static string WriteJson<T>(string dir, string name, T result)
-    {
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, name + ".json");
-        File.WriteAllText(path, JsonSerializer.Serialize(result, Json) + "\n");
-        return path;
-    }
-
-    public static string WriteMarkdown(string dir, string name, string markdown)
-    {
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, name + ".md");
-        File.WriteAllText(path, markdown);
-        return path;
-    }
+    /// <summary>A result file's text: snake_case fields, indented, one trailing newline.</summary>
+    public static string ToJson(object result) => JsonSerializer.Serialize(result, Json) + "\n";
 
     public static string Table(IReadOnlyList<string> header, IEnumerable<IReadOnlyList<string>> rows)
     {
@@ -81,10 +68,8 @@ internal static class BenchReport
         }
     }
 
-    /// <summary>A line chart: one polyline per series over shared x values; returns the file path.</summary>
-    public static string WriteSvgChart(
-        string dir,
-        string name,
+    /// <summary>A line chart: one polyline per series over shared x values.</summary>
+    public static string SvgChart(
         string title,
         string xLabel,
         string yLabel,
@@ -177,10 +162,7 @@ internal static class BenchReport
             );
         }
         svg.AppendLine("</svg>");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, name + ".svg");
-        File.WriteAllText(path, svg.ToString());
-        return path;
+        return svg.ToString();
     }
 
     private static string Escape(string s) =>

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using RealtimeSer.Cli.Bench;
+using RealtimeSer.Core.Pipeline;
+using RealtimeSer.Core.Vad;
+using RealtimeSer.Core.Vad.Batching;
+
+namespace RealtimeSer.Cli.Commands;
+
+/// <summary><c>ser bench pipeline</c>: replay throughput, and its efficiency against the raw model on the same windows.</summary>
+internal static class BenchPipelineCommand
+{
+    public static Command Create() =>
+        CliCommand.Create(
+            "pipeline",
+            "Replay throughput and its efficiency against raw model throughput on the same windows.",
+            command => new Options(command),
+            RunAsync
+        );
+
+    private static async Task<int> RunAsync(Options o, ParseResult parse, CancellationToken ct)
+    {
+        using var classifiers = o.Model.LoadAll(parse);
+        using var vad = SileroVadModel.Load();
+        var (audio, decodeSeconds) = await PipelineBench.LoadAsync(
+            BenchOptions.Recordings(parse.GetValue(o.Recordings)),
+            Math.Max(1, parse.GetValue(o.Copies)),
+            ct
+        );
+        var result = await PipelineBench.RunAsync(
+            classifiers.Classifiers,
+            vad,
+            audio,
+            decodeSeconds,
+            parse.GetValue(o.Hours) * 3600,
+            parse.GetValue(o.Jobs),
+            new EngineOptions
+            {
+                MaxBatch = parse.GetValue(o.Batch),
+                QueueCapacity = 4 * parse.GetValue(o.Batch),
+                VadMaxBatch = parse.GetValue(o.VadMaxBatch),
+            },
+            line => Console.Error.WriteLine(line),
+            ct
+        );
+        new BenchWriter(parse.GetValue(o.Output)!).Pipeline(result);
+        return 0;
+    }
+
+    private sealed class Options(Command command)
+    {
+        public Argument<string[]> Recordings { get; } = command.AddArgument(BenchOptions.Recordings());
+
+        public Option<double> Hours { get; } =
+            command.AddOption<double>("--hours", "Loop each recording to this many hours (0: once).", 0);
+
+        public Option<int> Copies { get; } =
+            command.AddOption<int>("--copies", "Streams per recording, replayed in parallel.", 4);
+
+        public Option<int> Jobs { get; } =
+            command.AddOption(
+                new Option<int>("-j", "--jobs") { DefaultValueFactory = _ => Environment.ProcessorCount * 2 }
+            );
+
+        public Option<int> Batch { get; } = command.AddOption(SharedOptions.Batch());
+
+        public Option<int> VadMaxBatch { get; } =
+            command.AddOption<int>(
+                "--vad-max-batch",
+                "Most VAD frames (of all streams and channels) per Silero run; 0: one run per frame.",
+                VadBatcher.DefaultMaxBatch
+            );
+
+        public Option<string> Output { get; } = command.AddOption(BenchOptions.Out("JSON and Markdown"));
+
+        public ModelOptions Model { get; } = command.AddModelOptions();
+    }
+}

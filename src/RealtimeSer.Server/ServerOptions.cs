@@ -1,3 +1,5 @@
+using RealtimeSer.Core.Pipeline;
+
 namespace RealtimeSer.Server;
 
 /// <summary>
@@ -48,7 +50,7 @@ public sealed class ServerOptions
     /// Live streams skip their oldest audio once more than this waits for the VAD (0: never shed); default
     /// the latency objective less room for inference and delivery (<c>EngineOptions.MaxBacklogSeconds</c>).
     /// </summary>
-    public double MaxBacklogSeconds { get; set; } = 0.4;
+    public double MaxBacklogSeconds { get; set; } = EngineOptions.DefaultMaxBacklogSeconds;
 
     /// <summary>
     /// Silero VAD frames of all streams and channels scored in shared runs of up to this many (the per-frame
@@ -146,6 +148,16 @@ public sealed class ServerOptions
 
     public DashboardOptions Dashboard { get; set; } = new();
 
+    /// <summary>The live engine these settings ask for: the backlog bound and VAD batching are the engine's.</summary>
+    public EngineOptions ToEngineOptions() =>
+        new()
+        {
+            Overload = OverloadPolicy.DropOldest,
+            MaxBacklogSeconds = MaxBacklogSeconds,
+            MaxQueuedSeconds = Math.Max(5, MaxBacklogSeconds),
+            VadMaxBatch = VadMaxBatch,
+        };
+
     public void Validate()
     {
         if (Port is < 0 or > 65535 || MetricsPort > 65535)
@@ -162,16 +174,11 @@ public sealed class ServerOptions
                 "max concurrent streams must be ≥ 1, max message size ≥ 1024 bytes, max stream length > 0."
             );
         }
-        if (LatencyObjectiveMs <= 0 || AdmissionWindowSeconds <= 0 || MaxBacklogSeconds < 0)
+        if (LatencyObjectiveMs <= 0 || AdmissionWindowSeconds <= 0)
         {
-            throw new ArgumentException(
-                "the latency objective and admission window must be > 0, the live backlog bound ≥ 0 (0 = never shed)."
-            );
+            throw new ArgumentException("the latency objective and admission window must be > 0.");
         }
-        if (VadMaxBatch < 0)
-        {
-            throw new ArgumentException("the VAD batch must be ≥ 0 frames (0: no batching).");
-        }
+        ToEngineOptions().Validate();
         if (StatsIntervalSeconds <= 0 || ShutdownGraceSeconds < 0)
         {
             throw new ArgumentException("stats interval must be > 0 and the shutdown grace ≥ 0.");

@@ -9,7 +9,7 @@ namespace RealtimeSer.Server;
 internal sealed record StreamSetup(
     EmotionEngine Engine,
     StreamFormat Format,
-    EngineOptions Options,
+    StreamOptions Options,
     AudioEncoding Encoding,
     int SampleRate,
     int Channels
@@ -77,10 +77,10 @@ internal sealed record StreamSetup(
                     ? models.UnknownModel([.. config.Models], "config.models")
                     : models.UnknownModel([config.Model], "config.model")
             );
-        var options = engine.Options with
+        var options = engine.Options.Streams with
         {
             InterimResults = config.InterimResults,
-            Overload = config.Recorded ? OverloadPolicy.Wait : engine.Options.Overload,
+            Recorded = config.Recorded ? true : engine.Options.Streams.Recorded,
         };
         if (config.HasWindowSeconds)
         {

@@ -102,7 +102,7 @@ internal static class LiveSweep
                     // Below capacity the latency should be about what one window costs: its hop, one batch's
                     // inference and a little scheduling.
                     var at80 = await Measure(Math.Max(1, (int)(good * 0.8)), options, round);
-                    var hopMs = (options.HopSeconds ?? bench.HopSeconds ?? 0) * 1000;
+                    var hopMs = (options.Streams.HopSeconds ?? bench.HopSeconds ?? 0) * 1000;
                     BenchWriter.LiveCapacityChecked(good, at80, hopMs + at80.InferenceP95Ms + 50);
                 }
             }

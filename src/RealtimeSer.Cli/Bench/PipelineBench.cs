@@ -109,7 +109,7 @@ internal static class PipelineBench
                 options with
                 {
                     Overload = OverloadPolicy.Wait,
-                    InterimResults = true,
+                    Streams = options.Streams with { InterimResults = true },
                 }
             )
         )

@@ -48,8 +48,11 @@ internal static class ListenCommand
             var options = new EngineOptions
             {
                 Overload = OverloadPolicy.DropOldest,
-                WindowSeconds = parse.GetValue(o.Window),
-                HopSeconds = parse.GetValue(o.Hop),
+                Streams = new StreamOptions
+                {
+                    WindowSeconds = parse.GetValue(o.Window),
+                    HopSeconds = parse.GetValue(o.Hop),
+                },
                 // One live stream: a short queue bounds latency; older windows go first when behind.
                 QueueCapacity = 16,
                 MaxBatch = 8,

@@ -155,11 +155,14 @@ internal static class ReplayCommand
         new()
         {
             Overload = OverloadPolicy.Wait,
-            WindowSeconds = parse.GetValue(o.Window),
-            HopSeconds = parse.GetValue(o.Hop),
             MaxBatch = parse.GetValue(o.Batch),
             QueueCapacity = 4 * parse.GetValue(o.Batch),
-            InterimResults = !parse.GetValue(o.FinalsOnly),
+            Streams = new StreamOptions
+            {
+                WindowSeconds = parse.GetValue(o.Window),
+                HopSeconds = parse.GetValue(o.Hop),
+                InterimResults = !parse.GetValue(o.FinalsOnly),
+            },
             // Replay never sheds a window, so batched VAD only makes it faster.
             VadMaxBatch = VadBatcher.DefaultMaxBatch,
         };

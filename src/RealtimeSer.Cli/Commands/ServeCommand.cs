@@ -34,17 +34,7 @@ internal static class ServeCommand
         }
         using var loaded = LoadedModels.Load(ids, id => OnnxEmotionClassifier.Load(ModelCatalog.Resolve(id)));
         using var vad = SileroVadModel.Load(ModelLocator.SileroVad());
-        await using var engine = new EmotionEngine(
-            loaded.Classifiers,
-            vad,
-            new EngineOptions
-            {
-                Overload = OverloadPolicy.DropOldest,
-                MaxBacklogSeconds = options.MaxBacklogSeconds,
-                MaxQueuedSeconds = Math.Max(5, options.MaxBacklogSeconds),
-                VadMaxBatch = options.VadMaxBatch,
-            }
-        );
+        await using var engine = new EmotionEngine(loaded.Classifiers, vad, options.ToEngineOptions());
         await using var server = SerServer.Create(new ModelRegistry(engine), options);
         await Console.Error.WriteLineAsync(
             $"ser serve: {ExecutionNotes.ModelLine(engine.Name, loaded.First, threads: null)}; Ctrl+C stops after draining live streams."

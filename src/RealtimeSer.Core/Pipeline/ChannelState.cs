@@ -27,7 +27,7 @@ internal sealed class ChannelState
         EngineStream stream,
         int channel,
         string? channelName,
-        EngineOptions options,
+        StreamOptions options,
         IReadOnlyList<ModelOutput> models,
         LateWork late,
         EngineProfile profile

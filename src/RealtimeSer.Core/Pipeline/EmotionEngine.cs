@@ -147,6 +147,9 @@ public sealed class EmotionEngine : IAsyncDisposable
             Metrics,
             Profile,
             _maxWindowAge,
+            _options.Overload == OverloadPolicy.DropOldest,
+            _options.MaxBacklogSeconds,
+            _options.MaxQueuedSeconds,
             MinWindowSamples,
             () => StreamScheduler,
             Outputs,
@@ -213,18 +216,18 @@ public sealed class EmotionEngine : IAsyncDisposable
 
     internal int MinWindowSamples => (int)(MinWindowSeconds * 16000);
 
-    internal int WindowSamples(EngineOptions o) =>
+    internal int WindowSamples(StreamOptions o) =>
         (int)((o.WindowSeconds ?? Classifier.Manifest.RecommendedWindowSeconds) * 16000);
 
-    internal int HopSamples(EngineOptions o) =>
+    internal int HopSamples(StreamOptions o) =>
         (int)((o.HopSeconds ?? Classifier.Manifest.RecommendedHopSeconds) * 16000);
 
-    /// <summary>Opens a stream; <paramref name="overrides"/> may change windowing, smoothing and VAD for it alone.</summary>
-    public EngineStream OpenStream(string id, StreamFormat format, EngineOptions? overrides = null)
+    /// <summary>Opens a stream; <paramref name="options"/> (null: the engine's defaults) are its own.</summary>
+    public EngineStream OpenStream(string id, StreamFormat format, StreamOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentNullException.ThrowIfNull(format);
-        var options = overrides ?? _options;
+        options ??= _options.Streams;
         options.Validate();
         var stream = new EngineStream(
             _streamServices,

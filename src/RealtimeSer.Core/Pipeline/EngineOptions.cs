@@ -1,5 +1,4 @@
 using RealtimeSer.Core.Vad;
-using RealtimeSer.Core.Vad.Batching;
 
 namespace RealtimeSer.Core.Pipeline;
 
@@ -13,13 +12,15 @@ public enum OverloadPolicy
     Wait,
 }
 
+/// <summary>
+/// How one engine runs, for all of its streams: batching, the window queue and its overload policy, the live
+/// bound on late work, VAD batching. What each stream may set for itself is in <see cref="StreamOptions"/>;
+/// <see cref="Streams"/> holds the defaults a stream gets when it sets nothing.
+/// </summary>
 public sealed record EngineOptions
 {
-    /// <summary>Window length; null takes the model's recommendation.</summary>
-    public double? WindowSeconds { get; init; }
-
-    /// <summary>Hop between windows; null takes the model's recommendation.</summary>
-    public double? HopSeconds { get; init; }
+    /// <summary>The live backlog bound's default: the 0.5 s latency objective less room for inference and delivery.</summary>
+    public const double DefaultMaxBacklogSeconds = 0.4;
 
     /// <summary>Largest batch for one ONNX run.</summary>
     public int MaxBatch { get; init; } = 16;
@@ -33,20 +34,62 @@ public sealed record EngineOptions
     /// <summary>Capacity of the shared window queue (all streams).</summary>
     public int QueueCapacity { get; init; } = 256;
 
+    /// <summary>
+    /// A live engine (drop-oldest) or a replay engine (wait). A live engine's recordings (<see
+    /// cref="StreamOptions.Recorded"/>) wait in a queue of their own.
+    /// </summary>
     public OverloadPolicy Overload { get; init; } = OverloadPolicy.DropOldest;
 
     /// <summary>
-    /// Live streams (<see cref="OverloadPolicy.DropOldest"/>) only: when more audio than this waits for the
-    /// VAD and the source is not ahead of real time, the oldest waiting audio is skipped and counted, so that
-    /// latency stays bounded when the CPU saturates. The default, 0.4 s, is the 0.5 s latency objective less
-    /// room for a window's inference and delivery: with 0.5 s, per-frame VAD at twice its capacity gave a p95 of
-    /// 508 ms; with 0.4 s, 412 ms (docs/benchmarks.md). 0 turns it off (the writer then runs the VAD itself, as
-    /// replay does).
+    /// Live streams only: when more audio than this waits for the VAD and the source is not ahead of real time,
+    /// the oldest waiting audio is skipped and counted, and results of audio older than this are not given, so
+    /// that latency stays bounded when the CPU saturates. 0 turns it off (the writer then runs the VAD itself,
+    /// as replay does).
     /// </summary>
-    public double MaxBacklogSeconds { get; init; } = 0.4;
+    public double MaxBacklogSeconds { get; init; } = DefaultMaxBacklogSeconds;
 
     /// <summary>Live streams: a source ahead of real time waits once this much audio is queued for the VAD.</summary>
     public double MaxQueuedSeconds { get; init; } = 5;
+
+    /// <summary>
+    /// Score the VAD frames of all streams and channels in shared Silero runs of up to this many frames (the
+    /// per-frame cost falls with the batch). 0 runs each channel's frames on its own thread, one model run per
+    /// frame, which degrades more gracefully for live streams past capacity (every stream's frames then wait in
+    /// its own task, not in one shared line). Replay, which never sheds, turns it on.
+    /// </summary>
+    public int VadMaxBatch { get; init; }
+
+    /// <summary>What a stream gets when it sets nothing itself.</summary>
+    public StreamOptions Streams { get; init; } = new();
+
+    public void Validate()
+    {
+        Streams.Validate();
+        if (VadMaxBatch < 0)
+        {
+            throw new ArgumentException("the VAD batch must be ≥ 0 frames (0: no batching).");
+        }
+        if (MaxBatch < 1 || ConcurrentRuns < 1 || QueueCapacity < 1)
+        {
+            throw new ArgumentException("max batch, concurrent runs and queue capacity must be at least 1.");
+        }
+        if (!(MaxBacklogSeconds >= 0) || !(MaxQueuedSeconds >= MaxBacklogSeconds))
+        {
+            throw new ArgumentException(
+                "the live backlog bound must be ≥ 0 s and at most the queued-audio bound."
+            );
+        }
+    }
+}
+
+/// <summary>What one stream may set for itself: its windows, smoothing, interim results, VAD, and whether it is a recording.</summary>
+public sealed record StreamOptions
+{
+    /// <summary>Window length; null takes the model's recommendation.</summary>
+    public double? WindowSeconds { get; init; }
+
+    /// <summary>Hop between windows; null takes the model's recommendation.</summary>
+    public double? HopSeconds { get; init; }
 
     /// <summary>Time constant of the exponential moving average over window scores.</summary>
     public double SmoothingSeconds { get; init; } = 1.0;
@@ -60,14 +103,10 @@ public sealed record EngineOptions
     public VadOptions Vad { get; init; } = VadOptions.Default;
 
     /// <summary>
-    /// Engine-wide (ignored in a stream's overrides): score the VAD frames of all streams and channels in
-    /// shared Silero runs of up to this many frames (the per-frame cost falls with the batch; the figures are
-    /// in docs/benchmarks.md). 0 runs each channel's frames on its own, one model run per frame, as before.
-    /// Off by default for live engines: past capacity, in a full test run on two cores, batched live streams that
-    /// shed served 3 of 340 streams (per-frame VAD keeps serving a share; LiveOverloadTests), because every
-    /// stream's own work waits in the same thread-pool queue. Replay (which never sheds) turns it on.
+    /// A recording (a file streamed fast, a whole recording posted at once): its windows wait for room instead
+    /// of being dropped and its audio is never shed, in a live engine too. Null follows the engine's policy.
     /// </summary>
-    public int VadMaxBatch { get; init; }
+    public bool? Recorded { get; init; }
 
     public void Validate()
     {
@@ -76,21 +115,7 @@ public sealed record EngineOptions
         {
             throw new ArgumentException("window and hop must be positive.");
         }
-        if (VadMaxBatch < 0)
-        {
-            throw new ArgumentException("the VAD batch must be ≥ 0 frames (0: no batching).");
-        }
-        if (MaxBatch < 1 || ConcurrentRuns < 1 || QueueCapacity < 1)
-        {
-            throw new ArgumentException("max batch, concurrent runs and queue capacity must be at least 1.");
-        }
-        if (MaxBacklogSeconds < 0 || MaxQueuedSeconds < MaxBacklogSeconds)
-        {
-            throw new ArgumentException(
-                "the live backlog bound must be ≥ 0 s and at most the queued-audio bound."
-            );
-        }
-        if (SmoothingSeconds < 0 || HysteresisMargin is < 0 or >= 1)
+        if (!(SmoothingSeconds >= 0) || HysteresisMargin is < 0 or >= 1)
         {
             throw new ArgumentException("smoothing must be ≥ 0 s and the hysteresis margin in [0, 1).");
         }

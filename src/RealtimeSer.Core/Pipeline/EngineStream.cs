@@ -42,7 +42,7 @@ public sealed class EngineStream : IAsyncDisposable
         StreamServices services,
         string id,
         StreamFormat format,
-        EngineOptions options,
+        StreamOptions options,
         int windowSamples,
         int hopSamples
     )
@@ -51,17 +51,17 @@ public sealed class EngineStream : IAsyncDisposable
         Id = id;
         Format = format;
         _normalizer = new StreamNormalizer(format.SampleRate, format.Channels, format.Mode);
-        IsRecorded = options.Overload == OverloadPolicy.Wait;
+        IsRecorded = options.Recorded ?? !services.LiveEngine;
         _windowers = new ChannelWindower[_normalizer.OutputChannels];
         _states = new ChannelState[_normalizer.OutputChannels];
         _jobs = new List<WindowJob>[_windowers.Length];
         _speech = new List<SpeechEvent>[_windowers.Length];
         _appends = new ValueTask[_windowers.Length];
-        if (options.Overload == OverloadPolicy.DropOldest && options.MaxBacklogSeconds > 0)
+        if (!IsRecorded && services.MaxBacklogSeconds > 0)
         {
             _backlog = new IngestBacklog(
-                options.MaxBacklogSeconds,
-                options.MaxQueuedSeconds,
+                services.MaxBacklogSeconds,
+                services.MaxQueuedSeconds,
                 onShed: services.Metrics.AudioShed.Add
             );
         }

@@ -22,7 +22,7 @@ internal static class RecordingAnalysis
         EmotionEngine engine,
         string id,
         StreamFormat format,
-        EngineOptions options,
+        StreamOptions options,
         Func<Memory<float>, CancellationToken, ValueTask<int>> read,
         Action<EngineEvent> onEvent,
         ILogger logger,
@@ -62,10 +62,10 @@ internal static class RecordingAnalysis
     }
 
     /// <summary>Finals only, in wait mode: a whole recording must be complete, and its sender can always wait.</summary>
-    public static EngineOptions ForWholeRecording(EngineOptions options) =>
+    public static StreamOptions ForWholeRecording(StreamOptions options) =>
         options with
         {
             InterimResults = false,
-            Overload = OverloadPolicy.Wait,
+            Recorded = true,
         };
 }

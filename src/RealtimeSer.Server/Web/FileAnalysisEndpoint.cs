@@ -189,7 +189,7 @@ internal sealed class FileAnalysisEndpoint(
             engine,
             id,
             new StreamFormat(format.SampleRate, format.Channels, mode),
-            engine.Options,
+            engine.Options.Streams,
             async (block, ct) =>
             {
                 var frames = await reader.ReadAsync(block, ct);

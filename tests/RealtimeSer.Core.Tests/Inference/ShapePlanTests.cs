@@ -143,7 +143,7 @@ public sealed class ShapePlanTests(ITestOutputHelper output)
                         await using var stream = engine.OpenStream(
                             $"mixed{i}",
                             new StreamFormat(16000, channels),
-                            engine.Options with
+                            engine.Options.Streams with
                             {
                                 WindowSeconds = w,
                             }

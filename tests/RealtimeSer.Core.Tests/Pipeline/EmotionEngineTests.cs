@@ -99,7 +99,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                 Overload = OverloadPolicy.DropOldest,
                 QueueCapacity = 1,
                 MaxBatch = maxBatch,
-                HopSeconds = 0.1,
+                Streams = new StreamOptions { HopSeconds = 0.1 },
             }
         );
 
@@ -156,9 +156,12 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
             {
                 Overload = OverloadPolicy.DropOldest,
                 MaxBacklogSeconds = 1.0,
-                InterimResults = true,
-                WindowSeconds = 1.0,
-                HopSeconds = 0.25,
+                Streams = new StreamOptions
+                {
+                    InterimResults = true,
+                    WindowSeconds = 1.0,
+                    HopSeconds = 0.25,
+                },
             }
         );
         var audio = TestAudio.Conversation(TestAudio.FixtureClips(1), 1);
@@ -250,7 +253,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
             bool recorded
         )
         {
-            var overrides = recorded ? engine.Options with { Overload = OverloadPolicy.Wait } : null;
+            var overrides = recorded ? engine.Options.Streams with { Recorded = true } : null;
             var stream = engine.OpenStream(
                 $"{(recorded ? "rec" : "live")}{s}",
                 new StreamFormat(16000, 1),
@@ -371,7 +374,7 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                 Overload = OverloadPolicy.Wait,
                 MaxBatch = 2,
                 ConcurrentRuns = 3,
-                InterimResults = true,
+                Streams = new StreamOptions { InterimResults = true },
             }
         );
         // Stereo: each side its own speaker; a DC ramp makes every later window's mean larger than the one before.

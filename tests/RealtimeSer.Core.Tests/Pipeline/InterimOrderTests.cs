@@ -33,9 +33,12 @@ public sealed class InterimOrderTests(ITestOutputHelper output) : IDisposable
             new EngineOptions
             {
                 Overload = OverloadPolicy.Wait,
-                WindowSeconds = window,
-                HopSeconds = hop,
-                InterimResults = true,
+                Streams = new StreamOptions
+                {
+                    WindowSeconds = window,
+                    HopSeconds = hop,
+                    InterimResults = true,
+                },
             }
         );
         await using var stream = engine.OpenStream("call", new StreamFormat(16000, 2));

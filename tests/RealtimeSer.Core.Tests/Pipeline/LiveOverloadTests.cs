@@ -150,7 +150,7 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         {
             Overload = OverloadPolicy.DropOldest,
             MaxBacklogSeconds = 0.3,
-            InterimResults = true,
+            Streams = new StreamOptions { InterimResults = true },
             VadMaxBatch = vadMaxBatch,
         };
         await using var engine = new EmotionEngine(new FakeClassifier(), _vad, options);

@@ -54,7 +54,7 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Silero VAD frames of all streams and channels scored in shared runs of up to this many (the per-frame
-    /// cost falls with the batch, so more streams fit per core, 1.85× in one sweep); 0 (the default) scores
+    /// cost falls with the batch, so more streams fit per core); 0 (the default) scores
     /// each channel's frames on its own, which degrades more gracefully past capacity (EngineOptions.VadMaxBatch).
     /// </summary>
     public int VadMaxBatch { get; set; }

@@ -12,11 +12,20 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
     // The head of a model with per-channel adaptation (manifest "adaptation"), null otherwise.
     private readonly OnnxSession? _head;
 
-    private OnnxEmotionClassifier(ModelManifest manifest, OnnxSession session, OnnxSession? head)
+    // The cold-start head of such a model (manifest "adaptation.cold_start"), null otherwise.
+    private readonly OnnxSession? _coldHead;
+
+    private OnnxEmotionClassifier(
+        ModelManifest manifest,
+        OnnxSession session,
+        OnnxSession? head,
+        OnnxSession? coldHead
+    )
     {
         Manifest = manifest;
         _session = session;
         _head = head;
+        _coldHead = coldHead;
         CheckGraph();
     }
 
@@ -35,6 +44,7 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
         ArgumentNullException.ThrowIfNull(manifest);
         var session = OnnxSession.Load(manifest.ModelPath, options ?? new OnnxSessionOptions());
         OnnxSession? head = null;
+        OnnxSession? coldHead = null;
         try
         {
             if (manifest.Adaptation is { } adaptation)
@@ -45,11 +55,19 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                     adaptation.HeadPath,
                     new OnnxSessionOptions { Provider = ExecutionProviderKind.Cpu, LogId = "head" }
                 );
+                if (adaptation.ColdStart is { } cold)
+                {
+                    coldHead = OnnxSession.Load(
+                        cold.HeadPath,
+                        new OnnxSessionOptions { Provider = ExecutionProviderKind.Cpu, LogId = "cold_head" }
+                    );
+                }
             }
-            return new OnnxEmotionClassifier(manifest, session, head);
+            return new OnnxEmotionClassifier(manifest, session, head, coldHead);
         }
         catch
         {
+            coldHead?.Dispose();
             head?.Dispose();
             session.Dispose();
             throw;
@@ -104,7 +122,8 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
             RunGraph(windows, count, outputs, Manifest.Labels.Count);
             return;
         }
-        // Without a channel, each window is judged as the first of a new one: normalised with the prior only.
+        // Without a channel, each window is judged as the first of a new one: normalised with the prior only, and
+        // blended with the cold-start head as a channel's first window is.
         var labels = Manifest.Labels.Count;
         if (outputs.Length < count * labels)
         {
@@ -162,17 +181,24 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
 
     public void Dispose()
     {
+        _coldHead?.Dispose();
         _head?.Dispose();
         _session.Dispose();
     }
 
-    /// <summary>One channel of an adaptive model: its speaker statistics and the head run on each window.</summary>
+    /// <summary>
+    /// One channel of an adaptive model: its speaker statistics and the head run on each window, blended with the
+    /// cold-start head (when the model has one) by the weight the manifest gives for the windows heard so far.
+    /// Depends only on the windows' features and their order, so replay stays deterministic.
+    /// </summary>
     private sealed class ChannelHead(OnnxEmotionClassifier owner, SpeakerAdaptation adaptation)
         : IChannelAdapter
     {
         private readonly SpeakerNormalizer _normalizer = new(adaptation);
         private readonly float[] _normalized = new float[adaptation.FeatureCount];
         private readonly float[] _logits = new float[owner.Manifest.Labels.Count];
+        private readonly float[] _coldLogits = new float[owner.Manifest.Labels.Count];
+        private readonly float[] _raw = new float[adaptation.FeatureCount];
 
         public void Adapt(ReadOnlySpan<float> features, Span<float> probabilities)
         {
@@ -187,7 +213,19 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                 [NamedTensor.Float(adaptation.HeadInput, _normalized, [1, _normalized.Length])],
                 [new OutputBuffer(adaptation.HeadOutput, _logits, [1, _logits.Length])]
             );
-            _logits.AsSpan().CopyTo(logits);
+            var cold = adaptation.ColdStart;
+            var weight = cold is null ? 0 : cold.Blend.WeightAt(_normalizer.Windows);
+            if (weight <= 0)
+            {
+                _logits.AsSpan().CopyTo(logits);
+                return;
+            }
+            features[.._raw.Length].CopyTo(_raw);
+            owner._coldHead!.RunInto(
+                [NamedTensor.Float(cold!.HeadInput, _raw, [1, _raw.Length])],
+                [new OutputBuffer(cold.HeadOutput, _coldLogits, [1, _coldLogits.Length])]
+            );
+            ColdStartBlending.Blend(cold.Blend.Space, weight, _coldLogits, _logits, logits);
         }
     }
 
@@ -235,7 +273,11 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                     )
                 );
             }
-            CheckHead(adaptation);
+            CheckHead(_head!, adaptation.HeadPath, adaptation.HeadInput, adaptation.HeadOutput, adaptation);
+            if (adaptation.ColdStart is { } cold)
+            {
+                CheckHead(_coldHead!, cold.HeadPath, cold.HeadInput, cold.HeadOutput, adaptation);
+            }
             return;
         }
         if (output.Shape[1] > 0 && output.Shape[1] != Manifest.Labels.Count)
@@ -248,10 +290,16 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
         }
     }
 
-    private void CheckHead(SpeakerAdaptation adaptation)
+    private void CheckHead(
+        OnnxSession head,
+        string headPath,
+        string headInput,
+        string headOutput,
+        SpeakerAdaptation adaptation
+    )
     {
-        var input = _head!.Inputs.FirstOrDefault(i => i.Name == adaptation.HeadInput);
-        var output = _head.Outputs.FirstOrDefault(o => o.Name == adaptation.HeadOutput);
+        var input = head.Inputs.FirstOrDefault(i => i.Name == headInput);
+        var output = head.Outputs.FirstOrDefault(o => o.Name == headOutput);
         if (
             input is null
             || input.Shape.Count != 2
@@ -262,10 +310,10 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
         )
         {
             throw new InvalidDataException(
-                $"{adaptation.HeadPath} disagrees with its manifest: it must map '{adaptation.HeadInput}' "
-                    + $"[batch, {adaptation.FeatureCount}] to '{adaptation.HeadOutput}' [batch, {Manifest.Labels.Count}] "
-                    + $"(graph inputs: {string.Join(", ", _head.Inputs.Select(Describe))}; "
-                    + $"outputs: {string.Join(", ", _head.Outputs.Select(Describe))})."
+                $"{headPath} disagrees with its manifest: it must map '{headInput}' "
+                    + $"[batch, {adaptation.FeatureCount}] to '{headOutput}' [batch, {Manifest.Labels.Count}] "
+                    + $"(graph inputs: {string.Join(", ", head.Inputs.Select(Describe))}; "
+                    + $"outputs: {string.Join(", ", head.Outputs.Select(Describe))})."
             );
         }
     }

@@ -117,9 +117,10 @@ def build(a):
         print(f"built {call['name']}: speakers {', '.join(call['speakers'])}, {truth['duration_s']:.0f} s", flush=True)
 
 
-def turn_agreement(truth, events):
-    """Turns whose longest-overlapping final label is the truth's, per channel (SpeechScoring.TurnLabelAgreement)."""
-    agree = turns = 0
+def turn_labels(truth, events):
+    """Each turn's (channel, turn index within its channel, true label, label of the longest-overlapping finals or
+    None), as SpeechScoring.TurnLabelAgreement judges them."""
+    out, seen = [], {}
     finals = [e for e in events if e.get("final")]
     for seg in truth["segments"]:
         votes = {}
@@ -129,9 +130,33 @@ def turn_agreement(truth, events):
             ov = min(e["end_s"], seg["end_s"]) - max(e["start_s"], seg["start_s"])
             if ov > 0:
                 votes[e["label"]] = votes.get(e["label"], 0.0) + ov
-        turns += 1
-        agree += int(bool(votes) and max(votes, key=votes.get) == seg["emotion"])
-    return agree, turns
+        k = seen.get(seg["channel"], 0)
+        seen[seg["channel"]] = k + 1
+        out.append((seg["channel"], k, seg["emotion"], max(votes, key=votes.get) if votes else None))
+    return out
+
+
+def turn_agreement(truth, events):
+    """Turns whose longest-overlapping final label is the truth's, per channel (SpeechScoring.TurnLabelAgreement)."""
+    t = turn_labels(truth, events)
+    return sum(int(p == y) for _, _, y, p in t), len(t)
+
+
+# the first turns of a channel, which the cold-start path answers (model card: first three turns and later)
+FIRST_TURNS = 3
+
+
+def turn_summary(turns):
+    """Agreement of the first FIRST_TURNS turns of each channel and of the later ones; anger precision and recall
+    over all turns."""
+    first = [p == y for _, k, y, p in turns if k < FIRST_TURNS]
+    later = [p == y for _, k, y, p in turns if k >= FIRST_TURNS]
+    said = [y for _, _, y, p in turns if p == "angry"]
+    angry = [p for _, _, y, p in turns if y == "angry"]
+    return {"first_turns": FIRST_TURNS, "first": [int(sum(first)), len(first)], "later": [int(sum(later)), len(later)],
+            "anger_precision": (sum(y == "angry" for y in said) / len(said)) if said else None,
+            "anger_recall": (sum(p == "angry" for p in angry) / len(angry)) if angry else None,
+            "anger_said": len(said), "angry_turns": len(angry)}
 
 
 def score(a):
@@ -159,23 +184,28 @@ def score(a):
         cmd = [os.path.join(crema.ROOT, "ser"), "replay", *wavs, "--out", res, "--channels", "agent,customer",
                "--quiet", "--model", a.model]
         subprocess.run(cmd, check=True)
-        per, agree_all, turns_all = {}, 0, 0
+        per, agree_all, turns_all, all_turns = {}, 0, 0, []
         for w in wavs:
             stem = os.path.splitext(os.path.basename(w))[0]
             with open(os.path.join(d, stem + "_truth.json")) as fh:
                 truth = json.load(fh)
             with open(os.path.join(res, stem + ".jsonl")) as fh:
                 events = [json.loads(line) for line in fh if line.strip()]
-            ag, tu = turn_agreement(truth, events)
+            t = turn_labels(truth, events)
+            all_turns += t
+            ag, tu = sum(int(p == y) for _, _, y, p in t), len(t)
             per[stem] = [ag, tu]
             agree_all, turns_all = agree_all + ag, turns_all + tu
         p = agree_all / turns_all
         se = math.sqrt(p * (1 - p) / turns_all)
         out["variants"][name] = {"agree": agree_all, "turns": turns_all, "agreement": p, "ci95": [p - 1.96 * se,
-                                 p + 1.96 * se], "per_call": per}
+                                 p + 1.96 * se], "per_call": per} | turn_summary(all_turns)
         print(f"{a.model} {name}: turn labels {agree_all}/{turns_all} = {100 * p:.1f} % (95 % CI "
               f"{100 * (p - 1.96 * se):.1f}-{100 * (p + 1.96 * se):.1f}); clip accuracy {100 * acc:.1f} %, bar "
               f"{100 * (acc - 0.10):.1f} %: {'met' if p >= acc - 0.10 else 'NOT met'}", flush=True)
+        v = out["variants"][name]
+        print(f"  first {FIRST_TURNS} turns of a channel {v['first'][0]}/{v['first'][1]}, later {v['later'][0]}/"
+              f"{v['later'][1]}; anger precision {v['anger_precision']}, recall {v['anger_recall']}", flush=True)
     with open(os.path.join(model_dir, "calls.json"), "w") as fh:
         json.dump(out, fh, indent=1, ensure_ascii=False)
         fh.write("\n")

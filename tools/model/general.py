@@ -137,7 +137,16 @@ class Functionals(nn.Module):
         power = spec[:, :k] ** 2 + spec[:, k:] ** 2 + 1e-10  # [B, K, T]
         mel = torch.log(torch.matmul(self.fb, power) + 1e-8)  # [B, M, T]
         energy = torch.log(power.sum(1) + 1e-8)  # [B, T]
-        act = (energy > energy.amax(1, keepdim=True) - 8.06).float()  # 35 dB
+        thr = energy.amax(1, keepdim=True) - 8.06  # 35 dB
+        if GATE == "floor":
+            # frames within 6 dB of the window's noise floor (the quietest 100 ms within 60 dB of the peak, so
+            # digital silence does not count) are not speech either: a noisy clip's room sound stays out of the
+            # statistics as a clean one's does
+            sm = F.avg_pool1d(energy.unsqueeze(1), 5, stride=1, padding=2, count_include_pad=False).squeeze(1)
+            valid = (sm > energy.amax(1, keepdim=True) - 13.8).float()
+            floor = (sm + (1.0 - valid) * 1e4).amin(1, keepdim=True)
+            thr = torch.maximum(thr, floor + 1.38)
+        act = (energy > thr).float()
         n = act.sum(1).clamp(min=1.0)
         w3 = act.unsqueeze(1)
         mel_m, mel_s = self._stats(mel, w3, n)
@@ -220,6 +229,10 @@ class Functionals(nn.Module):
         return torch.cat([out[g] for g in FEATURE_GROUPS if g in self.groups], 1)
 
 
+# The activity gate: "peak" (frames within 35 dB of the window's loudest) or "floor" (also more than 6 dB above
+# the window's noise floor). SER_GATE overrides it for feature experiments (their caches are named by it).
+GATE = os.environ.get("SER_GATE", "peak")
+
 # Every candidate feature group, in output order; `features` caches them all, the model computes GROUPS.
 FEATURE_GROUPS = {
     "base": ([f"mel{i}_mean" for i in range(40)] + [f"mel{i}_std" for i in range(40)]
@@ -266,7 +279,7 @@ class Head(nn.Module):
 
 def features_path(variant):
     # the feature count in the name: a cache from another feature set is not read by mistake
-    return os.path.join(CACHE, f"features-{variant}-d{len(ALL_NAMES)}.npz")
+    return os.path.join(CACHE, f"features-{variant}-d{len(ALL_NAMES)}{'' if GATE == 'peak' else '-' + GATE}.npz")
 
 
 # "crops": per train-speaker clip, this many random excerpts of 1-2 s (the runtime's windows are 2 s): extra
@@ -552,6 +565,11 @@ def export(head, prior, calib, train_clips):
     for c, r in res["test"].items():
         for v, key in (("opus", f"test_{c}"), ("mulaw8k", f"test_{c}_mulaw8k")):
             man["metrics"][key] = {k: round(r[v][k], 4) for k in ("accuracy", "macro_recall", "macro_f1")} | {"n": r[v]["n"]}
+    import coldstart
+    block = coldstart.cold_start_block()
+    if block:
+        # the cold-start head of coldstart.py (exported beside this model), kept with its blend
+        man["adaptation"]["cold_start"] = block
     import evaluate
     evaluate.summarise_loco(man, os.path.join(OUT_DIR, "loco.json"))
     with open(os.path.join(OUT_DIR, "manifest.json"), "w") as fh:
@@ -592,10 +610,24 @@ def step_parity(a):
     k = ad["prior_windows"]
     alone = np.stack([logits_of(head, runtime_zscore(x[None], prior, k))[0] for x in X])
     seq = logits_of(head, runtime_zscore(X, prior, k))
+    graphs = "model.onnx + head.onnx"
+    if ad.get("cold_start"):
+        # the cold-start path: each clip alone is a channel's first window; the sequence blends by windows heard
+        import coldstart
+        cs = ad["cold_start"]
+        cc = torch.load(os.path.join(OUT_DIR, "cold_head.pt"))
+        cold = coldstart.ColdHead(np.zeros(D), np.ones(D), Head(D, cc["hidden"], layers=cc["layers"]))
+        cold.load_state_dict(cc["state"])
+        lc = coldstart.logits_of(cold.eval(), X)
+        assert cs["blend"]["windows"] == coldstart.KNOTS
+        w = cs["blend"]["cold_weight"]
+        alone = coldstart.blend({"cold": lc, "adapted": alone, "n": np.ones(len(X))}, w, cs["blend"]["space"])
+        seq = coldstart.blend({"cold": lc, "adapted": seq, "n": np.arange(1, len(X) + 1)}, w, cs["blend"]["space"])
+        graphs += " + cold_head.onnx (adaptation.cold_start)"
     items = [{"path": os.path.relpath(f, crema.DATA), "samples": int(len(w)), "label": LABELS[int(t)],
               "logits": [float(v) for v in lg], "top1": LABELS[int(np.argmax(lg))]}
              for f, w, t, lg in zip(files, waves, y, alone)]
-    out = {"model": "model.onnx + head.onnx", "labels": LABELS, "input": "input_values", "output": "logits",
+    out = {"model": graphs, "labels": LABELS, "input": "input_values", "output": "logits",
            "tolerance_abs": 1e-3,
            "note": "input = the clip's PCM16 samples / 32768 as float32, shape [1, samples]; 'logits': each clip "
                    "as the only window of a new channel; 'sequence_logits': the clips in this order as one "

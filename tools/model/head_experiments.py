@@ -118,6 +118,27 @@ def train_eval(d, tr, cfg):
         # whole clips)
         Zc, yc, wc = crop_rows(X[tr], S[tr], y, w, d["crops"])
         Z, y, w = np.concatenate([Z, Zc]), np.concatenate([y, yc]), np.concatenate([w, wc])
+    for v in ("sp", "aug"):
+        if cfg.get(v):
+            # perturbed copies of the training clips (coldstart.py features): each speaker at each speed (or with
+            # its channel augmentations) a pseudo-speaker, normalised by its own statistics; half their clips' weight
+            import coldstart
+            p = coldstart.load_perturbed(v, cfg["groups"].split("+"))
+            m = np.isin(p["corpus"], np.unique(C[tr]))
+            ps = np.array([f"{s}@{f}" for s, f in zip(p["speaker"][m], p["factor"][m])])
+            Zp = G.speaker_zscore(p["X"][m], ps)
+            wp = label_balance(weights(p["corpus"][m], p["y"][m], cfg["scheme"], cfg["crema_w"]), p["y"][m],
+                               cfg["lab_alpha"]) * 0.5 * cfg[v]
+            Z, y, w = np.concatenate([Z, Zp]), np.concatenate([y, p["y"][m]]), np.concatenate([w, wp])
+    if cfg.get("adv", 0) > 0:
+        import coldstart
+        cc = C[tr]
+        if len(cc) != len(y):
+            raise SystemExit("adv with perturbed or crop rows is not supported")
+        acfg = dict(coldstart.COLD_DEFAULT, **{k: cfg[k] for k in ("hidden", "drop_in", "drop_h", "epochs", "lr", "wd",
+                                                                   "ls", "mixup", "seed_off", "adv")})
+        heads = [coldstart.fit_adversarial(Z, y, w, cc, acfg)]
+        return heads, prior
     heads = [fit(Z, y, w, cfg, G.SEED + cfg["seed_off"] * 100 + k) for k in range(cfg["seeds"])]
     return heads, prior
 
@@ -135,7 +156,7 @@ def load(cfg):
 def run(cfg, loco_corpora):
     d = load(cfg)
     X, S, Y, C, SP = d["X"], d["speaker"], d["y"], d["corpus"], d["split"]
-    out = {"cfg": cfg}
+    out = {"cfg": cfg, "gate": G.GATE}
     t0 = time.time()
     # in-corpus
     tr = SP == "train"
@@ -188,7 +209,7 @@ def run(cfg, loco_corpora):
 
 DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
            "ls": 0.1, "mixup": 0.0, "scheme": "sqrt", "crema_w": 1.0, "lab_alpha": 0.0, "seeds": 1, "bias": 0, "seed_off": 0,
-           "groups": "base", "crops": 0}
+           "groups": "base", "crops": 0, "sp": 0.0, "aug": 0.0, "adv": 0.0}
 
 
 DIS = G.LABELS.index("disgust")

@@ -1,0 +1,968 @@
+"""general6's cold start: a head that needs no speaker statistics, and how much a channel leans on it.
+
+A channel that has heard little speech has statistics made mostly of the prior: the adapted head (trained on
+features normalised by each speaker's own statistics) then sees features normalised by the training speakers'
+average, which it never saw in training, and its first seconds say one label for every voice. The cold head is a
+second MLP over the same window features, trained on features normalised by the training clips' global
+statistics (inside its graph), so a window judged alone is a case it was trained for. The runtime runs both and
+blends their probabilities with a weight that falls with the windows the channel has heard (manifest
+`adaptation.cold_start`), fitted on dev speakers.
+
+    /usr/bin/python3 tools/model/coldstart.py windows               # 2 s / 0.5 s windows of every clip, features cached
+    /usr/bin/python3 tools/model/coldstart.py features --variant sp  # speed-perturbed train clips (0.9, 1.1), cached
+    /usr/bin/python3 tools/model/coldstart.py run NAME key=value ... # one cold-head recipe: in-corpus + LOCO judged alone
+    /usr/bin/python3 tools/model/coldstart.py blend                  # the blend curve from dev channels (LOCO heads)
+    /usr/bin/python3 tools/model/coldstart.py evaluate               # LOCO adapted/alone/blended, ECE by channel age,
+                                                                     # anger precision/recall -> models/general6/coldstart.json
+
+Windows are cut as the runtime's ChannelWindower cuts a speech segment (each clip taken as one segment): 2 s
+windows every 0.5 s plus a tail window ending at the segment's end; a clip shorter than 2 s is one 2 s window
+centred on it (zero padding, which the features' 35 dB activity gate ignores).
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import calibrate  # noqa: E402
+import corpora  # noqa: E402
+import general as G  # noqa: E402
+
+WIN, HOP = 32000, 8000
+RESULTS = os.path.join(G.CACHE, "coldstart_experiments.jsonl")
+CORE = ["crema-d", "nemo", "ased"]
+LAB = G.LABELS
+# The knots of the blend curve: windows a channel has adapted on (the current one included). The cold weight is
+# linear in log(windows) between knots and constant outside them.
+KNOTS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128]
+# Channel ages (seconds of speech heard) for calibration figures, as the issue asks.
+AGES = [(0.0, 5.0, "first 5 s"), (5.0, 20.0, "5–20 s"), (20.0, 1e9, "after 20 s")]
+
+
+def window_starts(n):
+    """Start samples of the windows the runtime cuts from a speech segment of n samples; None: one window
+    centred on a segment shorter than a window."""
+    if n <= WIN:
+        return [None]
+    s = list(range(0, n - WIN + 1, HOP))
+    if s[-1] + WIN < n:
+        s.append(n - WIN)
+    return s
+
+
+def cut(x, s):
+    if s is None:
+        out = np.zeros(WIN, dtype=np.float32)
+        o = (WIN - len(x)) // 2
+        out[o:o + len(x)] = x
+        return out
+    return x[s:s + WIN]
+
+
+def windows_path(variant="opus"):
+    return os.path.join(G.CACHE, f"windows-{variant}-d{len(G.ALL_NAMES)}{'' if G.GATE == 'peak' else '-' + G.GATE}.npz")
+
+
+@torch.no_grad()
+def compute_windows(variant="opus"):
+    """Features of every runtime window of every clip (rows in the order of the clip features' rows: `clip_row`),
+    with the seconds of the clip heard at the window's end (`end_s`) and the clip's length (`clip_s`)."""
+    fx = G.Functionals(G.FEATURE_GROUPS).eval()
+    X, row, end_s, clip_s = [], [], [], []
+    r = 0
+    started = time.time()
+    batch, meta = [], []
+
+    def flush():
+        if batch:
+            X.append(fx(torch.from_numpy(np.stack(batch))).numpy())
+            batch.clear()
+
+    for c in corpora.EMOTION_CORPORA:
+        cs, ws, _ = corpora.load([c], "all")
+        for w in ws:
+            x = w.astype(np.float32) / 32768.0
+            if variant == "mulaw8k":
+                x = G.crema.telephone(x)
+            for s in window_starts(len(x)):
+                batch.append(cut(x, s))
+                row.append(r)
+                end_s.append(len(x) / 16000.0 if s is None else (s + WIN) / 16000.0)
+                clip_s.append(len(x) / 16000.0)
+                if len(batch) == 64:
+                    flush()
+            r += 1
+        flush()
+        print(f"windows {variant}: {c} {len(cs)} clips, {len(row)} windows so far, {time.time() - started:.0f} s",
+              flush=True)
+    np.savez(windows_path(variant), X=np.concatenate(X).astype(np.float32), clip_row=np.array(row),
+             end_s=np.array(end_s, dtype=np.float32), clip_s=np.array(clip_s, dtype=np.float32))
+
+
+def load_windows(variant="opus", groups=G.GROUPS):
+    p = windows_path(variant)
+    if not os.path.exists(p):
+        sys.exit(f"{p} is missing: run `coldstart.py windows` first")
+    d = np.load(p)
+    d = {k: d[k] for k in d.files}
+    d["X"] = d["X"][:, G.columns(groups)]
+    return d
+
+
+def perturbed_path(variant):
+    return os.path.join(G.CACHE, f"features-{variant}-d{len(G.ALL_NAMES)}{'' if G.GATE == 'peak' else '-' + G.GATE}.npz")
+
+
+@torch.no_grad()
+def compute_perturbed(variant):
+    """Functionals of every train speaker's clip after speed perturbation (variant "sp": resampled by 0.9 and 1.1,
+    which moves pitch, formants and tempo together, as a different vocal tract would, roughly) or after the channel
+    augmentation of augment.py (variant "aug": reverberation, EQ, band limits, noise, level, codecs)."""
+    from scipy.signal import resample_poly
+    import augment
+    fx = G.Functionals(G.FEATURE_GROUPS).eval()
+    rows = {"corpus": [], "speaker": [], "split": [], "y": [], "clip": [], "X": [], "factor": []}
+    rng = np.random.default_rng(G.SEED)
+    started = time.time()
+    pool = []
+    for c in corpora.EMOTION_CORPORA:
+        cs, ws, ys = corpora.load([c], "all")
+        for clip, w, y in zip(cs, ws, ys):
+            if corpora.split_of(c, clip.speaker) != "train":
+                continue
+            x = w.astype(np.float32) / 32768.0
+            if variant == "sp":
+                outs = [(f, resample_poly(x, *pq).astype(np.float32)) for f, pq in ((0.9, (10, 9)), (1.1, (10, 11)))]
+            else:
+                if len(pool) < 200 and rng.random() < 0.05:
+                    pool.append(x)
+                outs = [(1.0, augment.augment(x, rng, pool or [x]))]
+            for f, xx in outs:
+                rows["X"].append(fx(torch.from_numpy(np.ascontiguousarray(xx))[None])[0].numpy())
+                rows["corpus"].append(c)
+                rows["speaker"].append(f"{c}/{clip.speaker}")
+                rows["split"].append("train")
+                rows["y"].append(int(y))
+                rows["clip"].append(clip.stem)
+                rows["factor"].append(f)
+        print(f"features {variant}: {c}, {len(rows['y'])} rows, {time.time() - started:.0f} s", flush=True)
+    np.savez(perturbed_path(variant), **{k: np.array(v) for k, v in rows.items()})
+
+
+def load_perturbed(variant, groups=G.GROUPS):
+    p = perturbed_path(variant)
+    if not os.path.exists(p):
+        sys.exit(f"{p} is missing: run `coldstart.py features --variant {variant}` first")
+    d = np.load(p)
+    d = {k: d[k] for k in d.files}
+    d["X"] = d["X"][:, G.columns(groups)]
+    return d
+
+
+# ------------------------------------------------------------------------------------------ the cold head
+
+class ColdHead(nn.Module):
+    """features [batch, D] (raw, as model.onnx gives them) -> logits [batch, 6]: a global z-normalisation with the
+    training clips' statistics (features a recipe leaves out get zero scale), optionally clipped to ±`clip`, then
+    general6's MLP; `inv_t` (1 / temperature) inside, as in Head."""
+
+    def __init__(self, mean, std, head, clip=0.0):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32))
+        self.register_buffer("clip", torch.tensor(float(clip)))
+        self.head = head
+
+    def forward(self, features):
+        z = (features - self.mean) * self.inv_std
+        if float(self.clip) > 0:
+            z = torch.clamp(z, -self.clip, self.clip)
+        return self.head(z)
+
+
+def gain_columns(groups=G.GROUPS):
+    """Columns that a change of level moves all by the same amount (log-mel means, voiced-frame log-mel means, the
+    energy mean); every other feature is level-invariant."""
+    names = [n for g in G.FEATURE_GROUPS if g in groups for n in G.FEATURE_GROUPS[g]]
+    return [i for i, n in enumerate(names) if (n.startswith("mel") and n.endswith("_mean"))
+            or n.startswith("voiced_mel") or n == "energy_mean"]
+
+
+COLD_DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
+                "ls": 0.1, "mixup": 0.2, "crema_w": 8.0, "seed_off": 0, "norm": "global", "gain_db": 0.0,
+                "sp": 0, "aug": 0, "windows": 0, "groups": "+".join(G.GROUPS), "clip": 0.0, "cols": "all",
+                "adv": 0.0}
+
+
+def dropped_columns(cols, groups=G.GROUPS):
+    """Features a cold recipe leaves out: "rel" drops those that carry a speaker's or channel's absolute level
+    (log-mel means over all and over voiced frames, energy mean, absolute pitch, spectral centroid mean)."""
+    if cols == "all":
+        return []
+    names = [n for g in G.FEATURE_GROUPS if g in groups for n in G.FEATURE_GROUPS[g]]
+    absolute = ("energy_mean", "f0_mean", "f0_max", "f0_min", "centroid_mean")
+    return [i for i, n in enumerate(names) if (n.startswith(("mel", "voiced_mel")) and n.endswith("_mean"))
+            or n in absolute]
+
+
+def cold_fit(X, y, c, cfg, extra=None):
+    """The cold head trained on raw features X (train clips), labels y, corpora c; `extra`: (X, y, c) rows of
+    perturbed copies of the same clips, which weigh as their clips do (half their weight each)."""
+    w = G.weights(c, y, cfg["crema_w"])
+    Xt, yt, wt = X, y, w
+    if extra is not None:
+        we = G.weights(extra[2], extra[1], cfg["crema_w"])
+        Xt = np.concatenate([X, extra[0]])
+        yt = np.concatenate([y, extra[1]])
+        wt = np.concatenate([w, we * 0.5])
+    mean = X.mean(0)
+    std = X.std(0) + 1e-6
+    if cfg["norm"] == "corpus":
+        # each training corpus by its own statistics (the runtime cannot know a corpus: reported, not shipped)
+        Z = np.empty_like(Xt, dtype=np.float64)
+        cc = np.concatenate([c] + ([extra[2]] if extra is not None else []))
+        for k in np.unique(cc):
+            m = cc == k
+            Z[m] = (Xt[m] - X[c == k].mean(0)) / (X[c == k].std(0) + 1e-6)
+    else:
+        Z = (Xt - mean) / std
+    drop = dropped_columns(cfg["cols"], cfg["groups"].split("+"))
+    if cfg["clip"] > 0:
+        Z = np.clip(Z, -cfg["clip"], cfg["clip"])
+    if drop:
+        Z = Z.copy()
+        Z[:, drop] = 0.0
+    if cfg["gain_db"] > 0:
+        # a random level per row: log power moves by gain_db/10·ln 10 per... (natural log units)
+        rs = np.random.RandomState(G.SEED + 7)
+        shift = rs.randn(len(Z)) * cfg["gain_db"] * np.log(10) / 10
+        cols = gain_columns(cfg["groups"].split("+"))
+        Z = Z.copy()
+        Z[:, cols] += shift[:, None] / std[cols]
+        Z = np.concatenate([(Xt - mean) / std, Z])
+        yt, wt = np.concatenate([yt, yt]), np.concatenate([wt, wt])
+    if cfg["adv"] > 0:
+        head = fit_adversarial(Z, yt, wt / wt.mean(), np.concatenate([c] + ([extra[2]] if extra is not None else [])),
+                               cfg)
+    else:
+        head = G.fit(Z, yt, wt / wt.mean(), hidden=cfg["hidden"], epochs=cfg["epochs"],
+                     seed=G.SEED + 100 * cfg["seed_off"], mixup=cfg["mixup"], ls=cfg["ls"], lr=cfg["lr"], wd=cfg["wd"],
+                     layers=cfg["layers"], drop_in=cfg["drop_in"], drop_h=cfg["drop_h"])
+    if drop:
+        std = std.copy()
+        std[drop] = np.inf  # zero scale: the graph ignores them
+    return ColdHead(mean, std, head, cfg["clip"]).eval()
+
+
+class _Reverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -ctx.lam * g, None
+
+
+def fit_adversarial(Z, y, w, corpus, cfg):
+    """general.fit's loop with a corpus classifier on the hidden layer behind a gradient reversal (weight
+    cfg["adv"]), so the hidden features carry as little of the corpus as the labels allow. Mixup as in fit."""
+    torch.manual_seed(G.SEED + 100 * cfg["seed_off"])
+    rs = np.random.RandomState(G.SEED + 100 * cfg["seed_off"])
+    head = G.Head(Z.shape[1], cfg["hidden"], layers=1, drop_in=cfg["drop_in"], drop_h=cfg["drop_h"])
+    names = sorted(set(corpus.tolist()))
+    disc = nn.Sequential(nn.Linear(cfg["hidden"], 64), nn.GELU(), nn.Linear(64, len(names)))
+    X = torch.tensor(Z, dtype=torch.float32)
+    Y = torch.tensor(y)
+    W = torch.tensor(w, dtype=torch.float32)
+    K = torch.tensor([names.index(c) for c in corpus])
+    params = list(head.parameters()) + list(disc.parameters())
+    opt = torch.optim.AdamW(params, cfg["lr"], weight_decay=cfg["wd"])
+    steps = cfg["epochs"] * ((len(Y) + 511) // 512)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg["lr"], total_steps=steps)
+    body = head.net[:-1]  # dropout, linear, GELU, dropout
+    last = head.net[-1]
+    step = 0
+    for _ in range(cfg["epochs"]):
+        head.train()
+        disc.train()
+        perm = torch.randperm(len(Y))
+        for b in range(0, len(perm), 512):
+            i = perm[b:b + 512]
+            lam = float(rs.beta(cfg["mixup"], cfg["mixup"])) if cfg["mixup"] > 0 else 1.0
+            j = i[torch.randperm(len(i))]
+            h = body(lam * X[i] + (1 - lam) * X[j])
+            out = last(h)
+            loss = (lam * F.cross_entropy(out, Y[i], reduction="none", label_smoothing=cfg["ls"]) * W[i]
+                    + (1 - lam) * F.cross_entropy(out, Y[j], reduction="none", label_smoothing=cfg["ls"]) * W[j]).mean()
+            # the adversary sees unmixed rows; its strength ramps up over training (as DANN does)
+            ramp = 2.0 / (1.0 + math.exp(-10 * step / steps)) - 1.0
+            hd = body(X[i])
+            loss = loss + F.cross_entropy(disc(_Reverse.apply(hd, cfg["adv"] * ramp)), K[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+    return head.eval()
+
+
+@torch.no_grad()
+def logits_of(head, X):
+    return head(torch.tensor(X, dtype=torch.float32)).numpy()
+
+
+def extra_rows(cfg, tr_corpora):
+    parts = []
+    for v in ("sp", "aug"):
+        if cfg[v]:
+            p = load_perturbed(v, cfg["groups"].split("+"))
+            m = np.isin(p["corpus"], tr_corpora)
+            parts.append((p["X"][m], p["y"][m], p["corpus"][m]))
+    if not parts:
+        return None
+    return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+
+
+def fixture_features(groups=G.GROUPS):
+    import evaluate
+    fx = G.Functionals(groups).eval()
+    files, waves, y = evaluate.fixture_clips()
+    with torch.no_grad():
+        X = np.stack([fx(torch.from_numpy(w)[None])[0].numpy() for w in waves])
+    return files, X, y
+
+
+def run(cfg, loco_corpora):
+    groups = cfg["groups"].split("+")
+    d = G.load_features("opus", groups)
+    X, Y, C, SP = d["X"], d["y"], d["corpus"], d["split"]
+    out = {"cfg": cfg, "gate": G.GATE}
+    t0 = time.time()
+    tr = SP == "train"
+    head = cold_fit(X[tr], Y[tr], C[tr], cfg, extra_rows(cfg, corpora.EMOTION_CORPORA))
+    for split in ("dev", "test"):
+        m = SP == split
+        lg = logits_of(head, X[m])
+        per = {c: G.score(lg[C[m] == c], Y[m][C[m] == c]) for c in corpora.EMOTION_CORPORA}
+        out[f"{split}_crema_acc"] = per["crema-d"]["accuracy"]
+        out[f"{split}_mean_mrec"] = float(np.mean([v["macro_recall"] for v in per.values()]))
+    _, Xf, yf = fixture_features(groups)
+    out["fixtures_acc"] = float(np.mean(logits_of(head, Xf).argmax(1) == yf))
+    loco = {}
+    for held in loco_corpora:
+        trh = (C != held) & tr
+        h = cold_fit(X[trh], Y[trh], C[trh], cfg, extra_rows(cfg, [c for c in corpora.EMOTION_CORPORA if c != held]))
+        m = C == held
+        r = G.score(logits_of(h, X[m]), Y[m])
+        loco[held] = {"mrec": r["macro_recall"], "acc": r["accuracy"], "recall": r["recall"],
+                      "min": min(r["recall"].items(), key=lambda kv: kv[1])}
+    out["loco"] = loco
+    core = [loco[c]["mrec"] for c in CORE if c in loco]
+    out["loco_mean"] = float(np.mean(core)) if len(core) == 3 else None
+    out["minutes"] = round((time.time() - t0) / 60, 1)
+    return out
+
+
+def run_one(args):
+    name = args[0]
+    cfg = dict(COLD_DEFAULT)
+    loco_c = list(CORE)
+    for kv in args[1:]:
+        k, v = kv.split("=", 1)
+        if k == "loco":
+            loco_c = [x for x in v.split(",") if x]
+            continue
+        cfg[k] = type(COLD_DEFAULT[k])(v)
+    r = run(cfg, loco_c)
+    r["name"] = name
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "a") as fh:
+        fh.write(json.dumps(r) + "\n")
+    lo = r["loco"]
+    print(f"{name:24s} alone: devC {100 * r['dev_crema_acc']:5.1f} devM {100 * r['dev_mean_mrec']:5.1f} | testC "
+          f"{100 * r['test_crema_acc']:5.1f} fix {100 * r['fixtures_acc']:5.1f} | LOCO "
+          + " ".join(f"{c[:5]} {100 * v['mrec']:4.1f}/{v['min'][0][:3]} {100 * v['min'][1]:4.1f}" for c, v in lo.items())
+          + (f" | mean {100 * r['loco_mean']:4.1f}" if r["loco_mean"] is not None else "")
+          + f" | {r['minutes']} min", flush=True)
+
+
+# ------------------------------------------------------------------------------------- heads per held-out corpus
+
+# The cold-head recipe shipped (the `run` experiments chose it on dev; see COLD_CHOSEN_NOTE).
+COLD_CHOSEN = dict(COLD_DEFAULT, aug=1)
+
+
+def heads_path(held):
+    return os.path.join(G.CACHE, "coldstart_heads" + ("" if G.GATE == "peak" else "-" + G.GATE), f"{held or 'all'}.pt")
+
+
+def train_heads(held, cold_cfg=None, force=False):
+    """general6's adapted head and the cold head trained on the train speakers of every corpus but `held` (None:
+    all corpora, the shipped pair), each with its temperature fitted on the training corpora's dev speakers (the
+    adapted head with causal statistics, as general.py's train step does; the cold head on clips judged alone).
+    Cached under .cache/model-data/general6/coldstart_heads/."""
+    cold_cfg = cold_cfg or COLD_CHOSEN
+    path = heads_path(held)
+    if os.path.exists(path) and not force:
+        ck = torch.load(path)
+        if ck["cold_cfg"] == cold_cfg:
+            return restore(ck)
+    groups = cold_cfg["groups"].split("+")
+    d = G.load_features("opus", groups)
+    X, Y, C, S, SP = d["X"], d["y"], d["corpus"], d["speaker"], d["split"]
+    tr = (SP == "train") & (C != held)
+    head = G.fit(G.speaker_zscore(X[tr], S[tr]), Y[tr], G.weights(C[tr], Y[tr]))
+    prior = G.prior_of(X[tr], S[tr])
+    cold = cold_fit(X[tr], Y[tr], C[tr], cold_cfg,
+                    extra_rows(cold_cfg, [c for c in corpora.EMOTION_CORPORA if c != held]))
+    dv = (SP == "dev") & (C != held)
+    lg = G.logits_of(head, G.causal_zscore(X[dv], S[dv], prior, G.PRIOR_CLIPS))
+    t = calibrate.fit_temperature(lg, Y[dv])
+    head.inv_t.fill_(1.0 / t)
+    lgc = logits_of(cold, X[dv])
+    tc = calibrate.fit_temperature(lgc, Y[dv])
+    cold.head.inv_t.fill_(1.0 / tc)
+    ck = {"held": held, "cold_cfg": cold_cfg, "head": head.state_dict(), "cold": cold.state_dict(),
+          "prior_mean": prior[0], "prior_var": prior[1], "d": X.shape[1], "temperature": t, "cold_temperature": tc,
+          "cold_hidden": cold_cfg["hidden"], "cold_layers": cold_cfg["layers"]}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(ck, path)
+    return restore(ck)
+
+
+def restore(ck):
+    head = G.Head(ck["d"], G.HIDDEN)
+    head.load_state_dict(ck["head"])
+    cold = ColdHead(np.zeros(ck["d"]), np.ones(ck["d"]),
+                    G.Head(ck["d"], ck["cold_hidden"], layers=ck["cold_layers"]))
+    cold.load_state_dict(ck["cold"])
+    return head.eval(), cold.eval(), (ck["prior_mean"], ck["prior_var"])
+
+
+# ---------------------------------------------------------------------------------------- channels simulated
+
+def channels(speakers_of_rows, rows, seed=0):
+    """Each speaker's clips (feature rows `rows`) in a random order: {speaker: [row, ...]}."""
+    rs = np.random.RandomState(seed)
+    out = {}
+    for s in sorted(set(speakers_of_rows[rows].tolist())):
+        idx = rows[speakers_of_rows[rows] == s].copy()
+        rs.shuffle(idx)
+        out[s] = idx
+    return out
+
+
+def simulate_windows(heads, d, wd, rows, seed=0):
+    """Live channels: each speaker of `rows` one channel, its clips in a random order, every runtime window of
+    each clip in turn (windows of `wd`), normalised with the runtime's running statistics (prior PRIOR_WINDOWS).
+    Returns per window: adapted logits, cold logits, label, windows heard (1-based), seconds of speech heard at the
+    window's end, corpus, clip row."""
+    head, cold, prior = heads
+    by_clip = {}
+    for i, r in enumerate(wd["clip_row"]):
+        by_clip.setdefault(int(r), []).append(i)
+    out = {k: [] for k in ("adapted", "cold", "y", "n", "age", "corpus", "row", "speaker")}
+    for s, clip_rows in channels(d["speaker"], rows, seed).items():
+        win = [i for r in clip_rows for i in by_clip[int(r)]]
+        if not win:
+            continue
+        Xw = wd["X"][win]
+        Z = G.runtime_zscore(Xw, prior, G.PRIOR_WINDOWS)
+        out["adapted"].append(G.logits_of(head, Z))
+        out["cold"].append(logits_of(cold, Xw))
+        heard, age = 0.0, []
+        last = None
+        for i in win:
+            r = int(wd["clip_row"][i])
+            if last is not None and r != last:
+                heard += float(wd["clip_s"][by_clip[last][0]])
+            last = r
+            age.append(heard + float(wd["end_s"][i]))
+        out["age"].append(np.array(age))
+        out["n"].append(np.arange(1, len(win) + 1))
+        out["y"].append(d["y"][wd["clip_row"][win]])
+        out["corpus"].append(d["corpus"][wd["clip_row"][win]])
+        out["row"].append(wd["clip_row"][win])
+        out["speaker"].append(np.array([s] * len(win)))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def simulate_clips(heads, d, rows, seed=0, prior_k=G.PRIOR_CLIPS):
+    """`ser classify --one-speaker`: each speaker's clips in a random order, each clip one window of the channel
+    (as LOCO has always been measured: prior of PRIOR_CLIPS pseudo-clips)."""
+    head, cold, prior = heads
+    out = {k: [] for k in ("adapted", "cold", "y", "n", "corpus", "row")}
+    for s, idx in channels(d["speaker"], rows, seed).items():
+        out["adapted"].append(G.logits_of(head, G.runtime_zscore(d["X"][idx], prior, prior_k)))
+        out["cold"].append(logits_of(cold, d["X"][idx]))
+        out["n"].append(np.arange(1, len(idx) + 1))
+        out["y"].append(d["y"][idx])
+        out["corpus"].append(d["corpus"][idx])
+        out["row"].append(idx)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def alone(heads, d, rows):
+    """Each clip judged alone: the first window of a new channel (runtime normaliser, prior only)."""
+    head, cold, prior = heads
+    Xs = d["X"][rows]
+    Z = np.concatenate([G.runtime_zscore(x[None], prior, G.PRIOR_WINDOWS) for x in Xs])
+    return {"adapted": G.logits_of(head, Z), "cold": logits_of(cold, Xs), "y": d["y"][rows],
+            "n": np.ones(len(rows), dtype=np.int64), "corpus": d["corpus"][rows], "row": rows}
+
+
+# ---------------------------------------------------------------------------------------------- the blend
+
+def log_softmax(z):
+    z = z - z.max(1, keepdims=True)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+
+def interp_weight(knot_w, n):
+    """The cold weight at windows n: linear in log n between KNOTS, constant outside (ColdStartBlend.WeightAt)."""
+    return np.interp(np.log(np.asarray(n, dtype=np.float64)), np.log(KNOTS), knot_w)
+
+
+def blend(sim, knot_w, space="probabilities"):
+    w = interp_weight(knot_w, sim["n"])[:, None]
+    if space == "logits":
+        return w * sim["cold"] + (1 - w) * sim["adapted"]
+    p = w * np.exp(log_softmax(sim["cold"])) + (1 - w) * np.exp(log_softmax(sim["adapted"]))
+    return np.log(np.maximum(p, 1e-30))
+
+
+def fit_blend(sim, space="probabilities"):
+    """Cold weights at KNOTS, non-increasing in windows, minimising the log loss of the blend over `sim`'s windows;
+    each corpus weighs the same."""
+    n = torch.tensor(sim["n"], dtype=torch.float64)
+    ln, lk = torch.log(n), torch.log(torch.tensor(KNOTS, dtype=torch.float64))
+    # interpolation matrix [windows, knots]
+    j = torch.clamp(torch.searchsorted(lk, ln, right=True) - 1, 0, len(KNOTS) - 2)
+    t = torch.clamp((ln - lk[j]) / (lk[j + 1] - lk[j]), 0.0, 1.0)
+    A = torch.zeros(len(n), len(KNOTS), dtype=torch.float64)
+    A[torch.arange(len(n)), j] = 1 - t
+    A[torch.arange(len(n)), j + 1] += t
+    la = torch.tensor(log_softmax(sim["adapted"]), dtype=torch.float64)
+    lc = torch.tensor(log_softmax(sim["cold"]), dtype=torch.float64)
+    y = torch.tensor(sim["y"])
+    wts = np.zeros(len(sim["y"]))
+    group = sim.get("group", sim["corpus"])
+    for c in np.unique(group):
+        m = group == c
+        wts[m] = 1.0 / m.sum()
+    W = torch.tensor(wts / wts.sum())
+    theta = torch.zeros(1 + len(KNOTS) - 1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([theta], max_iter=300, line_search_fn="strong_wolfe")
+
+    def weights_of(th):
+        steps = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum(F.softplus(th[1:]), 0)])
+        return torch.sigmoid(th[0] + 2.0 - steps)
+
+    def loss_of(th):
+        w = (A @ weights_of(th)).unsqueeze(1)
+        if space == "logits":
+            lp = torch.log_softmax(w * lc + (1 - w) * la, 1)
+        else:
+            lp = torch.logsumexp(torch.stack([torch.log(w + 1e-12) + lc, torch.log(1 - w + 1e-12) + la]), 0)
+        return -(lp[torch.arange(len(y)), y] * W).sum()
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(theta)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return [round(float(v), 4) for v in weights_of(theta)], float(loss_of(theta))
+
+
+BLEND_PATH = os.path.join(G.OUT_DIR, "coldstart.json")
+# What the blend curve is fitted on: live channels' windows and `--one-speaker` clip sequences (the runtime counts
+# a clip as one window there), both of the dev speakers.
+BLEND_PROTOCOLS = ("live", "clips")
+
+
+def dev_sims(held_list=None, seed=0):
+    """Per corpus: its dev speakers' live channels scored by the heads trained without that corpus (a new corpus's
+    voices, as the shipped model meets them), and the same speakers' clips as `--one-speaker` channels."""
+    import pickle
+    cache = os.path.join(os.path.dirname(heads_path(None)), f"dev_sims_{seed}.pkl")
+    if os.path.exists(cache) and not held_list:
+        with open(cache, "rb") as fh:
+            saved = pickle.load(fh)
+        if saved["cold_cfg"] == COLD_CHOSEN:
+            return saved["sims"]
+    d = G.load_features("opus", COLD_CHOSEN["groups"].split("+"))
+    wd = load_windows("opus", COLD_CHOSEN["groups"].split("+"))
+    out = {}
+    for c in held_list or corpora.EMOTION_CORPORA:
+        heads = train_heads(c)
+        rows = np.where((d["corpus"] == c) & (d["split"] == "dev"))[0]
+        out[c] = {"live": simulate_windows(heads, d, wd, rows, seed), "clips": simulate_clips(heads, d, rows, seed)}
+        print(f"dev channels of {c}: {len(rows)} clips, {len(out[c]['live']['y'])} windows", flush=True)
+    if not held_list:
+        with open(cache, "wb") as fh:
+            pickle.dump({"cold_cfg": COLD_CHOSEN, "sims": out}, fh)
+    return out
+
+
+def cat(sims):
+    return {k: np.concatenate([s[k] for s in sims]) for k in sims[0]}
+
+
+def step_blend(args):
+    """The blend curve: cold weights at KNOTS fitted on the dev speakers' live channels of all seven corpora, each
+    scored by heads that never heard its corpus; both blend spaces fitted, the one with the lower dev log loss
+    kept. Also the nested curves (all corpora but one) that the leave-one-corpus-out figures use."""
+    sims = dev_sims()
+    for c, v in sims.items():
+        for p in ("live", "clips"):
+            v[p]["group"] = np.array([f"{p}/{c}"] * len(v[p]["y"]))
+            v[p].setdefault("age", np.zeros(len(v[p]["y"])))
+            v[p].setdefault("speaker", np.array([""] * len(v[p]["y"])))
+
+    def pool(keep, protocols=BLEND_PROTOCOLS):
+        return cat([{k: v[p][k] for k in ("adapted", "cold", "y", "n", "corpus", "group")}
+                    for c, v in sims.items() if c in keep for p in protocols])
+
+    res = {"knots": KNOTS, "protocols": list(BLEND_PROTOCOLS),
+           "note": "cold weight at windows heard (the current one included); fitted on the dev speakers of every "
+           "corpus, each scored by the heads trained without its corpus, as live channels (runtime windows, clips in "
+           "random order) and as `--one-speaker` clip sequences (a clip one window); log loss, every corpus and "
+           "protocol the same weight", "fits": {}, "nested": {}}
+    for space in ("probabilities", "logits"):
+        w, loss = fit_blend(pool(sims), space)
+        res["fits"][space] = {"cold_weight": w, "dev_log_loss": loss}
+        print(f"blend {space}: loss {loss:.4f} weights {w}", flush=True)
+    space = min(res["fits"], key=lambda k: res["fits"][k]["dev_log_loss"])
+    res["space"] = space
+    res["cold_weight"] = res["fits"][space]["cold_weight"]
+    for c in sims:
+        w, loss = fit_blend(pool([k for k in sims if k != c]), space)
+        res["nested"][c] = w
+        print(f"nested without {c}: {w}", flush=True)
+    # dev macro recall per corpus and protocol: the adapted head, the cold head, the blend
+    res["dev"] = {}
+    for c, v in sims.items():
+        for p in ("live", "clips"):
+            sm = v[p]
+            r = {"adapted": G.score(sm["adapted"], sm["y"])["macro_recall"],
+                 "cold": G.score(sm["cold"], sm["y"])["macro_recall"],
+                 "blended": G.score(blend(sm, res["cold_weight"], space), sm["y"])["macro_recall"]}
+            res["dev"][f"{p}/{c}"] = r
+            print(f"dev {p:5s} {c:8s} " + " ".join(f"{k} {100 * x:5.1f}" for k, x in r.items()), flush=True)
+    # reference points: the adapted head alone and the cold head alone, per dev corpus
+    allv = pool(sims)
+    res["dev_log_loss_adapted_only"] = float(-np.mean(log_softmax(allv["adapted"])[np.arange(len(allv["y"])), allv["y"]]))
+    res["dev_log_loss_cold_only"] = float(-np.mean(log_softmax(allv["cold"])[np.arange(len(allv["y"])), allv["y"]]))
+    os.makedirs(G.OUT_DIR, exist_ok=True)
+    old = G.load_json(BLEND_PATH, {})
+    old["blend"] = res
+    with open(BLEND_PATH, "w") as fh:
+        json.dump(old, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+
+
+ANGRY = LAB.index("angry")
+
+
+def anger(logits, y):
+    """Anger precision and recall (argmax), and how many clips are angry / said angry."""
+    pred = logits.argmax(1) == ANGRY
+    pos = y == ANGRY
+    return {"precision": float(pos[pred].mean()) if pred.any() else None,
+            "recall": float(pred[pos].mean()) if pos.any() else None, "n_angry": int(pos.sum()), "said": int(pred.sum())}
+
+
+def by_age(sim, lg):
+    """Accuracy, macro recall and ECE of live windows by channel age (seconds of speech heard)."""
+    out = {}
+    for lo, hi, name in AGES:
+        m = (sim["age"] > lo) & (sim["age"] <= hi)
+        if m.sum() < 20:
+            continue
+        r = G.score(lg[m], sim["y"][m])
+        out[name] = {"n": int(m.sum()), "accuracy": r["accuracy"], "macro_recall": r["macro_recall"], "ece": r["ece"]}
+    return out
+
+
+def short(r):
+    return {k: r[k] for k in ("n", "accuracy", "macro_recall", "recall", "predicted", "ece")}
+
+
+def evaluate_set(heads, d, wd, rows, curve, space, seed=0):
+    """Every figure of one set of clips (rows) with one pair of heads and one blend curve."""
+    res = {}
+    cl = simulate_clips(heads, d, rows, seed)
+    res["adapted_clips"] = short(G.score(cl["adapted"], cl["y"]))
+    lgb = blend(cl, curve, space)
+    res["blended_clips"] = short(G.score(lgb, cl["y"]))
+    res["anger_blended_clips"] = anger(lgb, cl["y"])
+    al = alone(heads, d, rows)
+    res["adapted_alone"] = short(G.score(al["adapted"], al["y"]))
+    res["cold_alone"] = short(G.score(al["cold"], al["y"]))
+    lga = blend(al, curve, space)
+    res["blended_alone"] = short(G.score(lga, al["y"]))
+    res["anger_blended_alone"] = anger(lga, al["y"])
+    lv = simulate_windows(heads, d, wd, rows, seed)
+    res["_live"] = {"adapted": lv["adapted"], "blended": blend(lv, curve, space), "y": lv["y"], "age": lv["age"]}
+    res["live_adapted_by_age"] = by_age(lv, lv["adapted"])
+    res["live_blended_by_age"] = by_age(lv, blend(lv, curve, space))
+    res["live_adapted"] = short(G.score(lv["adapted"], lv["y"]))
+    res["live_blended"] = short(G.score(blend(lv, curve, space), lv["y"]))
+    return res
+
+
+def shipped_heads():
+    """The shipped adapted head (models/general6/model.pt) and cold head (models/general6/cold_head.pt)."""
+    ck = torch.load(os.path.join(G.OUT_DIR, "model.pt"))
+    head = G.Head(G.D, ck["hidden"])
+    head.load_state_dict(ck["head"])
+    cc = torch.load(os.path.join(G.OUT_DIR, "cold_head.pt"))
+    cold = ColdHead(np.zeros(G.D), np.ones(G.D), G.Head(G.D, cc["hidden"], layers=cc["layers"]))
+    cold.load_state_dict(cc["state"])
+    return head.eval(), cold.eval(), (ck["prior_mean"], ck["prior_var"])
+
+
+def step_evaluate(args):
+    """Leave-one-corpus-out (every clip of each held-out corpus, heads trained without it, the blend curve fitted
+    without it) and in-corpus (test speakers, the shipped heads and curve): adapted, judged alone and blended
+    figures, live windows by channel age, anger precision and recall."""
+    bl = G.load_json(BLEND_PATH, {})["blend"]
+    space = bl["space"]
+    d = G.load_features("opus")
+    wd = load_windows("opus")
+    ev = {"space": space, "loco": {}, "test": {}}
+    for held in args or corpora.EMOTION_CORPORA:
+        rows = np.where(d["corpus"] == held)[0]
+        ev["loco"][held] = evaluate_set(train_heads(held), d, wd, rows, bl["nested"][held], space)
+        r = ev["loco"][held]
+        print(f"LOCO {held:8s} adapted {100 * r['adapted_clips']['macro_recall']:5.1f} blended "
+              f"{100 * r['blended_clips']['macro_recall']:5.1f} | alone: adapted "
+              f"{100 * r['adapted_alone']['macro_recall']:5.1f} cold {100 * r['cold_alone']['macro_recall']:5.1f} "
+              f"blended {100 * r['blended_alone']['macro_recall']:5.1f} | live by age adapted "
+              + " ".join(f"{100 * v['accuracy']:4.1f}" for v in r["live_adapted_by_age"].values()) + " blended "
+              + " ".join(f"{100 * v['accuracy']:4.1f}/ece {100 * v['ece']:4.1f}" for v in r["live_blended_by_age"].values()),
+              flush=True)
+    if not args:
+        heads = shipped_heads()
+        for c in corpora.EMOTION_CORPORA:
+            rows = np.where((d["corpus"] == c) & (d["split"] == "test"))[0]
+            ev["test"][c] = evaluate_set(heads, d, wd, rows, bl["cold_weight"], space)
+            r = ev["test"][c]
+            print(f"test {c:8s} adapted {100 * r['adapted_clips']['accuracy']:5.1f} blended "
+                  f"{100 * r['blended_clips']['accuracy']:5.1f} alone blended {100 * r['blended_alone']['accuracy']:5.1f}",
+                  flush=True)
+        _, Xf, yf = fixture_features()
+        fx = {"adapted": G.logits_of(heads[0], np.concatenate([G.runtime_zscore(x[None], heads[2], G.PRIOR_WINDOWS)
+                                                                for x in Xf])),
+              "cold": logits_of(heads[1], Xf), "n": np.ones(len(yf), dtype=np.int64)}
+        ev["fixtures_alone"] = {"adapted": float(np.mean(fx["adapted"].argmax(1) == yf)),
+                                "cold": float(np.mean(fx["cold"].argmax(1) == yf)),
+                                "blended": float(np.mean(blend(fx, bl["cold_weight"], space).argmax(1) == yf))}
+        print("fixtures alone", ev["fixtures_alone"], flush=True)
+    for part in ("loco", "test"):
+        lives = [ev[part][c].pop("_live") for c in list(ev[part])]
+        if lives:
+            pooled = {k: np.concatenate([x[k] for x in lives]) for k in lives[0]}
+            ev[f"{part}_pooled_live_by_age"] = {h: by_age(pooled, pooled[h]) for h in ("adapted", "blended")}
+            print(part, "pooled live by age", json.dumps(ev[f"{part}_pooled_live_by_age"]), flush=True)
+    old = G.load_json(BLEND_PATH, {})
+    if args:
+        old.setdefault("evaluation", {}).setdefault("loco", {}).update(ev["loco"])
+    else:
+        old["evaluation"] = ev
+    with open(BLEND_PATH, "w") as fh:
+        json.dump(old, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+
+
+def step_export(args):
+    """The shipped cold head (train speakers of every corpus, the chosen recipe, temperature on dev clips judged
+    alone) -> models/general6/cold_head.onnx + cold_head.pt, and the manifest's adaptation.cold_start block with
+    the blend curve of coldstart.json."""
+    import onnx_util
+    _, cold, _ = train_heads(None)
+    cc = torch.load(heads_path(None))
+    torch.save({"state": cold.state_dict(), "hidden": cc["cold_hidden"], "layers": cc["cold_layers"],
+                "cfg": cc["cold_cfg"], "temperature": cc["cold_temperature"]}, os.path.join(G.OUT_DIR, "cold_head.pt"))
+    onnx_util.export_onnx(cold, os.path.join(G.OUT_DIR, "cold_head.onnx"), input_name="features",
+                          output_name="logits", example=torch.zeros(2, G.D))
+    man_path = os.path.join(G.OUT_DIR, "manifest.json")
+    with open(man_path) as fh:
+        man = json.load(fh)
+    man["adaptation"]["cold_start"] = cold_start_block()
+    with open(man_path, "w") as fh:
+        json.dump(man, fh, indent=2)
+        fh.write("\n")
+    res = G.load_json(BLEND_PATH, {})
+    res["cold_temperature"] = float(cc["cold_temperature"])
+    res["cold_recipe"] = cc["cold_cfg"]
+    res["gate"] = G.GATE
+    with open(BLEND_PATH, "w") as fh:
+        json.dump(res, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    print("exported cold_head.onnx; cold temperature", cc["cold_temperature"])
+
+
+def cold_start_block():
+    """manifest adaptation.cold_start from coldstart.json's blend (None before `blend` ran)."""
+    bl = G.load_json(BLEND_PATH, {}).get("blend")
+    if not bl or not os.path.exists(os.path.join(G.OUT_DIR, "cold_head.onnx")):
+        return None
+    return {"head": "cold_head.onnx", "head_input": "features", "head_output": "logits",
+            "blend": {"space": bl["space"], "windows": KNOTS, "cold_weight": bl["cold_weight"]}}
+
+
+# ------------------------------------------------------------------------------------------- model card
+
+# Cold-head recipes of the `run` experiments, for the card (name -> what); rows measured with the other gate are
+# marked by it.
+COLD_WHAT = {
+    "c_base": "global z-normalisation, the adapted head's recipe (CREMA-D ×8, mixup 0.2)",
+    "c_gain6": "+ random level (σ 6 dB) as extra rows",
+    "c_sp": "+ speed-perturbed copies (×0.9, ×1.1) as extra rows",
+    "c_aug": "+ channel-augmented copies (reverberation, EQ, band, noise, level, codecs) as extra rows",
+    "c_clip3": "normalised features clipped to ±3",
+    "c_rel": "without absolute-level features (log-mel means, energy mean, absolute pitch, centroid mean)",
+    "c_adv03": "corpus-adversarial (gradient reversal on the hidden layer, weight 0.3)",
+    "c_adv1": "corpus-adversarial, weight 1",
+    "c_adv01": "corpus-adversarial, weight 0.1",
+    "c_c16": "CREMA-D ×16",
+    "c_c4": "CREMA-D ×4",
+    "c_spaug": "+ speed-perturbed and channel-augmented copies",
+    "c_spaug_c16": "+ speed-perturbed and channel-augmented copies, CREMA-D ×16",
+    "c_adv03_spaug": "corpus-adversarial 0.3 + speed-perturbed and channel-augmented copies",
+    "c_adv03_spaug_c16": "corpus-adversarial 0.3 + perturbed copies, CREMA-D ×16",
+}
+
+
+def experiment_rows(path, prefix_what):
+    """The recorded rows of an experiments file whose names the table knows (the last run of each name and gate)."""
+    rows = {}
+    if os.path.exists(path):
+        for line in open(path):
+            r = json.loads(line)
+            base = r["name"][2:] if r["name"].startswith("g_") else r["name"]
+            if base in prefix_what:
+                rows[(base, r.get("gate", "peak"))] = r
+    return rows
+
+
+def pct(v):
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
+    """The model card's cold-start and bars section, from coldstart.json (and the calls figures)."""
+    cs = G.load_json(BLEND_PATH, {})
+    if "evaluation" not in cs:
+        return
+    ev, bl = cs["evaluation"], cs["blend"]
+    loco = ev["loco"]
+    core = [c for c in CORE if c in loco]
+    mean = lambda keys, what, f="macro_recall": float(np.mean([loco[c][what][f] for c in keys]))  # noqa: E731
+    w("## Cold start: the first words of a new voice\n")
+    w("A channel's first windows have speaker statistics made of the prior alone, which the adapted head never saw "
+      "in training (it learned from features normalised by each speaker's own statistics). The **cold head** "
+      "(`cold_head.onnx`, an MLP of the same size over the same window features, normalised inside its graph by the "
+      "training clips' global statistics, temperature "
+      f"{cs.get('cold_temperature', float('nan')):.3f}) "
+      "needs no speaker statistics. Each window's probabilities are "
+      "`w(n)·p_cold + (1 − w(n))·p_adapted`, where n counts the windows the channel has adapted on, itself included "
+      "(manifest `adaptation.cold_start`; a clip judged alone is a channel's first window, n = 1). The curve "
+      f"w(n) was fitted on dev speakers (log loss, {bl['space']}): every corpus's dev speakers scored by the heads "
+      "trained without their corpus, as live channels (2 s windows every 0.5 s, clips in random order) and as "
+      "`--one-speaker` clip sequences.\n")
+    w("| windows heard | " + " | ".join(str(k) for k in KNOTS) + " |")
+    w("|---|" + "---|" * len(KNOTS))
+    w("| cold weight | " + " | ".join(f"{v:.2f}" for v in bl["cold_weight"]) + " |\n")
+    w("### Held out (leave-one-corpus-out, every clip; heads and curve fitted without the corpus; macro recall %)\n")
+    w("| held-out corpus | adapted head only, clips in order | blended, clips in order | judged alone: adapted head "
+      "| judged alone: cold head | judged alone: blended | live, first 5 s: adapted only / blended | live, 5–20 s | "
+      "live, after 20 s |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for c, r in loco.items():
+        ages = [f"{pct(r['live_adapted_by_age'].get(a, {}).get('macro_recall'))} / "
+                f"{pct(r['live_blended_by_age'].get(a, {}).get('macro_recall'))}" for _, _, a in AGES]
+        w(f"| {c} | {pct(r['adapted_clips']['macro_recall'])} | {pct(r['blended_clips']['macro_recall'])} | "
+          f"{pct(r['adapted_alone']['macro_recall'])} | {pct(r['cold_alone']['macro_recall'])} | "
+          f"{pct(r['blended_alone']['macro_recall'])} | " + " | ".join(ages) + " |")
+    w(f"| **mean, CREMA-D nEMO ASED** | {pct(mean(core, 'adapted_clips'))} | {pct(mean(core, 'blended_clips'))} | "
+      f"{pct(mean(core, 'adapted_alone'))} | {pct(mean(core, 'cold_alone'))} | {pct(mean(core, 'blended_alone'))} | | | |")
+    w(f"| **mean, all seven** | {pct(mean(loco, 'adapted_clips'))} | {pct(mean(loco, 'blended_clips'))} | "
+      f"{pct(mean(loco, 'adapted_alone'))} | {pct(mean(loco, 'cold_alone'))} | {pct(mean(loco, 'blended_alone'))} | | | |\n")
+    if "loco_pooled_live_by_age" in ev:
+        w("### Calibration by channel age (expected calibration error %, live windows)\n")
+        w("| set | head | " + " | ".join(a for _, _, a in AGES) + " |")
+        w("|---|---|" + "---|" * len(AGES))
+        for part, name in (("loco", "held out (seven corpora pooled)"), ("test", "test speakers (in-corpus)")):
+            for h in ("adapted", "blended"):
+                v = ev.get(f"{part}_pooled_live_by_age", {}).get(h, {})
+                w(f"| {name} | {'adapted head only' if h == 'adapted' else 'blended (shipped)'} | "
+                  + " | ".join(f"{pct(v.get(a, {}).get('ece'))} (n {v.get(a, {}).get('n', 0)})" for _, _, a in AGES) + " |")
+        w("")
+    w("### Anger alerts: precision and recall of *angry* (%)\n")
+    w("| set | blended, clips in order: precision | recall | judged alone: precision | recall |")
+    w("|---|---|---|---|---|")
+    for c, r in loco.items():
+        a, b = r["anger_blended_clips"], r["anger_blended_alone"]
+        w(f"| held-out {c} | {pct(a['precision'])} | {pct(a['recall'])} | {pct(b['precision'])} | {pct(b['recall'])} |")
+    for c, r in ev.get("test", {}).items():
+        a, b = r["anger_blended_clips"], r["anger_blended_alone"]
+        w(f"| test {c} | {pct(a['precision'])} | {pct(a['recall'])} | {pct(b['precision'])} | {pct(b['recall'])} |")
+    if calls:
+        for name, v in calls.get("variants", {}).items():
+            if "anger_precision" in v:
+                w(f"| calls.py turns, {name} | {pct(v['anger_precision'])} | {pct(v['anger_recall'])} | | |")
+    w("")
+    rows = experiment_rows(RESULTS, COLD_WHAT)
+    if rows:
+        w("### Cold-head experiments (judged alone, %)\n")
+        w("Each row: a cold head on every corpus's train speakers (dev picks, test and fixtures report) and three "
+          "held-out heads (CREMA-D, nEMO, ASED; every clip judged alone). `gate`: the features' activity gate "
+          "(peak: frames within 35 dB of the window's loudest; floor: also more than 6 dB above its noise floor).\n")
+        w("| recipe | gate | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | fixtures | LOCO crema-d "
+          "| LOCO nemo | LOCO ased | LOCO mean |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for (base, gate), r in sorted(rows.items(), key=lambda kv: (kv[0][1] != "peak", list(COLD_WHAT).index(kv[0][0]))):
+            lo = r["loco"]
+            w(f"| {COLD_WHAT[base]} | {gate} | {pct(r['dev_crema_acc'])} | {pct(r['dev_mean_mrec'])} | "
+              f"{pct(r['test_crema_acc'])} | {pct(r['fixtures_acc'])} | "
+              + " | ".join(pct(lo[c]["mrec"]) if c in lo else "–" for c in ("crema-d", "nemo", "ased"))
+              + f" | {pct(r.get('loco_mean'))} |")
+        w("")
+
+
+def main():
+    torch.set_num_threads(int(os.environ.get("SER_THREADS", "1")))
+    corpora.require_data()
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "windows":
+        compute_windows(args[0] if args else "opus")
+    elif cmd == "features":
+        compute_perturbed(args[args.index("--variant") + 1] if "--variant" in args else "sp")
+    elif cmd == "run":
+        run_one(args)
+    elif cmd == "blend":
+        step_blend(args)
+    elif cmd == "evaluate":
+        step_evaluate(args)
+    elif cmd == "export":
+        step_export(args)
+    else:
+        sys.exit(f"unknown step {cmd}")
+
+
+if __name__ == "__main__":
+    main()

@@ -362,12 +362,18 @@ def run(cfg, loco_corpora):
         trh = (C != held) & tr
         h = cold_fit(X[trh], Y[trh], C[trh], cfg, extra_rows(cfg, [c for c in corpora.EMOTION_CORPORA if c != held]))
         m = C == held
-        r = G.score(logits_of(h, X[m]), Y[m])
+        lg = logits_of(h, X[m])
+        r = G.score(lg, Y[m])
+        # the held-out corpus's dev speakers alone: what recipes are chosen by (held-out corpora only report)
+        xd = SP[m] == "dev"
         loco[held] = {"mrec": r["macro_recall"], "acc": r["accuracy"], "recall": r["recall"],
-                      "min": min(r["recall"].items(), key=lambda kv: kv[1])}
+                      "min": min(r["recall"].items(), key=lambda kv: kv[1]),
+                      "xdev_mrec": G.score(lg[xd], Y[m][xd])["macro_recall"]}
     out["loco"] = loco
     core = [loco[c]["mrec"] for c in CORE if c in loco]
     out["loco_mean"] = float(np.mean(core)) if len(core) == 3 else None
+    xcore = [loco[c]["xdev_mrec"] for c in CORE if c in loco]
+    out["xdev_mean"] = float(np.mean(xcore)) if len(xcore) == 3 else None
     out["minutes"] = round((time.time() - t0) / 60, 1)
     return out
 
@@ -392,6 +398,7 @@ def run_one(args):
           f"{100 * r['test_crema_acc']:5.1f} fix {100 * r['fixtures_acc']:5.1f} | LOCO "
           + " ".join(f"{c[:5]} {100 * v['mrec']:4.1f}/{v['min'][0][:3]} {100 * v['min'][1]:4.1f}" for c, v in lo.items())
           + (f" | mean {100 * r['loco_mean']:4.1f}" if r["loco_mean"] is not None else "")
+          + (f" | xdev {100 * r['xdev_mean']:4.1f}" if r["xdev_mean"] is not None else "")
           + f" | {r['minutes']} min", flush=True)
 
 
@@ -532,17 +539,20 @@ def interp_weight(knot_w, n):
     return np.interp(np.log(np.asarray(n, dtype=np.float64)), np.log(KNOTS), knot_w)
 
 
-def blend(sim, knot_w, space="probabilities"):
+def blend(sim, knot_w, space="probabilities", knot_t=None):
+    """The runtime's blend (ColdStartBlending.Blend): cold weight and temperature interpolated at each row's n."""
     w = interp_weight(knot_w, sim["n"])[:, None]
+    t = interp_weight(knot_t, sim["n"])[:, None] if knot_t is not None else 1.0
     if space == "logits":
-        return w * sim["cold"] + (1 - w) * sim["adapted"]
+        return (w * sim["cold"] + (1 - w) * sim["adapted"]) / t
     p = w * np.exp(log_softmax(sim["cold"])) + (1 - w) * np.exp(log_softmax(sim["adapted"]))
-    return np.log(np.maximum(p, 1e-30))
+    return np.log(np.maximum(p, 1e-30)) / t
 
 
-def fit_blend(sim, space="probabilities"):
-    """Cold weights at KNOTS, non-increasing in windows, minimising the log loss of the blend over `sim`'s windows;
-    each corpus weighs the same."""
+def fit_blend(sim, space="probabilities", temperature=True):
+    """Cold weights at KNOTS, non-increasing in windows, and (with `temperature`) a temperature of the blend at each
+    knot, minimising the log loss of the blend over `sim`'s windows; each group (corpus, protocol) weighs the
+    same. Returns (weights, temperatures or None, loss)."""
     n = torch.tensor(sim["n"], dtype=torch.float64)
     ln, lk = torch.log(n), torch.log(torch.tensor(KNOTS, dtype=torch.float64))
     # interpolation matrix [windows, knots]
@@ -561,29 +571,33 @@ def fit_blend(sim, space="probabilities"):
         wts[m] = 1.0 / m.sum()
     W = torch.tensor(wts / wts.sum())
     theta = torch.zeros(1 + len(KNOTS) - 1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([theta], max_iter=300, line_search_fn="strong_wolfe")
+    logt = torch.zeros(len(KNOTS), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([theta, logt] if temperature else [theta], max_iter=300, line_search_fn="strong_wolfe")
 
     def weights_of(th):
         steps = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum(F.softplus(th[1:]), 0)])
         return torch.sigmoid(th[0] + 2.0 - steps)
 
-    def loss_of(th):
+    def loss_of(th, lt):
         w = (A @ weights_of(th)).unsqueeze(1)
+        t = (A @ torch.exp(lt)).unsqueeze(1)
         if space == "logits":
-            lp = torch.log_softmax(w * lc + (1 - w) * la, 1)
+            z = w * lc + (1 - w) * la
         else:
-            lp = torch.logsumexp(torch.stack([torch.log(w + 1e-12) + lc, torch.log(1 - w + 1e-12) + la]), 0)
+            z = torch.logsumexp(torch.stack([torch.log(w + 1e-12) + lc, torch.log(1 - w + 1e-12) + la]), 0)
+        lp = torch.log_softmax(z / t, 1)
         return -(lp[torch.arange(len(y)), y] * W).sum()
 
     def closure():
         opt.zero_grad()
-        loss = loss_of(theta)
+        loss = loss_of(theta, logt)
         loss.backward()
         return loss
 
     opt.step(closure)
     with torch.no_grad():
-        return [round(float(v), 4) for v in weights_of(theta)], float(loss_of(theta))
+        return ([round(float(v), 4) for v in weights_of(theta)],
+                [round(float(v), 4) for v in torch.exp(logt)] if temperature else None, float(loss_of(theta, logt)))
 
 
 BLEND_PATH = os.path.join(G.OUT_DIR, "coldstart.json")
@@ -641,16 +655,20 @@ def step_blend(args):
            "random order) and as `--one-speaker` clip sequences (a clip one window); log loss, every corpus and "
            "protocol the same weight", "fits": {}, "nested": {}}
     for space in ("probabilities", "logits"):
-        w, loss = fit_blend(pool(sims), space)
-        res["fits"][space] = {"cold_weight": w, "dev_log_loss": loss}
-        print(f"blend {space}: loss {loss:.4f} weights {w}", flush=True)
-    space = min(res["fits"], key=lambda k: res["fits"][k]["dev_log_loss"])
+        w, t, loss = fit_blend(pool(sims), space)
+        res["fits"][space] = {"cold_weight": w, "temperature": t, "dev_log_loss": loss}
+        print(f"blend {space}: loss {loss:.4f} weights {w} temperatures {t}", flush=True)
+    w0, _, loss0 = fit_blend(pool(sims), "probabilities", temperature=False)
+    res["fits"]["probabilities, no temperature"] = {"cold_weight": w0, "dev_log_loss": loss0}
+    print(f"blend probabilities without temperatures: loss {loss0:.4f} weights {w0}", flush=True)
+    space = min(("probabilities", "logits"), key=lambda k: res["fits"][k]["dev_log_loss"])
     res["space"] = space
     res["cold_weight"] = res["fits"][space]["cold_weight"]
+    res["temperature"] = res["fits"][space]["temperature"]
     for c in sims:
-        w, loss = fit_blend(pool([k for k in sims if k != c]), space)
-        res["nested"][c] = w
-        print(f"nested without {c}: {w}", flush=True)
+        w, t, loss = fit_blend(pool([k for k in sims if k != c]), space)
+        res["nested"][c] = {"cold_weight": w, "temperature": t}
+        print(f"nested without {c}: {w} {t}", flush=True)
     # dev macro recall per corpus and protocol: the adapted head, the cold head, the blend
     res["dev"] = {}
     for c, v in sims.items():
@@ -658,7 +676,7 @@ def step_blend(args):
             sm = v[p]
             r = {"adapted": G.score(sm["adapted"], sm["y"])["macro_recall"],
                  "cold": G.score(sm["cold"], sm["y"])["macro_recall"],
-                 "blended": G.score(blend(sm, res["cold_weight"], space), sm["y"])["macro_recall"]}
+                 "blended": G.score(blend(sm, res["cold_weight"], space, res["temperature"]), sm["y"])["macro_recall"]}
             res["dev"][f"{p}/{c}"] = r
             print(f"dev {p:5s} {c:8s} " + " ".join(f"{k} {100 * x:5.1f}" for k, x in r.items()), flush=True)
     # reference points: the adapted head alone and the cold head alone, per dev corpus
@@ -701,8 +719,14 @@ def short(r):
 
 
 def evaluate_set(heads, d, wd, rows, curve, space, seed=0):
-    """Every figure of one set of clips (rows) with one pair of heads and one blend curve."""
+    """Every figure of one set of clips (rows) with one pair of heads and one blend curve ({cold_weight,
+    temperature})."""
     res = {}
+    _blend = blend
+
+    def blend(sim, c, s):  # noqa: F811 (the curve's temperatures too)
+        return _blend(sim, c["cold_weight"], s, c["temperature"])
+
     cl = simulate_clips(heads, d, rows, seed)
     res["adapted_clips"] = short(G.score(cl["adapted"], cl["y"]))
     lgb = blend(cl, curve, space)
@@ -758,7 +782,7 @@ def step_evaluate(args):
         heads = shipped_heads()
         for c in corpora.EMOTION_CORPORA:
             rows = np.where((d["corpus"] == c) & (d["split"] == "test"))[0]
-            ev["test"][c] = evaluate_set(heads, d, wd, rows, bl["cold_weight"], space)
+            ev["test"][c] = evaluate_set(heads, d, wd, rows, bl, space)
             r = ev["test"][c]
             print(f"test {c:8s} adapted {100 * r['adapted_clips']['accuracy']:5.1f} blended "
                   f"{100 * r['blended_clips']['accuracy']:5.1f} alone blended {100 * r['blended_alone']['accuracy']:5.1f}",
@@ -769,7 +793,8 @@ def step_evaluate(args):
               "cold": logits_of(heads[1], Xf), "n": np.ones(len(yf), dtype=np.int64)}
         ev["fixtures_alone"] = {"adapted": float(np.mean(fx["adapted"].argmax(1) == yf)),
                                 "cold": float(np.mean(fx["cold"].argmax(1) == yf)),
-                                "blended": float(np.mean(blend(fx, bl["cold_weight"], space).argmax(1) == yf))}
+                                "blended": float(np.mean(blend(fx, bl["cold_weight"], space, bl["temperature"])
+                                                         .argmax(1) == yf))}
         print("fixtures alone", ev["fixtures_alone"], flush=True)
     for part in ("loco", "test"):
         lives = [ev[part][c].pop("_live") for c in list(ev[part])]
@@ -821,7 +846,8 @@ def cold_start_block():
     if not bl or not os.path.exists(os.path.join(G.OUT_DIR, "cold_head.onnx")):
         return None
     return {"head": "cold_head.onnx", "head_input": "features", "head_output": "logits",
-            "blend": {"space": bl["space"], "windows": KNOTS, "cold_weight": bl["cold_weight"]}}
+            "blend": {"space": bl["space"], "windows": KNOTS, "cold_weight": bl["cold_weight"],
+                      "temperature": bl["temperature"]}}
 
 
 # ------------------------------------------------------------------------------------------- model card
@@ -886,7 +912,8 @@ def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
       "`--one-speaker` clip sequences.\n")
     w("| windows heard | " + " | ".join(str(k) for k in KNOTS) + " |")
     w("|---|" + "---|" * len(KNOTS))
-    w("| cold weight | " + " | ".join(f"{v:.2f}" for v in bl["cold_weight"]) + " |\n")
+    w("| cold weight | " + " | ".join(f"{v:.2f}" for v in bl["cold_weight"]) + " |")
+    w("| temperature | " + " | ".join(f"{v:.2f}" for v in bl["temperature"]) + " |\n")
     w("### Held out (leave-one-corpus-out, every clip; heads and curve fitted without the corpus; macro recall %)\n")
     w("| held-out corpus | adapted head only, clips in order | blended, clips in order | judged alone: adapted head "
       "| judged alone: cold head | judged alone: blended | live, first 5 s: adapted only / blended | live, 5–20 s | "

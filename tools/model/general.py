@@ -620,9 +620,9 @@ def step_parity(a):
         cold.load_state_dict(cc["state"])
         lc = coldstart.logits_of(cold.eval(), X)
         assert cs["blend"]["windows"] == coldstart.KNOTS
-        w = cs["blend"]["cold_weight"]
-        alone = coldstart.blend({"cold": lc, "adapted": alone, "n": np.ones(len(X))}, w, cs["blend"]["space"])
-        seq = coldstart.blend({"cold": lc, "adapted": seq, "n": np.arange(1, len(X) + 1)}, w, cs["blend"]["space"])
+        w, t = cs["blend"]["cold_weight"], cs["blend"].get("temperature")
+        alone = coldstart.blend({"cold": lc, "adapted": alone, "n": np.ones(len(X))}, w, cs["blend"]["space"], t)
+        seq = coldstart.blend({"cold": lc, "adapted": seq, "n": np.arange(1, len(X) + 1)}, w, cs["blend"]["space"], t)
         graphs += " + cold_head.onnx (adaptation.cold_start)"
     items = [{"path": os.path.relpath(f, crema.DATA), "samples": int(len(w)), "label": LABELS[int(t)],
               "logits": [float(v) for v in lg], "top1": LABELS[int(np.argmax(lg))]}

@@ -193,16 +193,21 @@ def run(cfg, loco_corpora):
             b = np.zeros(6)
         m = C == held
         Zte = G.causal_zscore(X[m], S[m], prior, G.PRIOR_CLIPS)
-        r = G.score(logits(heads, Zte) + b, Y[m])
+        lg_te = logits(heads, Zte) + b
+        r = G.score(lg_te, Y[m])
+        xd = SP[m] == "dev"  # the held-out corpus's dev speakers: what recipes are chosen by
+        xdev = G.score(lg_te[xd], Y[m][xd])["macro_recall"]
         alone = None
         if cfg.get("alone"):
             Za = np.stack([G.runtime_zscore(x[None], prior, G.PRIOR_WINDOWS)[0] for x in X[m]])
             alone = G.score(logits(heads, Za) + b, Y[m])["macro_recall"]
         loco[held] = {"mrec": r["macro_recall"], "acc": r["accuracy"], "recall": r["recall"],
-                      "min": min(r["recall"].items(), key=lambda kv: kv[1]), "alone": alone}
+                      "min": min(r["recall"].items(), key=lambda kv: kv[1]), "alone": alone, "xdev_mrec": xdev}
     out["loco"] = loco
     core = [loco[c]["mrec"] for c in CORE if c in loco]
     out["loco_mean"] = float(np.mean(core)) if core else None
+    xcore = [loco[c]["xdev_mrec"] for c in CORE if c in loco]
+    out["xdev_mean"] = float(np.mean(xcore)) if xcore else None
     out["minutes"] = round((time.time() - t0) / 60, 1)
     return out
 
@@ -444,6 +449,7 @@ def run_one(args):
           f"{100*r['test_crema_acc']:5.1f} (min {r['test_crema_min'][0][:3]} {100*r['test_crema_min'][1]:4.1f}) | LOCO "
           + " ".join(f"{c[:5]} {100*v['mrec']:4.1f}/{v['min'][0][:3]} {100*v['min'][1]:4.1f}" for c, v in lo.items())
           + (f" | mean {100*r['loco_mean']:4.1f}" if r["loco_mean"] is not None else "")
+          + (f" | xdev {100*r['xdev_mean']:4.1f}" if r.get("xdev_mean") is not None else "")
           + f" | {r['minutes']} min", flush=True)
 
 

@@ -7,12 +7,14 @@ public static class ColdStartBlending
 {
     /// <summary>
     /// Writes the blended logits of <paramref name="cold"/> and <paramref name="adapted"/> with the cold head's
-    /// <paramref name="weight"/> (0–1). In probability space the result is <c>log p</c> of the mixture, so a softmax
-    /// of it gives the mixture back.
+    /// <paramref name="weight"/> (0–1; at 0 the cold scores are not read), divided by
+    /// <paramref name="temperature"/>. In probability space the blend is <c>log p</c> of the mixture, so a softmax
+    /// of it gives the mixture back (at temperature 1).
     /// </summary>
     public static void Blend(
         BlendSpace space,
         double weight,
+        double temperature,
         ReadOnlySpan<float> cold,
         ReadOnlySpan<float> adapted,
         Span<float> logits
@@ -23,11 +25,12 @@ public static class ColdStartBlending
         {
             throw new ArgumentException($"{n} scores expected from each head.");
         }
-        if (space == BlendSpace.Logits)
+        if (weight <= 0 || space == BlendSpace.Logits)
         {
             for (var i = 0; i < n; i++)
             {
-                logits[i] = (float)((weight * cold[i]) + ((1 - weight) * adapted[i]));
+                var z = weight <= 0 ? adapted[i] : (weight * cold[i]) + ((1 - weight) * adapted[i]);
+                logits[i] = (float)(z / temperature);
             }
             return;
         }
@@ -50,7 +53,7 @@ public static class ColdStartBlending
             var p =
                 (weight * Math.Exp(cold[i] - coldMax) / coldSum)
                 + ((1 - weight) * Math.Exp(adapted[i] - adaptedMax) / adaptedSum);
-            logits[i] = (float)Math.Log(Math.Max(p, 1e-30));
+            logits[i] = (float)(Math.Log(Math.Max(p, 1e-30)) / temperature);
         }
     }
 }

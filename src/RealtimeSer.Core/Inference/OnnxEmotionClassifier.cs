@@ -213,19 +213,28 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                 [NamedTensor.Float(adaptation.HeadInput, _normalized, [1, _normalized.Length])],
                 [new OutputBuffer(adaptation.HeadOutput, _logits, [1, _logits.Length])]
             );
-            var cold = adaptation.ColdStart;
-            var weight = cold is null ? 0 : cold.Blend.WeightAt(_normalizer.Windows);
-            if (weight <= 0)
+            if (adaptation.ColdStart is not { } cold)
             {
                 _logits.AsSpan().CopyTo(logits);
                 return;
             }
-            features[.._raw.Length].CopyTo(_raw);
-            owner._coldHead!.RunInto(
-                [NamedTensor.Float(cold!.HeadInput, _raw, [1, _raw.Length])],
-                [new OutputBuffer(cold.HeadOutput, _coldLogits, [1, _coldLogits.Length])]
+            var weight = cold.Blend.WeightAt(_normalizer.Windows);
+            if (weight > 0)
+            {
+                features[.._raw.Length].CopyTo(_raw);
+                owner._coldHead!.RunInto(
+                    [NamedTensor.Float(cold.HeadInput, _raw, [1, _raw.Length])],
+                    [new OutputBuffer(cold.HeadOutput, _coldLogits, [1, _coldLogits.Length])]
+                );
+            }
+            ColdStartBlending.Blend(
+                cold.Blend.Space,
+                weight,
+                cold.Blend.TemperatureAt(_normalizer.Windows),
+                _coldLogits,
+                _logits,
+                logits
             );
-            ColdStartBlending.Blend(cold.Blend.Space, weight, _coldLogits, _logits, logits);
         }
     }
 

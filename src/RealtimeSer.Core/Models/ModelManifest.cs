@@ -107,21 +107,32 @@ public sealed record ColdStart(string HeadPath, string HeadInput, string HeadOut
 /// <summary>
 /// The cold head's weight as a function of the windows a channel has adapted on (the current one included):
 /// <see cref="ColdWeight"/>[i] at <see cref="Windows"/>[i], linear in log(windows) between knots and constant
-/// outside them. Fitted on dev speakers (tools/model/coldstart.py).
+/// outside them; the blend's logits are then divided by <see cref="Temperature"/> at the same knots (all 1 when
+/// the manifest gives none). Fitted on dev speakers (tools/model/coldstart.py).
 /// </summary>
-public sealed record ColdStartBlend(BlendSpace Space, double[] Windows, double[] ColdWeight)
+public sealed record ColdStartBlend(
+    BlendSpace Space,
+    double[] Windows,
+    double[] ColdWeight,
+    double[]? Temperature = null
+)
 {
     /// <summary>The cold head's weight for a window that is the channel's <paramref name="windows"/>-th.</summary>
-    public double WeightAt(long windows)
+    public double WeightAt(long windows) => At(ColdWeight, windows);
+
+    /// <summary>The temperature of the blended logits for the channel's <paramref name="windows"/>-th window.</summary>
+    public double TemperatureAt(long windows) => Temperature is null ? 1.0 : At(Temperature, windows);
+
+    private double At(double[] values, long windows)
     {
         if (windows <= Windows[0])
         {
-            return ColdWeight[0];
+            return values[0];
         }
         var last = Windows.Length - 1;
         if (windows >= Windows[last])
         {
-            return ColdWeight[last];
+            return values[last];
         }
         var k = 0;
         while (Windows[k + 1] <= windows)
@@ -130,6 +141,6 @@ public sealed record ColdStartBlend(BlendSpace Space, double[] Windows, double[]
         }
         var t =
             (Math.Log(windows) - Math.Log(Windows[k])) / (Math.Log(Windows[k + 1]) - Math.Log(Windows[k]));
-        return ColdWeight[k] + (t * (ColdWeight[k + 1] - ColdWeight[k]));
+        return values[k] + (t * (values[k + 1] - values[k]));
     }
 }

@@ -146,7 +146,8 @@ public static class ModelManifestLoader
     }
 
     // adaptation.cold_start (optional): {"head": "cold_head.onnx", "head_input": "features", "head_output":
-    // "logits", "blend": {"space": "probabilities" | "logits", "windows": [1, 2, ...], "cold_weight": [...]}}
+    // "logits", "blend": {"space": "probabilities" | "logits", "windows": [1, 2, ...], "cold_weight": [...],
+    // "temperature": [...] (optional)}}
     private static ColdStart? ParseColdStart(JsonElement adaptation, string dir, string path)
     {
         if (!adaptation.TryGetProperty("cold_start", out var c) || c.ValueKind == JsonValueKind.Null)
@@ -171,7 +172,13 @@ public static class ModelManifestLoader
                 $"{path}: cold_start blend space '{other}' is not known (probabilities | logits)."
             ),
         };
-        var blend = new ColdStartBlend(space, Numbers("windows"), Numbers("cold_weight"));
+        var temperature = Numbers("temperature");
+        var blend = new ColdStartBlend(
+            space,
+            Numbers("windows"),
+            Numbers("cold_weight"),
+            temperature.Length == 0 ? null : temperature
+        );
         var increasing = true;
         for (var i = 1; i < blend.Windows.Length; i++)
         {
@@ -183,10 +190,15 @@ public static class ModelManifestLoader
             || !increasing
             || !(blend.Windows[0] >= 1)
             || blend.ColdWeight.Any(w => !(w >= 0 && w <= 1))
+            || (
+                blend.Temperature is { } t
+                && (t.Length != blend.Windows.Length || t.Any(v => !(v > 0 && double.IsFinite(v))))
+            )
         )
         {
             throw new InvalidDataException(
-                $"{path}: cold_start blend needs windows (≥ 1, increasing) and as many cold_weight values in [0, 1]."
+                $"{path}: cold_start blend needs windows (≥ 1, increasing), as many cold_weight values in [0, 1] "
+                    + "and, if given, as many temperatures > 0."
             );
         }
         var cold = new ColdStart(

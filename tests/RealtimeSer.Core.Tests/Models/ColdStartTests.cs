@@ -174,7 +174,7 @@ public sealed class ColdStartTests : IDisposable
     {
         var dir = WriteModel(
             "parsed",
-            """{"head":"cold_head.onnx","head_input":"features","head_output":"logits","blend":{"space":"logits","windows":[1,2,8],"cold_weight":[0.9,0.5,0.1]}}"""
+            """{"head":"cold_head.onnx","head_input":"features","head_output":"logits","blend":{"space":"logits","windows":[1,2,8],"cold_weight":[0.9,0.5,0.1],"temperature":[1.5,1.2,1]}}"""
         );
         var cold = ModelManifestLoader.Load(dir).Adaptation!.ColdStart!;
         Assert.Equal(Path.Combine(dir, "cold_head.onnx"), cold.HeadPath);
@@ -187,6 +187,10 @@ public sealed class ColdStartTests : IDisposable
         Assert.Equal(0.3, cold.Blend.WeightAt(4), 9);
         Assert.Equal(0.1, cold.Blend.WeightAt(8), 9);
         Assert.Equal(0.1, cold.Blend.WeightAt(1000), 9);
+        Assert.Equal(1.5, cold.Blend.TemperatureAt(1), 9);
+        Assert.Equal(1.1, cold.Blend.TemperatureAt(4), 9);
+        // a blend without temperatures leaves the logits as they are
+        Assert.Equal(1.0, (cold.Blend with { Temperature = null }).TemperatureAt(4), 9);
     }
 
     [Fact]
@@ -202,6 +206,10 @@ public sealed class ColdStartTests : IDisposable
     [InlineData("""{"blend":{"windows":[1],"cold_weight":[1.5]}}""", "[0, 1]")]
     [InlineData("""{"blend":{"space":"ranks","windows":[1],"cold_weight":[1]}}""", "ranks")]
     [InlineData("""{"head":"missing.onnx","blend":{"windows":[1],"cold_weight":[1]}}""", "missing.onnx")]
+    [InlineData(
+        """{"blend":{"windows":[1,2],"cold_weight":[1,0],"temperature":[1,0]}}""",
+        "temperatures > 0"
+    )]
     public void A_bad_cold_start_block_is_an_error_that_says_what_is_wrong(string block, string expected)
     {
         var dir = WriteModel("bad", block);
@@ -231,12 +239,32 @@ public sealed class ColdStartTests : IDisposable
     [Theory]
     [InlineData(BlendSpace.Probabilities)]
     [InlineData(BlendSpace.Logits)]
+    public void The_blends_temperature_divides_its_logits(BlendSpace space)
+    {
+        float[] cold = [2f, -1f, 0f];
+        float[] adapted = [-1f, 1f, 0.5f];
+        var plain = new float[3];
+        var tempered = new float[3];
+        ColdStartBlending.Blend(space, 0.4, 1.0, cold, adapted, plain);
+        ColdStartBlending.Blend(space, 0.4, 2.0, cold, adapted, tempered);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(plain[i] / 2, tempered[i], 5);
+        }
+        // weight 0: the adapted logits, tempered, whatever the cold ones are
+        ColdStartBlending.Blend(space, 0, 2.0, [float.NaN, float.NaN, float.NaN], adapted, tempered);
+        Assert.Equal([-0.5f, 0.5f, 0.25f], tempered);
+    }
+
+    [Theory]
+    [InlineData(BlendSpace.Probabilities)]
+    [InlineData(BlendSpace.Logits)]
     public void Blending_follows_the_manifests_space(BlendSpace space)
     {
         float[] cold = [2f, -1f, 0f];
         float[] adapted = [-1f, 1f, 0.5f];
         var logits = new float[3];
-        ColdStartBlending.Blend(space, 0.25, cold, adapted, logits);
+        ColdStartBlending.Blend(space, 0.25, 1.0, cold, adapted, logits);
         var got = Softmax([.. logits.Select(v => (double)v)]);
         var expected =
             space == BlendSpace.Logits

@@ -186,6 +186,24 @@ class ColdHead(nn.Module):
             z = torch.clamp(z, -self.clip, self.clip)
         return self.head(z)
 
+    def set_temperature(self, t):
+        self.head.inv_t.fill_(1.0 / t)
+
+
+class ColdEnsemble(nn.Module):
+    """Several cold heads over the same raw features; their logits averaged, then divided by the temperature."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.register_buffer("inv_t", torch.tensor(1.0))
+
+    def forward(self, features):
+        return torch.stack([m(features) for m in self.members]).mean(0) * self.inv_t
+
+    def set_temperature(self, t):
+        self.inv_t.fill_(1.0 / t)
+
 
 def gain_columns(groups=G.GROUPS):
     """Columns that a change of level moves all by the same amount (log-mel means, voiced-frame log-mel means, the
@@ -198,7 +216,7 @@ def gain_columns(groups=G.GROUPS):
 COLD_DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
                 "ls": 0.1, "mixup": 0.2, "crema_w": 8.0, "seed_off": 0, "norm": "global", "gain_db": 0.0,
                 "sp": 0, "aug": 0, "windows": 0, "groups": "+".join(G.GROUPS), "clip": 0.0, "cols": "all",
-                "adv": 0.0}
+                "adv": 0.0, "ens": ""}
 
 
 def dropped_columns(cols, groups=G.GROUPS):
@@ -214,7 +232,17 @@ def dropped_columns(cols, groups=G.GROUPS):
 
 def cold_fit(X, y, c, cfg, extra=None):
     """The cold head trained on raw features X (train clips), labels y, corpora c; `extra`: (X, y, c) rows of
-    perturbed copies of the same clips, which weigh as their clips do (half their weight each)."""
+    perturbed copies of the same clips, which weigh as their clips do (half their weight each). cfg["ens"]:
+    members separated by ";", each the recipe with its own key=value overrides (comma-separated): an ensemble."""
+    if cfg.get("ens"):
+        members = []
+        for k, spec in enumerate(cfg["ens"].split(";")):
+            mc = dict(cfg, ens="")
+            for kv in filter(None, spec.split(",")):
+                key, v = kv.split("=")
+                mc[key] = type(COLD_DEFAULT[key])(v)
+            members.append(cold_fit(X, y, c, mc, extra))
+        return ColdEnsemble(members).eval()
     w = G.weights(c, y, cfg["crema_w"])
     Xt, yt, wt = X, y, w
     if extra is not None:
@@ -405,7 +433,16 @@ def run_one(args):
 # ------------------------------------------------------------------------------------- heads per held-out corpus
 
 # The cold-head recipe shipped (the `run` experiments chose it on dev; see COLD_CHOSEN_NOTE).
-COLD_CHOSEN = dict(COLD_DEFAULT, aug=1)
+COLD_CHOSEN_NOTE = (
+    "**Chosen on dev** (floor gate): the highest mean of three dev figures — CREMA-D dev accuracy, the seven "
+    "corpora's dev macro recall (in-corpus heads) and `xdev`, the held-out corpora's dev speakers under the heads "
+    "trained without them — which is the two-head ensemble (50.0; channel-augmented and speed-perturbed copies alone "
+    "50.0 with `xdev` 39.4 against 42.4; the corpus-adversarial head alone 49.0, its CREMA-D dev accuracy 1.2 points "
+    "lower). Test speakers, fixtures and held-out corpora only report. What moved held-out recall judged alone: "
+    "the noise-floor gate (+2.2 on the base recipe: CREMA-D's room noise stops reading as flat, sad speech), "
+    "corpus-adversarial training (+3 to +4, at 1–2 points of CREMA-D dev accuracy) and perturbed copies (+1); "
+    "what did not: a random level, clipping, leaving out absolute-level features, CREMA-D ×4.")
+COLD_CHOSEN = dict(COLD_DEFAULT, sp=1, aug=1, ens="crema_w=16;adv=0.3")
 
 
 def heads_path(held):
@@ -421,13 +458,13 @@ def train_heads(held, cold_cfg=None, force=False):
     path = heads_path(held)
     if os.path.exists(path) and not force:
         ck = torch.load(path)
-        if ck["cold_cfg"] == cold_cfg:
+        if isinstance(ck.get("cold"), nn.Module) and ck["cold_cfg"] == cold_cfg and ck.get("perturbed") == list(G.PERTURBED):
             return restore(ck)
     groups = cold_cfg["groups"].split("+")
     d = G.load_features("opus", groups)
     X, Y, C, S, SP = d["X"], d["y"], d["corpus"], d["speaker"], d["split"]
     tr = (SP == "train") & (C != held)
-    head = G.fit(G.speaker_zscore(X[tr], S[tr]), Y[tr], G.weights(C[tr], Y[tr]))
+    head = G.fit(*G.train_rows(X[tr], S[tr], C[tr], Y[tr]))
     prior = G.prior_of(X[tr], S[tr])
     cold = cold_fit(X[tr], Y[tr], C[tr], cold_cfg,
                     extra_rows(cold_cfg, [c for c in corpora.EMOTION_CORPORA if c != held]))
@@ -437,10 +474,10 @@ def train_heads(held, cold_cfg=None, force=False):
     head.inv_t.fill_(1.0 / t)
     lgc = logits_of(cold, X[dv])
     tc = calibrate.fit_temperature(lgc, Y[dv])
-    cold.head.inv_t.fill_(1.0 / tc)
-    ck = {"held": held, "cold_cfg": cold_cfg, "head": head.state_dict(), "cold": cold.state_dict(),
+    cold.set_temperature(tc)
+    ck = {"held": held, "cold_cfg": cold_cfg, "head": head.state_dict(), "cold": cold,
           "prior_mean": prior[0], "prior_var": prior[1], "d": X.shape[1], "temperature": t, "cold_temperature": tc,
-          "cold_hidden": cold_cfg["hidden"], "cold_layers": cold_cfg["layers"]}
+          "cold_hidden": cold_cfg["hidden"], "cold_layers": cold_cfg["layers"], "perturbed": list(G.PERTURBED)}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     torch.save(ck, path)
     return restore(ck)
@@ -449,10 +486,12 @@ def train_heads(held, cold_cfg=None, force=False):
 def restore(ck):
     head = G.Head(ck["d"], G.HIDDEN)
     head.load_state_dict(ck["head"])
-    cold = ColdHead(np.zeros(ck["d"]), np.ones(ck["d"]),
-                    G.Head(ck["d"], ck["cold_hidden"], layers=ck["cold_layers"]))
-    cold.load_state_dict(ck["cold"])
-    return head.eval(), cold.eval(), (ck["prior_mean"], ck["prior_var"])
+    return head.eval(), ck["cold"].eval(), (ck["prior_mean"], ck["prior_var"])
+
+
+def load_cold(path):
+    """A cold head saved by `export` (the whole module: a ColdHead or a ColdEnsemble)."""
+    return torch.load(path)["module"].eval()
 
 
 # ---------------------------------------------------------------------------------------- channels simulated
@@ -614,7 +653,7 @@ def dev_sims(held_list=None, seed=0):
     if os.path.exists(cache) and not held_list:
         with open(cache, "rb") as fh:
             saved = pickle.load(fh)
-        if saved["cold_cfg"] == COLD_CHOSEN:
+        if saved["cold_cfg"] == COLD_CHOSEN and saved.get("perturbed") == list(G.PERTURBED):
             return saved["sims"]
     d = G.load_features("opus", COLD_CHOSEN["groups"].split("+"))
     wd = load_windows("opus", COLD_CHOSEN["groups"].split("+"))
@@ -626,7 +665,7 @@ def dev_sims(held_list=None, seed=0):
         print(f"dev channels of {c}: {len(rows)} clips, {len(out[c]['live']['y'])} windows", flush=True)
     if not held_list:
         with open(cache, "wb") as fh:
-            pickle.dump({"cold_cfg": COLD_CHOSEN, "sims": out}, fh)
+            pickle.dump({"cold_cfg": COLD_CHOSEN, "perturbed": list(G.PERTURBED), "sims": out}, fh)
     return out
 
 
@@ -752,10 +791,8 @@ def shipped_heads():
     ck = torch.load(os.path.join(G.OUT_DIR, "model.pt"))
     head = G.Head(G.D, ck["hidden"])
     head.load_state_dict(ck["head"])
-    cc = torch.load(os.path.join(G.OUT_DIR, "cold_head.pt"))
-    cold = ColdHead(np.zeros(G.D), np.ones(G.D), G.Head(G.D, cc["hidden"], layers=cc["layers"]))
-    cold.load_state_dict(cc["state"])
-    return head.eval(), cold.eval(), (ck["prior_mean"], ck["prior_var"])
+    cold = load_cold(os.path.join(G.OUT_DIR, "cold_head.pt"))
+    return head.eval(), cold, (ck["prior_mean"], ck["prior_var"])
 
 
 def step_evaluate(args):
@@ -819,10 +856,15 @@ def step_export(args):
     import onnx_util
     _, cold, _ = train_heads(None)
     cc = torch.load(heads_path(None))
-    torch.save({"state": cold.state_dict(), "hidden": cc["cold_hidden"], "layers": cc["cold_layers"],
-                "cfg": cc["cold_cfg"], "temperature": cc["cold_temperature"]}, os.path.join(G.OUT_DIR, "cold_head.pt"))
+    torch.save({"module": cold, "cfg": cc["cold_cfg"], "temperature": cc["cold_temperature"]},
+               os.path.join(G.OUT_DIR, "cold_head.pt"))
     onnx_util.export_onnx(cold, os.path.join(G.OUT_DIR, "cold_head.onnx"), input_name="features",
                           output_name="logits", example=torch.zeros(2, G.D))
+    res = G.load_json(BLEND_PATH, {})
+    res["gate"] = G.GATE
+    with open(BLEND_PATH, "w") as fh:
+        json.dump(res, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
     man_path = os.path.join(G.OUT_DIR, "manifest.json")
     with open(man_path) as fh:
         man = json.load(fh)
@@ -842,12 +884,15 @@ def step_export(args):
 
 def cold_start_block():
     """manifest adaptation.cold_start from coldstart.json's blend (None before `blend` ran)."""
-    bl = G.load_json(BLEND_PATH, {}).get("blend")
-    if not bl or not os.path.exists(os.path.join(G.OUT_DIR, "cold_head.onnx")):
-        return None
-    return {"head": "cold_head.onnx", "head_input": "features", "head_output": "logits",
-            "blend": {"space": bl["space"], "windows": KNOTS, "cold_weight": bl["cold_weight"],
-                      "temperature": bl["temperature"]}}
+    res = G.load_json(BLEND_PATH, {})
+    bl = res.get("blend")
+    if not bl or res.get("gate") != G.GATE or not os.path.exists(os.path.join(G.OUT_DIR, "cold_head.onnx")):
+        return None  # none yet, or fitted on features of another gate
+    out = {"head": "cold_head.onnx", "head_input": "features", "head_output": "logits",
+           "blend": {"space": bl["space"], "windows": KNOTS, "cold_weight": bl["cold_weight"]}}
+    if bl.get("temperature"):
+        out["blend"]["temperature"] = bl["temperature"]
+    return out
 
 
 # ------------------------------------------------------------------------------------------- model card
@@ -870,6 +915,23 @@ COLD_WHAT = {
     "c_spaug_c16": "+ speed-perturbed and channel-augmented copies, CREMA-D ×16",
     "c_adv03_spaug": "corpus-adversarial 0.3 + speed-perturbed and channel-augmented copies",
     "c_adv03_spaug_c16": "corpus-adversarial 0.3 + perturbed copies, CREMA-D ×16",
+    "c_adv01_spaug_c16": "corpus-adversarial 0.1 + perturbed copies, CREMA-D ×16",
+    "c_ens1": "two heads averaged: perturbed copies with CREMA-D ×16, and corpus-adversarial 0.3 with perturbed copies",
+}
+
+
+# Adapted-head experiments of this change (head_experiments.py rows a_* and, with the floor gate, g_a_*)
+ADAPTED_WHAT = {
+    "a_ref": "the shipped recipe (214 features, CREMA-D ×8, mixup 0.2)",
+    "a_ref_s1": "the same, seed 1334",
+    "a_sp": "+ speed-perturbed copies (×0.9, ×1.1) of every training speaker as new speakers",
+    "a_aug": "+ channel-augmented copies of every training clip",
+    "a_adv03": "corpus-adversarial (gradient reversal, weight 0.3)",
+    "a_c12": "CREMA-D ×12",
+    "a_causal1": "+ the training clips normalised causally (random order, running statistics) as extra rows",
+    "a_causal2": "+ two causal normalisations of the training clips as extra rows",
+    "a_spaug": "+ speed-perturbed speakers and channel-augmented clips",
+    "a_sp_causal1": "+ speed-perturbed speakers and one causal normalisation of the training clips",
 }
 
 
@@ -887,6 +949,82 @@ def experiment_rows(path, prefix_what):
 
 def pct(v):
     return "–" if v is None else f"{100 * v:.1f}"
+
+
+def label_floor(loco_eval, key):
+    """Labels under 10 % recall on a held-out corpus among those that at least two training corpora act (the bar's
+    rule: disgust, acted by CREMA-D and EMOVO only, never qualifies), from an evaluation's `key` figures."""
+    acted = {c: set(r[key]["recall"]) for c, r in loco_eval.items()}
+    low, worst = [], None
+    for c, r in loco_eval.items():
+        for lab, v in r[key]["recall"].items():
+            if sum(lab in acted[o] for o in acted if o != c) < 2:
+                continue
+            if worst is None or v < worst[2]:
+                worst = (lab, c, v)
+            if v < 0.10:
+                low.append((lab, c, v))
+    return worst, low
+
+
+def summary(w, test_crema, calls, calls_before, fixtures_cs):
+    """The Summary bullets of the bars of issue #25 (model card)."""
+    cs = G.load_json(BLEND_PATH, {})
+    if "evaluation" not in cs:
+        return
+    ev = cs["evaluation"]
+    loco = ev["loco"]
+    core = [c for c in CORE if c in loco]
+
+    def mean(keys, what):
+        return float(np.mean([loco[c][what]["macro_recall"] for c in keys]))
+
+    def verdict(ok):
+        return "**met**" if ok else "**NOT met**"
+
+    alone3 = mean(core, "blended_alone")
+    fx = fixtures_cs if fixtures_cs is not None else ev["fixtures_alone"]["blended"]
+    w(f"- **Judged alone** (a clip on its own, or a channel's first window: the cold-start path): the 60 fixture clips "
+      f"**{pct(fx)} %** through `ser classify` (bar ≥ 55 %: {verdict(fx >= 0.55)}; before the cold start 35 %); "
+      f"leave-one-corpus-out mean over CREMA-D, nEMO and ASED **{pct(alone3)} %** (bar ≥ 36 %: {verdict(alone3 >= 0.36)}; "
+      f"before 32.2 %): " + ", ".join(f"{c} {pct(loco[c]['blended_alone']['macro_recall'])} %" for c in core)
+      + f"; all seven {pct(mean(loco, 'blended_alone'))} %.")
+    a3, a7 = mean(core, "blended_clips"), mean(loco, "blended_clips")
+    h3, h7 = mean(core, "adapted_clips"), mean(loco, "adapted_clips")
+    w(f"- **Adapted** (each speaker's clips in order, causal statistics, as `ser classify --one-speaker`; leave-one-"
+      f"corpus-out, every clip): mean over the three **{pct(a3)} %** (bar ≥ 46 %: {verdict(a3 >= 0.46)}; before 43.3 %), "
+      f"over all seven **{pct(a7)} %** (bar ≥ 41 %: {verdict(a7 >= 0.41)}; before 38.3 %). The adapted head alone, "
+      f"without the cold head's share: {pct(h3)} % and {pct(h7)} %.")
+    worst, low = label_floor(loco, "blended_clips")
+    w(f"- Lowest recall of a label that at least two training corpora act, on a held-out corpus (adapted, as above): "
+      f"{pct(worst[2])} % ({worst[0]}, {worst[1]}) (bar ≥ 10 %: {verdict(not low)})"
+      + (": under 10 %: " + ", ".join(f"{lab} on {c} {pct(v)} %" for lab, c, v in low) if low else "")
+      + f". Disgust on CREMA-D (exempt): {pct(loco['crema-d']['blended_clips']['recall'].get('disgust'))} %"
+      + (f", on EMOVO {pct(loco['emovo']['blended_clips']['recall'].get('disgust'))} %" if "emovo" in loco else "")
+      + ".")
+    if calls and calls.get("variants"):
+        parts = []
+        ok = True
+        for name, v in calls["variants"].items():
+            f, l = v["first"][0] / v["first"][1], v["later"][0] / v["later"][1]
+            ok &= (l - f) <= 0.03 and v["agreement"] >= 0.59
+            before = (calls_before or {}).get("variants", {}).get(name)
+            parts.append(f"{name}: all turns **{pct(v['agreement'])} %** ({v['agree']}/{v['turns']}), first "
+                         f"{v['first_turns']} turns of a channel **{pct(f)} %** ({v['first'][0]}/{v['first'][1]}), later "
+                         f"{pct(l)} % ({v['later'][0]}/{v['later'][1]})"
+                         + (f" (before: {pct(before['agreement'])} %, first turns {pct(before['first'][0] / before['first'][1])} %, "
+                            f"later {pct(before['later'][0] / before['later'][1])} %)" if before and "first" in before else ""))
+        w("- calls.py (196 turns of 14 two-party calls from CREMA-D test speakers, `ser replay`): " + "; ".join(parts)
+          + f" (bars: first turns within 3 points of the later ones, all turns ≥ 59 %: {verdict(ok)}).")
+    w(f"- CREMA-D test speakers, clips in order as shipped (cold start blended): accuracy **{pct(test_crema)} %** "
+      f"(bar ≥ 63 %: {verdict(test_crema >= 0.63)}).")
+    pooled = ev.get("loco_pooled_live_by_age", {}).get("blended")
+    pooled_t = ev.get("test_pooled_live_by_age", {}).get("blended")
+    if pooled:
+        w("- Calibration by channel age (expected calibration error of live windows, blended as shipped): held out "
+          + ", ".join(f"{a} {pct(pooled.get(a, {}).get('ece'))} %" for _, _, a in AGES)
+          + ("; test speakers " + ", ".join(f"{a} {pct(pooled_t.get(a, {}).get('ece'))} %" for _, _, a in AGES)
+             if pooled_t else "") + ".")
 
 
 def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
@@ -960,14 +1098,29 @@ def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
           "held-out heads (CREMA-D, nEMO, ASED; every clip judged alone). `gate`: the features' activity gate "
           "(peak: frames within 35 dB of the window's loudest; floor: also more than 6 dB above its noise floor).\n")
         w("| recipe | gate | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | fixtures | LOCO crema-d "
-          "| LOCO nemo | LOCO ased | LOCO mean |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
+          "| LOCO nemo | LOCO ased | LOCO mean | xdev mean |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         for (base, gate), r in sorted(rows.items(), key=lambda kv: (kv[0][1] != "peak", list(COLD_WHAT).index(kv[0][0]))):
             lo = r["loco"]
             w(f"| {COLD_WHAT[base]} | {gate} | {pct(r['dev_crema_acc'])} | {pct(r['dev_mean_mrec'])} | "
               f"{pct(r['test_crema_acc'])} | {pct(r['fixtures_acc'])} | "
               + " | ".join(pct(lo[c]["mrec"]) if c in lo else "–" for c in ("crema-d", "nemo", "ased"))
-              + f" | {pct(r.get('loco_mean'))} |")
+              + f" | {pct(r.get('loco_mean'))} | {pct(r.get('xdev_mean'))} |")
+        w("\n" + COLD_CHOSEN_NOTE + "\n")
+    rows = experiment_rows(os.path.join(G.CACHE, "head_experiments.jsonl"), ADAPTED_WHAT)
+    if rows:
+        w("### Adapted-head experiments of this change (clips in order, causal speaker statistics, %)\n")
+        w("The *Head experiments* protocol (below) on the features of each gate; `xdev`: the held-out corpora's dev "
+          "speakers only, what choices were made by.\n")
+        w("| recipe | gate | CREMA-D dev acc | dev macro recall, 7 corpora | CREMA-D test acc | LOCO crema-d | LOCO nemo "
+          "| LOCO ased | LOCO mean | xdev mean |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for (base, gate), r in sorted(rows.items(), key=lambda kv: (kv[0][1] != "peak", list(ADAPTED_WHAT).index(kv[0][0]))):
+            lo = r["loco"]
+            w(f"| {ADAPTED_WHAT[base]} | {gate} | {pct(r['dev_crema_acc'])} | {pct(r['dev_mean_mrec'])} | "
+              f"{pct(r['test_crema_acc'])} | "
+              + " | ".join(pct(lo[c]["mrec"]) if c in lo else "–" for c in ("crema-d", "nemo", "ased"))
+              + f" | {pct(r.get('loco_mean'))} | {pct(r.get('xdev_mean'))} |")
         w("")
 
 

@@ -746,13 +746,15 @@ def step_card(a):
     w = L.append
     w(f"# Model card: {MODEL_ID} — {man['name']}\n")
     w("Six-class speech emotion classifier, the **default** model. 16 kHz mono windows in; **angry, disgust, fear, "
-      "happy, neutral, sad** out. Two ONNX graphs (opset 17): `model.onnx` turns a window into "
+      "happy, neutral, sad** out. Three ONNX graphs (opset 17): `model.onnx` turns a window into "
       f"{D} functionals of its telephone band (40 log-mel bands' means over all and over voiced frames, their "
       "deviations and dynamics; the spread of 12 cepstra and of their change; energy, spectral centroid, flatness, "
       "slope and high/low band ratio; autocorrelation pitch: mean, range, movement, slope, jitter, voicing; energy "
       "contour shape, shimmer, voicing onsets per second, pauses); the runtime "
       "z-normalises them with the running statistics of the channel's own windows so far (manifest `adaptation`), "
-      f"and `head.onnx` (an MLP, {HIDDEN} hidden units, temperature {cal['temperature']:.3f} inside) gives the logits. "
+      f"and `head.onnx` (an MLP, {HIDDEN} hidden units, temperature {cal['temperature']:.3f} inside) gives the logits; "
+      "`cold_head.onnx` needs no speaker statistics and answers a channel's first windows and clips judged alone, "
+      "its share falling as the channel hears more (manifest `adaptation.cold_start`). "
       "Trained from scratch on seven corpora in seven languages (no pretrained weights can be obtained here).\n")
     w("## Summary\n")
     import coldstart
@@ -962,7 +964,8 @@ def step_card(a):
       "*Head experiments*), split equally over its labels.\n")
     w("## Recipe\n")
     w("- Features (in `model.onnx`): low-pass and decimate to 8 kHz; 40 ms Hann frames every 20 ms, 512-point DFT "
-      "as a fixed convolution; frames more than 35 dB below the window's loudest are ignored; per band mean and "
+      "as a fixed convolution; frames more than 35 dB below the window's loudest, or within 6 dB of its noise floor "
+      "(the quietest 100 ms within 60 dB of the peak), are ignored; per band mean and "
       "deviation of log-mel and of its frame-to-frame change; energy mean, deviation, peak, flux; spectral "
       "centroid, flatness, slope; share of active and voiced frames; pitch from the normalised autocorrelation "
       "(70–400 Hz; voiced when its peak > 0.5): mean, deviation, max, min, range, movement; mean periodicity. "
@@ -973,8 +976,16 @@ def step_card(a):
       "ratio, mean and deviation; share of pauses between the first and last active frame.")
     w(f"- Training: per-speaker z-normalisation of each clip's functionals, MLP {D}→{HIDDEN}→6 (GELU, dropout 0.2/0.3), "
       f"AdamW, one-cycle, {EPOCHS} epochs, label smoothing 0.1, mixup Beta({MIXUP:g}, {MIXUP:g}) of clips within a batch, "
-      f"seed {SEED}; whole clips; a minute on one core.")
-    w("- Reproduce: `tools/model/decode_cache.sh`, then `general.py features`, `loco`, `ablate`, `train`, `parity`, "
+      f"seed {SEED}; whole clips; every training speaker also resampled by 0.9 and 1.1 (two pseudo-speakers, each "
+      "normalised by its own statistics, half weight); a few minutes on one core.")
+    w("- Cold head (`cold_head.onnx`, `tools/model/coldstart.py`): the training clips' raw functionals normalised by "
+      "their global mean and deviation (inside the graph); two MLPs of the same shape averaged, one with CREMA-D ×16 "
+      "and one corpus-adversarial (a corpus classifier on its hidden layer behind a gradient reversal, weight 0.3), "
+      "both trained also on speed-perturbed and channel-augmented copies of the training clips (half weight); "
+      "temperature on dev clips judged alone. The blend curve: `coldstart.py blend` (above).")
+    w("- Reproduce: `tools/model/decode_cache.sh`, then `general.py features`, `coldstart.py windows`, `coldstart.py "
+      "features --variant sp` and `--variant aug`, `general.py loco`, `ablate`, `train`, `coldstart.py blend`, "
+      "`export`, `evaluate`, `general.py parity`, "
       "`head_experiments.py disgust crema_w=8 mixup=0.2 groups=base+vmel+ceps+dceps+prosody`, `calls.py build "
       "--telephone`, `calls.py score`, and `general.py card` (all under `/usr/bin/python3 tools/model/`).\n")
     w("## Not measured here\n")

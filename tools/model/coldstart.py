@@ -996,6 +996,8 @@ ADAPTED_WHAT = {
     "a_causal2": "+ two causal normalisations of the training clips as extra rows",
     "a_spaug": "+ speed-perturbed speakers and channel-augmented clips",
     "a_sp_causal1": "+ speed-perturbed speakers and one causal normalisation of the training clips",
+    "a_ens_sp_aug": "two heads averaged: + speed-perturbed speakers, and + channel-augmented clips",
+    "a_ens_sp_spaug": "two heads averaged: + speed-perturbed speakers, and + both kinds of copies",
 }
 
 
@@ -1005,8 +1007,10 @@ ADAPTED_NOTE = (
     "`xdev` 49.7 → 49.8 %): every training speaker also resampled by 0.9 and 1.1, each copy a new speaker "
     "normalised by its own statistics, at half weight. Channel-augmented copies raise held-out nEMO (+6) but lower "
     "CREMA-D dev (−1.2 alone, −2.2 with the speed copies); corpus-adversarial training, CREMA-D ×12 and causally "
-    "normalised extra rows did not pay on dev. None of them moves the leave-one-corpus-out mean of the adapted head "
-    "by more than a point (42.4–44.5 % against 43.0 %).")
+    "normalised extra rows did not pay on dev; averaging a speed-copy head and a channel-copy head raises the "
+    "leave-one-corpus-out mean to 44.3 % but its dev figures are lower (mean of the three 55.7 against 56.3 %), so "
+    "it was not taken. None of them moves the adapted head's leave-one-corpus-out mean by more than 1.5 points "
+    "(42.3–44.5 % against 43.0 %): the 46 % bar is not within reach of the head and its training rows.")
 
 
 def experiment_rows(path, prefix_what):
@@ -1089,7 +1093,8 @@ def summary(w, test_crema, calls, calls_before, fixtures_cs):
                          + (f" (before: {pct(before['agreement'])} %, first turns {pct(before['first'][0] / before['first'][1])} %, "
                             f"later {pct(before['later'][0] / before['later'][1])} %)" if before and "first" in before else ""))
         w("- calls.py (196 turns of 14 two-party calls from CREMA-D test speakers, `ser replay`): " + "; ".join(parts)
-          + f" (bars: first turns within 3 points of the later ones, all turns ≥ 59 %: {verdict(ok)}).")
+          + f" (bars: the first turns at most 3 points below the later ones, all turns ≥ 59 %: {verdict(ok)}; all "
+          "turns clear 59 % by one turn or less).")
     w(f"- CREMA-D test speakers, clips in order as shipped (cold start blended): accuracy **{pct(test_crema)} %** "
       f"(bar ≥ 63 %: {verdict(test_crema >= 0.63)}).")
     pooled = ev.get("loco_pooled_live_by_age", {}).get("blended")
@@ -1101,7 +1106,38 @@ def summary(w, test_crema, calls, calls_before, fixtures_cs):
              if pooled_t else "") + ".")
 
 
-def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
+def alert_section(w, calls, calls_dev):
+    """The dashboard's alert rule on the calls of calls.py: precision and recall per threshold; the threshold
+    chosen on the dev speakers' calls (highest F1 over both channels' audio), reported on the test speakers'."""
+    if not calls_dev.get("variants") or not calls.get("variants"):
+        return
+    import calls as calls_mod
+
+    def f1(x):
+        p, r = x["precision"], x["recall"]
+        return 2 * p * r / (p + r) if p and r else 0.0
+
+    ths = [str(t) for t in calls_mod.THRESHOLDS]
+    best = max(ths, key=lambda t: np.mean([f1(v["alerts"][t]) for v in calls_dev["variants"].values()]))
+    w("### The dashboard's anger alert\n")
+    w(f"The rule (`DashboardOptions`): a channel alerts when more than a share of its speech in the last "
+      f"{calls_mod.ALERT_WINDOW_S:.0f} s is labelled angry (at least {calls_mod.ALERT_MIN_SPEECH_S:.0f} s of speech). "
+      "Scored every second of each channel of the calls.py calls against a truth of *at least half of that speech "
+      "in angry turns*; precision / recall (%) per threshold. The threshold is chosen on calls built from CREMA-D's "
+      f"dev speakers (`calls.py build --split dev`: {sum(v['turns'] for v in [next(iter(calls_dev['variants'].values()))])} "
+      f"turns) by F1 over both channels' audio: **{best}**"
+      + (" — the dashboard's default (0.5) stands." if best == "0.5" else f" (the dashboard's default is 0.5).")
+      + " Test speakers' calls report.\n")
+    w("| calls | audio | " + " | ".join(ths) + " |")
+    w("|---|---|" + "---|" * len(ths))
+    for name, cs in (("dev speakers", calls_dev), ("test speakers", calls)):
+        for audio, v in cs["variants"].items():
+            w(f"| {name} | {audio} | " + " | ".join(
+                f"{pct(v['alerts'][t]['precision'])} / {pct(v['alerts'][t]['recall'])}" for t in ths) + " |")
+    w("")
+
+
+def card_section(w, calls=None, calls_before=None, fixtures_cs=None, calls_dev=None):
     """The model card's cold-start and bars section, from coldstart.json (and the calls figures)."""
     cs = G.load_json(BLEND_PATH, {})
     if "evaluation" not in cs:
@@ -1111,17 +1147,30 @@ def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
     core = [c for c in CORE if c in loco]
     mean = lambda keys, what, f="macro_recall": float(np.mean([loco[c][what][f] for c in keys]))  # noqa: E731
     w("## Cold start: the first words of a new voice\n")
+    formula = ("`softmax((w(n)·z_cold + (1 − w(n))·z_adapted) / T(n))` of the two heads' logits"
+               if bl["space"] == "logits" else "`w(n)·p_cold + (1 − w(n))·p_adapted`, tempered by T(n)")
     w("A channel's first windows have speaker statistics made of the prior alone, which the adapted head never saw "
       "in training (it learned from features normalised by each speaker's own statistics). The **cold head** "
-      "(`cold_head.onnx`, an MLP of the same size over the same window features, normalised inside its graph by the "
-      "training clips' global statistics, temperature "
-      f"{cs.get('cold_temperature', float('nan')):.3f}) "
-      "needs no speaker statistics. Each window's probabilities are "
-      "`w(n)·p_cold + (1 − w(n))·p_adapted`, where n counts the windows the channel has adapted on, itself included "
-      "(manifest `adaptation.cold_start`; a clip judged alone is a channel's first window, n = 1). The curve "
-      f"w(n) was fitted on dev speakers (log loss, {bl['space']}): every corpus's dev speakers scored by the heads "
-      "trained without their corpus, as live channels (2 s windows every 0.5 s, clips in random order) and as "
-      "`--one-speaker` clip sequences.\n")
+      "(`cold_head.onnx`: two MLPs of the adapted head's size averaged, over the same window features normalised "
+      "inside the graph by the training clips' global statistics; temperature "
+      f"{cs.get('cold_temperature', float('nan')):.3f}) needs no speaker statistics. Each window's probabilities are "
+      f"{formula}, where n counts the windows the channel has adapted on, itself included (manifest "
+      "`adaptation.cold_start`): the first window, and so a clip judged alone, is the cold head's alone. The curve "
+      "w(n) and the temperatures T(n) were fitted on dev speakers only (log loss; `coldstart.py blend`): every "
+      "corpus's dev speakers under the heads trained without their corpus (a new corpus) and under the shipped heads "
+      "(a new voice of a known corpus), as live channels (2 s windows every 0.5 s, clips in random order), as "
+      "`--one-speaker` clip sequences and as clips judged alone. The fit keeps the cold head at about 0.4–0.5 "
+      "after the first window: on dev the two heads are complementary (blended dev macro recall above either head "
+      "in every protocol), so the blend is an ensemble once the channel has adapted, and its temperatures (1.5 → "
+      "1.1) soften both heads, which are over-confident on corpora they never heard.\n")
+    if bl.get("dev"):
+        w("| dev speakers (mean over corpora, macro recall %) | adapted head | cold head | blended |")
+        w("|---|---|---|---|")
+        names = {"held": "new corpus", "in": "known corpus"}
+        for k, v in bl["dev"].items():
+            kind, p = k.split("/")
+            w(f"| {names.get(kind, kind)}, {p} | {pct(v['adapted'])} | {pct(v['cold'])} | {pct(v['blended'])} |")
+        w("")
     w("| windows heard | " + " | ".join(str(k) for k in KNOTS) + " |")
     w("|---|" + "---|" * len(KNOTS))
     w("| cold weight | " + " | ".join(f"{v:.2f}" for v in bl["cold_weight"]) + " |")
@@ -1165,6 +1214,8 @@ def card_section(w, calls=None, calls_before=None, fixtures_cs=None):
             if "anger_precision" in v:
                 w(f"| calls.py turns, {name} | {pct(v['anger_precision'])} | {pct(v['anger_recall'])} | | |")
     w("")
+    if calls and calls_dev:
+        alert_section(w, calls, calls_dev)
     rows = experiment_rows(RESULTS, COLD_WHAT)
     if rows:
         w("### Cold-head experiments (judged alone, %)\n")

@@ -64,14 +64,14 @@ MIXUP = 0.2
 # features), for the card
 CALLS_PREVIOUS = {"16 kHz": (107, 196), "8 kHz μ-law": (106, 196)}
 # ms per 2 s window, batch 1, one thread (`ser bench model --batches 1 --windows 2 --threads 1`), for the card
-SPEED_MS = {"general6": 2.3, "crema6": 2.3}
+SPEED_MS = {"general6": 1.2, "crema6": 1.6}
 # call01 turn labels right with this model (`ser replay`, ReplayCommandTests prints them), for the card
-CALL01_TURNS = {"stereo 16 kHz": (15, 28), "8 kHz μ-law": (16, 28)}
+CALL01_TURNS = {"stereo 16 kHz": (14, 28), "8 kHz μ-law": (14, 28)}
 # the calls of tools/model/calls.py with general6 before the cold start (first three turns of a channel, later)
 CALLS_BEFORE = {"variants": {"16 kHz": {"agreement": 116 / 196, "first": [21, 42], "later": [95, 154]},
                              "8 kHz μ-law": {"agreement": 116 / 196, "first": [19, 42], "later": [97, 154]}}}
 # the 60 fixture clips judged alone through the C# path (`./ser classify ../shared/data/fixtures/clips --json`)
-FIXTURES_CS = None
+FIXTURES_CS = 33 / 60
 
 
 class Functionals(nn.Module):
@@ -143,14 +143,16 @@ class Functionals(nn.Module):
         mel = torch.log(torch.matmul(self.fb, power) + 1e-8)  # [B, M, T]
         energy = torch.log(power.sum(1) + 1e-8)  # [B, T]
         thr = energy.amax(1, keepdim=True) - 8.06  # 35 dB
-        if GATE == "floor":
+        if GATE in ("floor", "floor10"):
             # frames within 6 dB of the window's noise floor (the quietest 100 ms within 60 dB of the peak, so
             # digital silence does not count) are not speech either: a noisy clip's room sound stays out of the
-            # statistics as a clean one's does
+            # statistics as a clean one's does. Frames within 10 dB of the peak always count, so a window without
+            # a floor of its own (a sustained vowel, a steady tone) keeps its frames.
+            peak = energy.amax(1, keepdim=True)
             sm = F.avg_pool1d(energy.unsqueeze(1), 5, stride=1, padding=2, count_include_pad=False).squeeze(1)
-            valid = (sm > energy.amax(1, keepdim=True) - 13.8).float()
+            valid = (sm > peak - 13.8).float()
             floor = (sm + (1.0 - valid) * 1e4).amin(1, keepdim=True)
-            thr = torch.maximum(thr, floor + 1.38)
+            thr = torch.maximum(thr, torch.minimum(floor + 1.38, peak - 2.3) if GATE == "floor10" else floor + 1.38)
         act = (energy > thr).float()
         n = act.sum(1).clamp(min=1.0)
         w3 = act.unsqueeze(1)
@@ -234,9 +236,11 @@ class Functionals(nn.Module):
         return torch.cat([out[g] for g in FEATURE_GROUPS if g in self.groups], 1)
 
 
-# The activity gate: "peak" (frames within 35 dB of the window's loudest: general6 before the cold-start change)
-# or "floor" (also more than 6 dB above the window's noise floor: CREMA-D's and URDU's room noise no longer counts
-# as speech; chosen on dev, model card). SER_GATE overrides it for feature experiments (caches are named by it).
+# The activity gate: "peak" (frames within 35 dB of the window's loudest: general6 before the cold-start change),
+# "floor" (the shipped one: also more than 6 dB above the window's noise floor, so CREMA-D's and URDU's room noise
+# no longer counts as speech; chosen on dev, model card) or "floor10" (an experiment, not shipped: the same, but
+# frames within 10 dB of the peak always count, so a window with no quieter stretch keeps its frames). SER_GATE
+# overrides it for feature experiments (caches are named by it).
 GATE = os.environ.get("SER_GATE", "floor")
 
 # Every candidate feature group, in output order; `features` caches them all, the model computes GROUPS.
@@ -781,8 +785,9 @@ def step_card(a):
     w(f"- Calibration on dev ({cal['dev_clip_passes']} clip passes, causal speaker statistics): expected calibration "
       f"error {pct(cal['dev_ece_before'])} % → **{pct(cal['dev_ece_after'])} %** after temperature scaling.")
     w(f"- Speed: {SPEED_MS['general6']:.1f} ms per 2 s window at batch 1 on one thread (`ser bench model --model "
-      f"general6 --batches 1 --windows 2 --threads 1`; `crema6` {SPEED_MS['crema6']:.1f} ms in the same run), plus a "
-      "head run per window and channel (microseconds).\n")
+      f"general6 --batches 1 --windows 2 --threads 1`, p50, the feature graph and both heads of a window judged "
+      f"alone; `crema6` {SPEED_MS['crema6']:.1f} ms in the same run) (bar ≤ 5 ms: "
+      f"**{'met' if SPEED_MS['general6'] <= 5 else 'NOT met'}**).\n")
     w("## How it adapts, and what that means for users\n")
     w("Emotion shows as a departure from a speaker's own baseline (level, pitch range, timbre, microphone). Each "
       "channel of a stream keeps the sums of its windows' features, starting from "
@@ -813,7 +818,8 @@ def step_card(a):
     alone = a.alone or alone_sentence(loco)
     if alone:
         w("\nThe adapted head judged alone (each clip a new channel, prior only, no cold head): " + alone + "\n")
-    coldstart.card_section(w, calls, CALLS_BEFORE, FIXTURES_CS)
+    coldstart.card_section(w, calls, CALLS_BEFORE, FIXTURES_CS,
+                           load_json(os.path.join(OUT_DIR, "calls_dev.json"), {}))
     w("\n## Experiments (leave-one-corpus-out macro recall, %)\n")
     w("Same held-out corpora; the CNN rows are the log-mel CNN-transformer recipes of `crema6` and `multi6` "
       "(their cards). Functional rows: the features and MLP head of this model, only the normalisation varied.\n")
@@ -841,6 +847,9 @@ def step_card(a):
       f"pitch and voicing ({abl_mean('speaker_causal') - abl_mean('speaker_causal_no_pitch'):+.1f}). What did not: training the CNN longer (30.4 → 30.7 %), per-window band "
       "normalisation and channel augmentation (multi6). Causal statistics lose nothing against statistics over all "
       "of a speaker's clips.\n")
+    w("\nThe feature and head experiment tables below were measured before the cold-start change: peak activity "
+      "gate, no perturbed copies (the shipped recipe's row there scores 43.3 % held out, against 43.0 % for the "
+      "same head on the noise-floor features; *Adapted-head experiments of this change* above).\n")
     head_rows(w, load_json(os.path.join(OUT_DIR, "head_experiments.json"), {}))
     bar = crema_acc - 0.10
     floor = bar - 1.96 * math.sqrt(bar * (1 - bar) / 28)

@@ -108,6 +108,17 @@ def crop_rows(X, speakers, y, w, crops):
 
 
 def train_eval(d, tr, cfg):
+    if cfg.get("ens"):
+        # members separated by ";", each this recipe with its own key=value overrides (","): logits averaged
+        heads = []
+        for spec in cfg["ens"].split(";"):
+            mc = dict(cfg, ens="")
+            for kv in filter(None, spec.split(",")):
+                k, v = kv.split("=")
+                mc[k] = type(DEFAULT[k])(v)
+            hs, prior = train_eval(d, tr, mc)
+            heads += hs
+        return heads, prior
     X, S, C = d["X"], d["speaker"], d["corpus"]
     y = d["y"][tr]
     Z = G.speaker_zscore(X[tr], S[tr])
@@ -221,7 +232,7 @@ def run(cfg, loco_corpora):
 DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
            "ls": 0.1, "mixup": 0.0, "scheme": "sqrt", "crema_w": 1.0, "lab_alpha": 0.0, "seeds": 1, "bias": 0, "seed_off": 0,
            "groups": "base", "crops": 0, "sp": 0.0, "aug": 0.0, "adv": 0.0,
-           "causal": 0}
+           "causal": 0, "ens": ""}
 
 
 DIS = G.LABELS.index("disgust")
@@ -438,7 +449,7 @@ def run_one(args):
     cfg = dict(DEFAULT)
     loco_c = list(CORE)
     for kv in args[1:]:
-        k, v = kv.split("=")
+        k, v = kv.split("=", 1)
         if k == "loco":
             loco_c = [x for x in v.split(",") if x]
             continue

@@ -32,17 +32,17 @@ TURNS_PER_CHANNEL = 14
 NOISE_DBFS = -55.0
 
 
-def calls_dir(corpus):
-    return os.path.join(crema.ROOT, ".cache", "calls", corpus)
+def calls_dir(corpus, split="test"):
+    return os.path.join(crema.ROOT, ".cache", "calls", corpus if split == "test" else f"{corpus}-{split}")
 
 
-def plan(corpus, n_calls, seed):
+def plan(corpus, n_calls, seed, split="test"):
     """Which speaker and clips make each turn: speakers paired at random, each channel's 14 turns cover every
     label the speaker has at least twice, in random order."""
     rs = np.random.RandomState(seed)
     by_speaker = {}
     for c in corpora.clips(corpus):
-        if corpora.split_of(corpus, c.speaker) == "test":
+        if corpora.split_of(corpus, c.speaker) == split:
             by_speaker.setdefault(c.speaker, []).append(c)
     speakers = sorted(by_speaker)
     rs.shuffle(speakers)
@@ -67,7 +67,7 @@ def plan(corpus, n_calls, seed):
                     rs.shuffle(pool[lab])
                 turns.append((lab, [pool[lab].pop() for _ in range(min(n, len(pool[lab])))]))
             channels.append(turns)
-        calls.append({"name": f"{corpus}_call{k + 1:02d}", "speakers": speakers[2 * k: 2 * k + 2],
+        calls.append({"name": f"{corpus}{'' if split == 'test' else '-' + split}_call{k + 1:02d}", "speakers": speakers[2 * k: 2 * k + 2],
                       "channels": channels})
     return calls, rs
 
@@ -101,8 +101,8 @@ def write_wav(path, pcm):
 
 
 def build(a):
-    calls, rs = plan(a.corpus, a.calls, a.seed)
-    d = calls_dir(a.corpus)
+    calls, rs = plan(a.corpus, a.calls, a.seed, a.split)
+    d = calls_dir(a.corpus, a.split)
     os.makedirs(d, exist_ok=True)
     for call in calls:
         pcm, truth = render(call, rs)
@@ -117,9 +117,10 @@ def build(a):
         print(f"built {call['name']}: speakers {', '.join(call['speakers'])}, {truth['duration_s']:.0f} s", flush=True)
 
 
-def turn_agreement(truth, events):
-    """Turns whose longest-overlapping final label is the truth's, per channel (SpeechScoring.TurnLabelAgreement)."""
-    agree = turns = 0
+def turn_labels(truth, events):
+    """Each turn's (channel, turn index within its channel, true label, label of the longest-overlapping finals or
+    None), as SpeechScoring.TurnLabelAgreement judges them."""
+    out, seen = [], {}
     finals = [e for e in events if e.get("final")]
     for seg in truth["segments"]:
         votes = {}
@@ -129,13 +130,77 @@ def turn_agreement(truth, events):
             ov = min(e["end_s"], seg["end_s"]) - max(e["start_s"], seg["start_s"])
             if ov > 0:
                 votes[e["label"]] = votes.get(e["label"], 0.0) + ov
-        turns += 1
-        agree += int(bool(votes) and max(votes, key=votes.get) == seg["emotion"])
-    return agree, turns
+        k = seen.get(seg["channel"], 0)
+        seen[seg["channel"]] = k + 1
+        out.append((seg["channel"], k, seg["emotion"], max(votes, key=votes.get) if votes else None))
+    return out
+
+
+def turn_agreement(truth, events):
+    """Turns whose longest-overlapping final label is the truth's, per channel (SpeechScoring.TurnLabelAgreement)."""
+    t = turn_labels(truth, events)
+    return sum(int(p == y) for _, _, y, p in t), len(t)
+
+
+# the first turns of a channel, which the cold-start path answers (model card: first three turns and later)
+FIRST_TURNS = 3
+
+
+def turn_summary(turns):
+    """Agreement of the first FIRST_TURNS turns of each channel and of the later ones; anger precision and recall
+    over all turns."""
+    first = [p == y for _, k, y, p in turns if k < FIRST_TURNS]
+    later = [p == y for _, k, y, p in turns if k >= FIRST_TURNS]
+    said = [y for _, _, y, p in turns if p == "angry"]
+    angry = [p for _, _, y, p in turns if y == "angry"]
+    return {"first_turns": FIRST_TURNS, "first": [int(sum(first)), len(first)], "later": [int(sum(later)), len(later)],
+            "anger_precision": (sum(y == "angry" for y in said) / len(said)) if said else None,
+            "anger_recall": (sum(p == "angry" for p in angry) / len(angry)) if angry else None,
+            "anger_said": len(said), "angry_turns": len(angry)}
+
+
+ALERT_WINDOW_S, ALERT_MIN_SPEECH_S = 30.0, 2.0
+THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+
+
+def alert_points(truth, events, step=1.0):
+    """The dashboard's alert rule, every `step` seconds of each channel: (predicted share of the speech in the last
+    ALERT_WINDOW_S that finals call angry, or None under ALERT_MIN_SPEECH_S of speech; true share of that speech in
+    angry turns)."""
+    finals = [e for e in events if e.get("final")]
+    out = []
+    t = ALERT_WINDOW_S / 2
+    while t <= truth["duration_s"]:
+        lo = t - ALERT_WINDOW_S
+        for ch in (0, 1):
+            fs = [e for e in finals if e["channel"] == ch]
+            speech = sum(max(0.0, min(e["end_s"], t) - max(e["start_s"], lo)) for e in fs)
+            angry = sum(max(0.0, min(e["end_s"], t) - max(e["start_s"], lo)) for e in fs if e["label"] == "angry")
+            segs = [sg for sg in truth["segments"] if sg["channel"] == ch]
+            tsp = sum(max(0.0, min(sg["end_s"], t) - max(sg["start_s"], lo)) for sg in segs)
+            tang = sum(max(0.0, min(sg["end_s"], t) - max(sg["start_s"], lo)) for sg in segs if sg["emotion"] == "angry")
+            if tsp <= 0:
+                continue
+            out.append((angry / speech if speech >= ALERT_MIN_SPEECH_S else None, tang / tsp))
+        t += step
+    return out
+
+
+def alert_table(points):
+    """Precision and recall of the alert (predicted share > threshold) against a recent half-minute that is at
+    least half angry speech, per threshold."""
+    rows = {}
+    for th in THRESHOLDS:
+        tp = sum(1 for p, y in points if p is not None and p > th and y >= 0.5)
+        fp = sum(1 for p, y in points if p is not None and p > th and y < 0.5)
+        fn = sum(1 for p, y in points if (p is None or p <= th) and y >= 0.5)
+        rows[str(th)] = {"precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+                         "alerts": tp + fp}
+    return rows
 
 
 def score(a):
-    d = calls_dir(a.corpus)
+    d = calls_dir(a.corpus, a.split)
     variants = {"16 kHz": d, "8 kHz μ-law": os.path.join(d, "telephone")}
     # a model id of models/, or a model folder elsewhere (to compare an earlier version)
     model_dir = a.model if os.path.isdir(a.model) else os.path.join(crema.ROOT, "models", a.model)
@@ -155,28 +220,35 @@ def score(a):
         if not wavs:
             continue
         res = os.path.join(crema.ROOT, ".cache", "calls", "replay", os.path.basename(model_dir.rstrip("/")),
-                           os.path.basename(vd))
+                           a.split, os.path.basename(vd))
         cmd = [os.path.join(crema.ROOT, "ser"), "replay", *wavs, "--out", res, "--channels", "agent,customer",
                "--quiet", "--model", a.model]
         subprocess.run(cmd, check=True)
-        per, agree_all, turns_all = {}, 0, 0
+        per, agree_all, turns_all, all_turns, points = {}, 0, 0, [], []
         for w in wavs:
             stem = os.path.splitext(os.path.basename(w))[0]
             with open(os.path.join(d, stem + "_truth.json")) as fh:
                 truth = json.load(fh)
             with open(os.path.join(res, stem + ".jsonl")) as fh:
                 events = [json.loads(line) for line in fh if line.strip()]
-            ag, tu = turn_agreement(truth, events)
+            t = turn_labels(truth, events)
+            all_turns += t
+            points += alert_points(truth, events)
+            ag, tu = sum(int(p == y) for _, _, y, p in t), len(t)
             per[stem] = [ag, tu]
             agree_all, turns_all = agree_all + ag, turns_all + tu
         p = agree_all / turns_all
         se = math.sqrt(p * (1 - p) / turns_all)
         out["variants"][name] = {"agree": agree_all, "turns": turns_all, "agreement": p, "ci95": [p - 1.96 * se,
-                                 p + 1.96 * se], "per_call": per}
+                                 p + 1.96 * se], "per_call": per} | turn_summary(all_turns) | {
+                                 "alerts": alert_table(points)}
         print(f"{a.model} {name}: turn labels {agree_all}/{turns_all} = {100 * p:.1f} % (95 % CI "
               f"{100 * (p - 1.96 * se):.1f}-{100 * (p + 1.96 * se):.1f}); clip accuracy {100 * acc:.1f} %, bar "
               f"{100 * (acc - 0.10):.1f} %: {'met' if p >= acc - 0.10 else 'NOT met'}", flush=True)
-    with open(os.path.join(model_dir, "calls.json"), "w") as fh:
+        v = out["variants"][name]
+        print(f"  first {FIRST_TURNS} turns of a channel {v['first'][0]}/{v['first'][1]}, later {v['later'][0]}/"
+              f"{v['later'][1]}; anger precision {v['anger_precision']}, recall {v['anger_recall']}", flush=True)
+    with open(os.path.join(model_dir, "calls.json" if a.split == "test" else f"calls_{a.split}.json"), "w") as fh:
         json.dump(out, fh, indent=1, ensure_ascii=False)
         fh.write("\n")
 
@@ -189,6 +261,8 @@ def main():
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--telephone", action="store_true", help="build: also the 8 kHz μ-law round trip of each call")
     ap.add_argument("--model", default="general6", help="score: model id, or a model folder")
+    ap.add_argument("--split", default="test", help="whose speakers: test (the card's bar) or dev (choices, e.g. the "
+                    "alert threshold); dev results go to calls_dev.json")
     a = ap.parse_args()
     corpora.require_data()
     {"build": build, "score": score}[a.step](a)

@@ -108,6 +108,17 @@ def crop_rows(X, speakers, y, w, crops):
 
 
 def train_eval(d, tr, cfg):
+    if cfg.get("ens"):
+        # members separated by ";", each this recipe with its own key=value overrides (","): logits averaged
+        heads = []
+        for spec in cfg["ens"].split(";"):
+            mc = dict(cfg, ens="")
+            for kv in filter(None, spec.split(",")):
+                k, v = kv.split("=")
+                mc[k] = type(DEFAULT[k])(v)
+            hs, prior = train_eval(d, tr, mc)
+            heads += hs
+        return heads, prior
     X, S, C = d["X"], d["speaker"], d["corpus"]
     y = d["y"][tr]
     Z = G.speaker_zscore(X[tr], S[tr])
@@ -118,6 +129,33 @@ def train_eval(d, tr, cfg):
         # whole clips)
         Zc, yc, wc = crop_rows(X[tr], S[tr], y, w, d["crops"])
         Z, y, w = np.concatenate([Z, Zc]), np.concatenate([y, yc]), np.concatenate([w, wc])
+    for k in range(int(cfg.get("causal", 0))):
+        # the same clips normalised as a live channel does (random order, running statistics from the prior):
+        # rows whose normalisation is as rough as the first clips of a new voice make it at run time
+        Zc = G.causal_zscore(X[tr], S[tr], prior, G.PRIOR_CLIPS, seed=100 + k)
+        n0 = int(tr.sum())
+        Z, y, w = np.concatenate([Z, Zc]), np.concatenate([y, y[:n0]]), np.concatenate([w, w[:n0]])
+    for v in ("sp", "aug"):
+        if cfg.get(v):
+            # perturbed copies of the training clips (coldstart.py features): each speaker at each speed (or with
+            # its channel augmentations) a pseudo-speaker, normalised by its own statistics; half their clips' weight
+            import coldstart
+            p = coldstart.load_perturbed(v, cfg["groups"].split("+"))
+            m = np.isin(p["corpus"], np.unique(C[tr]))
+            ps = np.array([f"{s}@{f}" for s, f in zip(p["speaker"][m], p["factor"][m])])
+            Zp = G.speaker_zscore(p["X"][m], ps)
+            wp = label_balance(weights(p["corpus"][m], p["y"][m], cfg["scheme"], cfg["crema_w"]), p["y"][m],
+                               cfg["lab_alpha"]) * 0.5 * cfg[v]
+            Z, y, w = np.concatenate([Z, Zp]), np.concatenate([y, p["y"][m]]), np.concatenate([w, wp])
+    if cfg.get("adv", 0) > 0:
+        import coldstart
+        cc = C[tr]
+        if len(cc) != len(y):
+            raise SystemExit("adv with perturbed or crop rows is not supported")
+        acfg = dict(coldstart.COLD_DEFAULT, **{k: cfg[k] for k in ("hidden", "drop_in", "drop_h", "epochs", "lr", "wd",
+                                                                   "ls", "mixup", "seed_off", "adv")})
+        heads = [coldstart.fit_adversarial(Z, y, w, cc, acfg)]
+        return heads, prior
     heads = [fit(Z, y, w, cfg, G.SEED + cfg["seed_off"] * 100 + k) for k in range(cfg["seeds"])]
     return heads, prior
 
@@ -135,7 +173,7 @@ def load(cfg):
 def run(cfg, loco_corpora):
     d = load(cfg)
     X, S, Y, C, SP = d["X"], d["speaker"], d["y"], d["corpus"], d["split"]
-    out = {"cfg": cfg}
+    out = {"cfg": cfg, "gate": G.GATE}
     t0 = time.time()
     # in-corpus
     tr = SP == "train"
@@ -172,23 +210,29 @@ def run(cfg, loco_corpora):
             b = np.zeros(6)
         m = C == held
         Zte = G.causal_zscore(X[m], S[m], prior, G.PRIOR_CLIPS)
-        r = G.score(logits(heads, Zte) + b, Y[m])
+        lg_te = logits(heads, Zte) + b
+        r = G.score(lg_te, Y[m])
+        xd = SP[m] == "dev"  # the held-out corpus's dev speakers: what recipes are chosen by
+        xdev = G.score(lg_te[xd], Y[m][xd])["macro_recall"]
         alone = None
         if cfg.get("alone"):
             Za = np.stack([G.runtime_zscore(x[None], prior, G.PRIOR_WINDOWS)[0] for x in X[m]])
             alone = G.score(logits(heads, Za) + b, Y[m])["macro_recall"]
         loco[held] = {"mrec": r["macro_recall"], "acc": r["accuracy"], "recall": r["recall"],
-                      "min": min(r["recall"].items(), key=lambda kv: kv[1]), "alone": alone}
+                      "min": min(r["recall"].items(), key=lambda kv: kv[1]), "alone": alone, "xdev_mrec": xdev}
     out["loco"] = loco
     core = [loco[c]["mrec"] for c in CORE if c in loco]
     out["loco_mean"] = float(np.mean(core)) if core else None
+    xcore = [loco[c]["xdev_mrec"] for c in CORE if c in loco]
+    out["xdev_mean"] = float(np.mean(xcore)) if xcore else None
     out["minutes"] = round((time.time() - t0) / 60, 1)
     return out
 
 
 DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
            "ls": 0.1, "mixup": 0.0, "scheme": "sqrt", "crema_w": 1.0, "lab_alpha": 0.0, "seeds": 1, "bias": 0, "seed_off": 0,
-           "groups": "base", "crops": 0}
+           "groups": "base", "crops": 0, "sp": 0.0, "aug": 0.0, "adv": 0.0,
+           "causal": 0, "ens": ""}
 
 
 DIS = G.LABELS.index("disgust")
@@ -405,7 +449,7 @@ def run_one(args):
     cfg = dict(DEFAULT)
     loco_c = list(CORE)
     for kv in args[1:]:
-        k, v = kv.split("=")
+        k, v = kv.split("=", 1)
         if k == "loco":
             loco_c = [x for x in v.split(",") if x]
             continue
@@ -423,6 +467,7 @@ def run_one(args):
           f"{100*r['test_crema_acc']:5.1f} (min {r['test_crema_min'][0][:3]} {100*r['test_crema_min'][1]:4.1f}) | LOCO "
           + " ".join(f"{c[:5]} {100*v['mrec']:4.1f}/{v['min'][0][:3]} {100*v['min'][1]:4.1f}" for c, v in lo.items())
           + (f" | mean {100*r['loco_mean']:4.1f}" if r["loco_mean"] is not None else "")
+          + (f" | xdev {100*r['xdev_mean']:4.1f}" if r.get("xdev_mean") is not None else "")
           + f" | {r['minutes']} min", flush=True)
 
 

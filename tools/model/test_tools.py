@@ -186,6 +186,40 @@ class Splits(unittest.TestCase):
 class General(unittest.TestCase):
     """general6: the features it hears and the normaliser the runtime mirrors."""
 
+    def setUp(self):
+        # The DSP tests use steady synthetic tones, which have no quieter stretch: the shipped noise-floor gate
+        # (tested on its own below) would count none of their frames as speech. They check the features under
+        # the plain peak gate.
+        import general
+        self._gate = general.GATE
+        general.GATE = "peak"
+
+    def tearDown(self):
+        import general
+        general.GATE = self._gate
+
+    def test_the_noise_floor_gate_leaves_room_noise_out_of_the_statistics(self):
+        import general
+        rs = np.random.RandomState(0)
+        t = np.arange(16000) / 16000.0
+        tone = 0.3 * np.sign(np.sin(2 * np.pi * 150 * t))
+        noise = rs.randn(32000) * 0.3 * 10 ** (-30 / 20)  # room noise 30 dB down: inside the 35 dB peak gate
+        x = noise.copy()
+        x[8000:24000] += tone
+        x = torch.from_numpy(x.astype(np.float32))[None]
+        active = general.FEATURE_NAMES.index("active_ratio")
+        old = general.GATE
+        try:
+            got = {}
+            for gate in ("peak", "floor"):
+                general.GATE = gate
+                with torch.no_grad():
+                    got[gate] = general.Functionals().eval()(x)[0].numpy()[active]
+        finally:
+            general.GATE = old
+        self.assertGreater(got["peak"], 0.95)  # the noise reads as speech
+        self.assertAlmostEqual(got["floor"], 0.5, delta=0.05)  # only the tone's half
+
     def test_pitch_feature_finds_the_period_of_a_voiced_tone(self):
         import general
         fx = general.Functionals().eval()

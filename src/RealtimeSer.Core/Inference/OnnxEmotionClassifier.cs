@@ -13,16 +13,21 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
     // The head of a model with per-channel adaptation (manifest "adaptation"), null otherwise.
     private readonly OnnxSession? _head;
 
+    // The cold-start head of such a model (manifest "adaptation.cold_start"), null otherwise.
+    private readonly OnnxSession? _coldHead;
+
     private OnnxEmotionClassifier(
         ModelManifest manifest,
         OnnxSession session,
         OnnxSession? head,
+        OnnxSession? coldHead,
         bool? padShapes
     )
     {
         Manifest = manifest;
         _session = session;
         _head = head;
+        _coldHead = coldHead;
         CheckGraph();
         Shapes = new ShapePlan(
             padShapes ?? session.ExecutionProvider == ExecutionProviderKind.Cuda,
@@ -39,8 +44,9 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
     /// <summary>The input shapes the model's graph is run with.</summary>
     public ShapePlan Shapes { get; }
 
-    /// <summary>The ONNX sessions behind this model (the graph, and the head of an adaptive model).</summary>
-    public IReadOnlyList<OnnxSession> Sessions => _head is null ? [_session] : [_session, _head];
+    /// <summary>The ONNX sessions behind this model (the graph, and the heads of an adaptive model).</summary>
+    public IReadOnlyList<OnnxSession> Sessions =>
+        [_session, .. _head is null ? [] : new[] { _head }, .. _coldHead is null ? [] : new[] { _coldHead }];
 
     public ModelManifest Manifest { get; }
 
@@ -71,6 +77,7 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
             }
         );
         OnnxSession? head = null;
+        OnnxSession? coldHead = null;
         try
         {
             if (manifest.Adaptation is { } adaptation)
@@ -85,11 +92,23 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                         LogId = manifest.Id + "/head",
                     }
                 );
+                if (adaptation.ColdStart is { } cold)
+                {
+                    coldHead = OnnxSession.Load(
+                        cold.HeadPath,
+                        new OnnxSessionOptions
+                        {
+                            Provider = ExecutionProviderKind.Cpu,
+                            LogId = manifest.Id + "/cold_head",
+                        }
+                    );
+                }
             }
-            return new OnnxEmotionClassifier(manifest, session, head, padShapes);
+            return new OnnxEmotionClassifier(manifest, session, head, coldHead, padShapes);
         }
         catch
         {
+            coldHead?.Dispose();
             head?.Dispose();
             session.Dispose();
             throw;
@@ -144,7 +163,8 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
             RunGraph(windows, count, outputs, Manifest.Labels.Count);
             return;
         }
-        // Without a channel, each window is judged as the first of a new one: normalised with the prior only.
+        // Without a channel, each window is judged as the first of a new one: normalised with the prior only, and
+        // blended with the cold-start head as a channel's first window is.
         var labels = Manifest.Labels.Count;
         if (outputs.Length < count * labels)
         {
@@ -264,17 +284,24 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
 
     public void Dispose()
     {
+        _coldHead?.Dispose();
         _head?.Dispose();
         _session.Dispose();
     }
 
-    /// <summary>One channel of an adaptive model: its speaker statistics and the head run on each window.</summary>
+    /// <summary>
+    /// One channel of an adaptive model: its speaker statistics and the head run on each window, blended with the
+    /// cold-start head (when the model has one) by the weight the manifest gives for the windows heard so far.
+    /// Depends only on the windows' features and their order, so replay stays deterministic.
+    /// </summary>
     private sealed class ChannelHead(OnnxEmotionClassifier owner, SpeakerAdaptation adaptation)
         : IChannelAdapter
     {
         private readonly SpeakerNormalizer _normalizer = new(adaptation);
         private readonly float[] _normalized = new float[adaptation.FeatureCount];
         private readonly float[] _logits = new float[owner.Manifest.Labels.Count];
+        private readonly float[] _coldLogits = new float[owner.Manifest.Labels.Count];
+        private readonly float[] _raw = new float[adaptation.FeatureCount];
 
         public void Adapt(ReadOnlySpan<float> features, Span<float> probabilities)
         {
@@ -289,7 +316,28 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                 [NamedTensor.Float(adaptation.HeadInput, _normalized, [1, _normalized.Length])],
                 [new OutputBuffer(adaptation.HeadOutput, _logits, [1, _logits.Length])]
             );
-            _logits.AsSpan().CopyTo(logits);
+            if (adaptation.ColdStart is not { } cold)
+            {
+                _logits.AsSpan().CopyTo(logits);
+                return;
+            }
+            var weight = cold.Blend.WeightAt(_normalizer.Windows);
+            if (weight > 0)
+            {
+                features[.._raw.Length].CopyTo(_raw);
+                owner._coldHead!.RunInto(
+                    [NamedTensor.Float(cold.HeadInput, _raw, [1, _raw.Length])],
+                    [new OutputBuffer(cold.HeadOutput, _coldLogits, [1, _coldLogits.Length])]
+                );
+            }
+            ColdStartBlending.Blend(
+                cold.Blend.Space,
+                weight,
+                cold.Blend.TemperatureAt(_normalizer.Windows),
+                _coldLogits,
+                _logits,
+                logits
+            );
         }
     }
 
@@ -337,7 +385,11 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                     )
                 );
             }
-            CheckHead(adaptation);
+            CheckHead(_head!, adaptation.HeadPath, adaptation.HeadInput, adaptation.HeadOutput, adaptation);
+            if (adaptation.ColdStart is { } cold)
+            {
+                CheckHead(_coldHead!, cold.HeadPath, cold.HeadInput, cold.HeadOutput, adaptation);
+            }
             return;
         }
         if (output.Shape[1] > 0 && output.Shape[1] != Manifest.Labels.Count)
@@ -350,10 +402,16 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
         }
     }
 
-    private void CheckHead(SpeakerAdaptation adaptation)
+    private void CheckHead(
+        OnnxSession head,
+        string headPath,
+        string headInput,
+        string headOutput,
+        SpeakerAdaptation adaptation
+    )
     {
-        var input = _head!.Inputs.FirstOrDefault(i => i.Name == adaptation.HeadInput);
-        var output = _head.Outputs.FirstOrDefault(o => o.Name == adaptation.HeadOutput);
+        var input = head.Inputs.FirstOrDefault(i => i.Name == headInput);
+        var output = head.Outputs.FirstOrDefault(o => o.Name == headOutput);
         if (
             input is null
             || input.Shape.Count != 2
@@ -364,10 +422,10 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
         )
         {
             throw new InvalidDataException(
-                $"{adaptation.HeadPath} disagrees with its manifest: it must map '{adaptation.HeadInput}' "
-                    + $"[batch, {adaptation.FeatureCount}] to '{adaptation.HeadOutput}' [batch, {Manifest.Labels.Count}] "
-                    + $"(graph inputs: {string.Join(", ", _head.Inputs.Select(Describe))}; "
-                    + $"outputs: {string.Join(", ", _head.Outputs.Select(Describe))})."
+                $"{headPath} disagrees with its manifest: it must map '{headInput}' "
+                    + $"[batch, {adaptation.FeatureCount}] to '{headOutput}' [batch, {Manifest.Labels.Count}] "
+                    + $"(graph inputs: {string.Join(", ", head.Inputs.Select(Describe))}; "
+                    + $"outputs: {string.Join(", ", head.Outputs.Select(Describe))})."
             );
         }
     }

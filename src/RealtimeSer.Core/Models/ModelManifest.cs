@@ -78,4 +78,69 @@ public sealed record SpeakerAdaptation(
 )
 {
     public int FeatureCount => PriorMean.Length;
+
+    /// <summary>
+    /// The cold-start path (manifest <c>adaptation.cold_start</c>): a head that needs no speaker statistics,
+    /// blended with the adapted head while the channel has heard little speech; null for models without one.
+    /// </summary>
+    public ColdStart? ColdStart { get; init; }
+}
+
+/// <summary>How scores of two heads are blended.</summary>
+public enum BlendSpace
+{
+    /// <summary><c>p = w·softmax(cold) + (1 − w)·softmax(adapted)</c>; the logits reported are <c>log p</c>.</summary>
+    Probabilities,
+
+    /// <summary><c>logits = w·cold + (1 − w)·adapted</c>.</summary>
+    Logits,
+}
+
+/// <summary>
+/// A channel's first windows judged without its speaker's statistics: <see cref="HeadPath"/> maps the feature
+/// graph's raw output (<see cref="HeadInput"/>, not speaker-normalised; any normalisation is inside the graph) to
+/// logits (<see cref="HeadOutput"/>), and <see cref="Blend"/> says how much of each window's scores come from it.
+/// A clip judged alone is the first window of a new channel.
+/// </summary>
+public sealed record ColdStart(string HeadPath, string HeadInput, string HeadOutput, ColdStartBlend Blend);
+
+/// <summary>
+/// The cold head's weight as a function of the windows a channel has adapted on (the current one included):
+/// <see cref="ColdWeight"/>[i] at <see cref="Windows"/>[i], linear in log(windows) between knots and constant
+/// outside them; the blend's logits are then divided by <see cref="Temperature"/> at the same knots (all 1 when
+/// the manifest gives none). Fitted on dev speakers (tools/model/coldstart.py).
+/// </summary>
+public sealed record ColdStartBlend(
+    BlendSpace Space,
+    double[] Windows,
+    double[] ColdWeight,
+    double[]? Temperature = null
+)
+{
+    /// <summary>The cold head's weight for a window that is the channel's <paramref name="windows"/>-th.</summary>
+    public double WeightAt(long windows) => At(ColdWeight, windows);
+
+    /// <summary>The temperature of the blended logits for the channel's <paramref name="windows"/>-th window.</summary>
+    public double TemperatureAt(long windows) => Temperature is null ? 1.0 : At(Temperature, windows);
+
+    private double At(double[] values, long windows)
+    {
+        if (windows <= Windows[0])
+        {
+            return values[0];
+        }
+        var last = Windows.Length - 1;
+        if (windows >= Windows[last])
+        {
+            return values[last];
+        }
+        var k = 0;
+        while (Windows[k + 1] <= windows)
+        {
+            k++;
+        }
+        var t =
+            (Math.Log(windows) - Math.Log(Windows[k])) / (Math.Log(Windows[k + 1]) - Math.Log(Windows[k]));
+        return values[k] + (t * (values[k + 1] - values[k]));
+    }
 }

@@ -142,7 +142,79 @@ public static class ModelManifestLoader
                 adaptation.HeadPath
             );
         }
-        return adaptation;
+        return adaptation with { ColdStart = ParseColdStart(a, dir, path) };
+    }
+
+    // adaptation.cold_start (optional): {"head": "cold_head.onnx", "head_input": "features", "head_output":
+    // "logits", "blend": {"space": "probabilities" | "logits", "windows": [1, 2, ...], "cold_weight": [...],
+    // "temperature": [...] (optional)}}
+    private static ColdStart? ParseColdStart(JsonElement adaptation, string dir, string path)
+    {
+        if (!adaptation.TryGetProperty("cold_start", out var c) || c.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (c.ValueKind != JsonValueKind.Object || !c.TryGetProperty("blend", out var b))
+        {
+            throw new InvalidDataException(
+                $"{path}: adaptation.cold_start needs a head and a blend (windows, cold_weight)."
+            );
+        }
+        double[] Numbers(string name) =>
+            b.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array
+                ? v.EnumerateArray().Select(x => x.GetDouble()).ToArray()
+                : [];
+        var space = OptionalString(b, "space") switch
+        {
+            null or "probabilities" => BlendSpace.Probabilities,
+            "logits" => BlendSpace.Logits,
+            var other => throw new InvalidDataException(
+                $"{path}: cold_start blend space '{other}' is not known (probabilities | logits)."
+            ),
+        };
+        var temperature = Numbers("temperature");
+        var blend = new ColdStartBlend(
+            space,
+            Numbers("windows"),
+            Numbers("cold_weight"),
+            temperature.Length == 0 ? null : temperature
+        );
+        var increasing = true;
+        for (var i = 1; i < blend.Windows.Length; i++)
+        {
+            increasing &= blend.Windows[i] > blend.Windows[i - 1];
+        }
+        if (
+            blend.Windows.Length == 0
+            || blend.ColdWeight.Length != blend.Windows.Length
+            || !increasing
+            || !(blend.Windows[0] >= 1)
+            || blend.ColdWeight.Any(w => !(w >= 0 && w <= 1))
+            || (
+                blend.Temperature is { } t
+                && (t.Length != blend.Windows.Length || t.Any(v => !(v > 0 && double.IsFinite(v))))
+            )
+        )
+        {
+            throw new InvalidDataException(
+                $"{path}: cold_start blend needs windows (≥ 1, increasing), as many cold_weight values in [0, 1] "
+                    + "and, if given, as many temperatures > 0."
+            );
+        }
+        var cold = new ColdStart(
+            Path.Combine(dir, OptionalString(c, "head") ?? "cold_head.onnx"),
+            OptionalString(c, "head_input") ?? "features",
+            OptionalString(c, "head_output") ?? "logits",
+            blend
+        );
+        if (!File.Exists(cold.HeadPath))
+        {
+            throw new FileNotFoundException(
+                $"{path} names the cold-start head {cold.HeadPath}, which does not exist.",
+                cold.HeadPath
+            );
+        }
+        return cold;
     }
 
     private static List<TrainingCorpus> ParseCorpora(JsonElement root)

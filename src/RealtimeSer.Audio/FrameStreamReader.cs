@@ -29,15 +29,13 @@ internal sealed class FrameStreamReader : IDisposable
 
     public int Read(Span<float> destination)
     {
-        byte[] buffer = _buffer ?? throw new ObjectDisposedException(nameof(FrameStreamReader));
-        int channels = _format.Channels;
-        int maxFrames = destination.Length / channels;
+        var (buffer, maxFrames) = Begin(destination.Length);
         int frames = 0;
         while (frames < maxFrames && !_ended)
         {
-            int want = BytesWanted(buffer, maxFrames - frames);
-            int n = want == 0 ? 0 : _stream.Read(buffer, _pending, want);
-            frames += Consume(buffer, n, destination[(frames * channels)..]);
+            // A read of nothing (the buffer holds a partial frame's worth already) returns 0.
+            int n = _stream.Read(buffer, _pending, BytesWanted(buffer, maxFrames - frames));
+            frames += Consume(buffer, n, destination[(frames * _format.Channels)..]);
         }
 
         return frames;
@@ -45,9 +43,8 @@ internal sealed class FrameStreamReader : IDisposable
 
     public async ValueTask<int> ReadAsync(Memory<float> destination, CancellationToken cancellationToken)
     {
-        byte[] buffer = _buffer ?? throw new ObjectDisposedException(nameof(FrameStreamReader));
+        var (buffer, maxFrames) = Begin(destination.Length);
         int channels = _format.Channels;
-        int maxFrames = destination.Length / channels;
         int frames = 0;
         while (frames < maxFrames && !_ended)
         {
@@ -63,6 +60,9 @@ internal sealed class FrameStreamReader : IDisposable
 
         return frames;
     }
+
+    private (byte[] Buffer, int MaxFrames) Begin(int samples) =>
+        (_buffer ?? throw new ObjectDisposedException(nameof(FrameStreamReader)), samples / _format.Channels);
 
     public void Dispose()
     {

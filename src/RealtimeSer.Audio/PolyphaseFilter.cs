@@ -32,15 +32,15 @@ internal sealed class PolyphaseFilter
     private static readonly ConcurrentDictionary<(int, int, ResamplerQuality), PolyphaseFilter> s_cache =
         new();
 
-    private PolyphaseFilter(int up, int down, int phases, int halfLength, int tapsPerPhase, float[] table)
-    {
-        Up = up;
-        Down = down;
-        Phases = phases;
-        HalfLength = halfLength;
-        TapsPerPhase = tapsPerPhase;
-        Table = table;
-    }
+    private PolyphaseFilter(int up, int down, int phases, int halfLength, int tapsPerPhase, float[] table) =>
+        (Up, Down, Phases, HalfLength, TapsPerPhase, Table) = (
+            up,
+            down,
+            phases,
+            halfLength,
+            tapsPerPhase,
+            table
+        );
 
     /// <summary>Interpolation factor L of the reduced ratio L/M.</summary>
     public int Up { get; }

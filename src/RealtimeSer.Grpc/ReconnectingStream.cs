@@ -335,23 +335,25 @@ public sealed class ReconnectingStream : IAsyncDisposable
     private StreamingRecognizeResponse Shift(StreamingRecognizeResponse response)
     {
         var offset = _offsetSeconds;
-        switch (response.ResponseCase)
+        if (response.Result is { } r)
         {
-            case StreamingRecognizeResponse.ResponseOneofCase.Result:
-                var r = response.Result;
-                r.Segment = Renumber(r.Channel, r.Segment);
-                r.StartSeconds += offset;
-                r.EndSeconds += offset;
-                break;
-            case StreamingRecognizeResponse.ResponseOneofCase.SpeechEvent:
-                var s = response.SpeechEvent;
-                s.Segment = Renumber(s.Channel, s.Segment);
-                s.TimeOffsetSeconds += offset;
-                s.SegmentStartSeconds += offset;
-                break;
-            case StreamingRecognizeResponse.ResponseOneofCase.StreamStats:
-                response.StreamStats.AudioSeconds += offset;
-                break;
+            (r.Segment, r.StartSeconds, r.EndSeconds) = (
+                Renumber(r.Channel, r.Segment),
+                r.StartSeconds + offset,
+                r.EndSeconds + offset
+            );
+        }
+        else if (response.SpeechEvent is { } s)
+        {
+            (s.Segment, s.TimeOffsetSeconds, s.SegmentStartSeconds) = (
+                Renumber(s.Channel, s.Segment),
+                s.TimeOffsetSeconds + offset,
+                s.SegmentStartSeconds + offset
+            );
+        }
+        else if (response.StreamStats is { } stats)
+        {
+            stats.AudioSeconds += offset;
         }
         return response;
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using RealtimeSer.Core.Models;
+using RealtimeSer.Core.Output;
 
 namespace RealtimeSer.Cli.Commands;
 
@@ -88,34 +89,7 @@ internal static class ModelsCommand
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
-            json.WriteStartObject();
-            json.WriteString("id", m.Id);
-            json.WriteString("name", m.Name);
-            json.WriteStartArray("labels");
-            foreach (var l in m.Labels)
-            {
-                json.WriteStringValue(l);
-            }
-            json.WriteEndArray();
-            json.WriteString("path", m.ModelPath);
-            json.WriteBoolean("default", m.Id == ModelCatalog.DefaultModelId);
-            json.WriteNumber("temperature", m.Temperature);
-            json.WriteStartArray("training_corpora");
-            foreach (var c in m.TrainingCorpora)
-            {
-                json.WriteStartObject();
-                json.WriteString("id", c.Id);
-                json.WriteString("language", c.Language);
-                json.WriteString("licence", c.Licence);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            if (m.Metrics is { } metrics)
-            {
-                json.WritePropertyName("metrics");
-                metrics.WriteTo(json);
-            }
-            json.WriteEndObject();
+            ManifestJson.Write(json, m, m.Id == ModelCatalog.DefaultModelId, details: true);
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }

@@ -84,24 +84,10 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
             {
                 // The head is a few thousand multiply-adds per window, run one window at a time in channel
                 // order: on the CPU, one thread, whatever provider the feature graph uses.
-                head = OnnxSession.Load(
-                    adaptation.HeadPath,
-                    new OnnxSessionOptions
-                    {
-                        Provider = ExecutionProviderKind.Cpu,
-                        LogId = manifest.Id + "/head",
-                    }
-                );
+                head = LoadHead(adaptation.HeadPath, manifest.Id + "/head");
                 if (adaptation.ColdStart is { } cold)
                 {
-                    coldHead = OnnxSession.Load(
-                        cold.HeadPath,
-                        new OnnxSessionOptions
-                        {
-                            Provider = ExecutionProviderKind.Cpu,
-                            LogId = manifest.Id + "/cold_head",
-                        }
-                    );
+                    coldHead = LoadHead(cold.HeadPath, manifest.Id + "/cold_head");
                 }
             }
             return new OnnxEmotionClassifier(manifest, session, head, coldHead, padShapes);
@@ -114,6 +100,9 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
             throw;
         }
     }
+
+    private static OnnxSession LoadHead(string path, string name) =>
+        OnnxSession.Load(path, new OnnxSessionOptions { Provider = ExecutionProviderKind.Cpu, LogId = name });
 
     public bool AdaptsPerChannel => _head is not null;
 

@@ -155,7 +155,8 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
             new EngineOptions
             {
                 Overload = OverloadPolicy.DropOldest,
-                MaxBacklogSeconds = 1.0,
+                // Room for a loaded machine to fall behind before the stall without shedding what came first.
+                MaxBacklogSeconds = 1.5,
                 Streams = new StreamOptions
                 {
                     InterimResults = true,
@@ -167,8 +168,8 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         var audio = TestAudio.Conversation(TestAudio.FixtureClips(1), 1);
         const int block = 320; // 20 ms
         var stallAt = 16000 * 3; // 1 s of silence, then 2 s into the clip's speech
-        var length = stallAt + 16000 * 3 / 2; // more than the bound arrives during the stall
-        var stall = TimeSpan.FromSeconds(3);
+        var length = stallAt + 16000 * 5 / 2; // more than the bound arrives during the stall
+        var stall = TimeSpan.FromSeconds(4);
 
         async Task<(EngineStream Stream, List<EngineEvent> Events)> RunAsync(string id, bool engineStarved)
         {
@@ -222,10 +223,10 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
             Assert.Contains(emotions, e => !e.IsFinal); // the speech before the stall was analysed
             Assert.True(stream.AudioSecondsShed >= 0.4, $"{stream.Id} shed {stream.AudioSecondsShed:F2} s");
             // Within the bound plus the time of a run (and what other processes on these cores add); the late
-            // final would have come 3 s after its audio.
+            // final would have come 4 s after its audio.
             Assert.All(
                 emotions,
-                e => Assert.True(e.Latency.EndToEndMs < 2000, $"{e.Latency.EndToEndMs:F0} ms")
+                e => Assert.True(e.Latency.EndToEndMs < 2500, $"{e.Latency.EndToEndMs:F0} ms")
             );
         }
         // Both shed audio after the stall, which ends the speech segment open before it.

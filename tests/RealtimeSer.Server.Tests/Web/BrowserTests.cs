@@ -317,6 +317,47 @@ public sealed class BrowserTests
             new() { Path = BrowserSession.ScreenshotPath("recording.png"), FullPage = true }
         );
     }
+
+    [SkippableFact]
+    public async Task A_final_too_narrow_for_its_initial_still_gets_its_label_on_the_timeline()
+    {
+        await using var session = await BrowserSession.StartAsync(captureWav: null);
+        await session.Context.AddInitScriptAsync(RecordCanvasDraws);
+        var page = await session.Context.NewPageAsync();
+        await page.GotoAsync(session.Url("/"));
+        // A minute's view 600 px wide: 0.2 s is 2 px. Slivers cut short by shed audio, one right against the
+        // next span and one against the lane's end, besides ordinary 1.5 s turns.
+        var written = await page.EvaluateAsync<string[]>(
+            """
+            async () => {
+              const { Timeline } = await import("/static/js/timeline.js");
+              const canvas = document.createElement("canvas");
+              canvas.id = "sliver-test";
+              canvas.style.width = "600px";
+              canvas.style.height = "80px";
+              document.body.append(canvas);
+              const t = new Timeline(canvas, { labels: ["angry", "sad", "neutral"], channels: 1, span: 60 });
+              const finals = [[1, 2.5, "neutral"], [10, 10.2, "angry"], [10.2, 11.7, "sad"], [59.8, 60, "sad"]];
+              for (const [start_s, end_s, label] of finals) t.addFinal({ channel: 0, start_s, end_s, label });
+              t.draw(60);
+              return window.__draws["sliver-test"].texts;
+            }
+            """
+        );
+        foreach (var label in new[] { "neutral", "angry", "sad", "sad" })
+        {
+            Assert.Contains(
+                written,
+                text => text.Length > 0 && label.StartsWith(text, StringComparison.Ordinal)
+            );
+        }
+        Assert.Equal(
+            4,
+            written.Count(text =>
+                new[] { "neutral", "angry", "sad" }.Any(l => l.StartsWith(text, StringComparison.Ordinal))
+            )
+        );
+    }
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]

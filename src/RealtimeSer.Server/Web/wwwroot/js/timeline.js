@@ -103,7 +103,7 @@ export class Timeline {
         g.fillRect(x0, spanTop, Math.max(2, x(f.end_s) - x0), spanH);
       }
       // Every final gets its label: whole inside its span, or whole beside it up to the next span, or
-      // shortened inside. A 1–2 s segment of a minute-long view is 15–35 px wide: too narrow for most names.
+      // shortened inside, or at least its initial beside it. A 1–2 s segment of a minute-long view is 15–35 px wide: too narrow for most names.
       g.font = "11px system-ui, sans-serif";
       let free = left;
       shown.forEach((f, i) => {
@@ -120,7 +120,9 @@ export class Timeline {
         else if (beside(name)) [text, tag] = [name, true];
         else if (inside(name.slice(0, 3))) text = name.slice(0, 3);
         else if (inside(name.slice(0, 1))) text = name.slice(0, 1);
-        if (text === null) return;
+        // A sliver of a segment (one cut short by shed audio, say) still names its label: its initial as a
+        // tag, even where that tag overlaps the next span, because an unlabelled span reads as no result.
+        else [text, tag] = [name.slice(0, 1), true];
         const tw = g.measureText(text).width;
         if (tag) {
           // Wider than its span: a tag in the card's colour, starting at the span, so it reads on both.

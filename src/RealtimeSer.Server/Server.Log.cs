@@ -94,4 +94,7 @@ internal static partial class ServerLog
         "Call {Method} ended with {Status} (the client cancelled it or its deadline passed)"
     )]
     public static partial void CallAborted(ILogger logger, string method, string status);
+
+    [LoggerMessage(14, LogLevel.Warning, "Could not remove the private upload folder {Folder}: {Reason}")]
+    public static partial void UploadFolderLeft(ILogger logger, string folder, string reason);
 }

@@ -124,6 +124,26 @@ internal sealed class FileAnalysisEndpoint(
         return Directory.CreateTempSubdirectory("ser-uploads-").FullName;
     }
 
+    /// <summary>
+    /// Removes the private folder this process made, once the server has stopped (a configured
+    /// Server:UploadFolder is the operator's and stays): without this every run left an empty folder behind.
+    /// </summary>
+    public void RemovePrivateFolder()
+    {
+        if (!_folder.IsValueCreated || !string.IsNullOrEmpty(options.UploadFolder))
+        {
+            return;
+        }
+        try
+        {
+            Directory.Delete(_folder.Value, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ServerLog.UploadFolderLeft(logger, _folder.Value, e.Message);
+        }
+    }
+
     private RpcException TooLong() =>
         new(
             new Status(

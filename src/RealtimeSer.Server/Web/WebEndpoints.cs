@@ -22,6 +22,7 @@ internal static class WebEndpoints
         var (models, options, lifetime, admission, registry, delivery, logger) = sessions;
         var browser = new BrowserStreamEndpoint(sessions);
         var files = new FileAnalysisEndpoint(models, options, admission, logger);
+        app.Lifetime.ApplicationStopped.Register(files.RemovePrivateFolder);
         var dashboard = new DashboardEndpoint(registry, lifetime, admission, delivery.Timeout);
         app.UseWebSockets();
         // GET and HEAD alike, so that `curl -I` shows the same headers (the CSP among them) as a browser gets.

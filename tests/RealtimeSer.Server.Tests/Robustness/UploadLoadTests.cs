@@ -94,6 +94,34 @@ public sealed class UploadLoadTests(ITestOutputHelper output)
         }
     }
 
+    [SkippableFact]
+    public async Task The_private_upload_folder_goes_when_the_server_stops()
+    {
+        // This collection runs alone, so no other server makes such a folder meanwhile.
+        static HashSet<string> Folders() =>
+            [.. Directory.GetDirectories(Path.GetTempPath(), "ser-uploads-*")];
+        var before = Folders();
+        var server = await TestServer.StartAsync();
+        List<string> made;
+        try
+        {
+            using var http = WebTestSupport.Http(server.Server);
+            using var response = await http.PostAsync(
+                FileAnalysisEndpoint.Path + "?name=call.wav",
+                new ByteArrayContent(WebTestSupport.CallSlice(0, 4, mono: true))
+            );
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            made = [.. Folders().Except(before)];
+            Assert.Single(made);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(made[0])); // the upload went once analysed
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+        Assert.False(Directory.Exists(made[0]), $"{made[0]} was left behind");
+    }
+
     private static async Task<double> TimeAsync(Func<Task<HttpResponseMessage>> request)
     {
         var started = Stopwatch.GetTimestamp();

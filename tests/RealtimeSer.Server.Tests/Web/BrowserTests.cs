@@ -325,7 +325,7 @@ public sealed class BrowserTests
         await session.Context.AddInitScriptAsync(RecordCanvasDraws);
         var page = await session.Context.NewPageAsync();
         await page.GotoAsync(session.Url("/"));
-        // A minute's view 600 px wide: 0.2 s is 2 px. Slivers cut short by shed audio, one right against the
+        // A minute's view 600 px wide: 0.2 s is under 2 px. Slivers cut short by shed audio, one right against the
         // next span and one against the lane's end, besides ordinary 1.5 s turns.
         var written = await page.EvaluateAsync<string[]>(
             """

@@ -103,7 +103,8 @@ export class Timeline {
         g.fillRect(x0, spanTop, Math.max(2, x(f.end_s) - x0), spanH);
       }
       // Every final gets its label: whole inside its span, or whole beside it up to the next span, or
-      // shortened inside, or at least its initial beside it. A 1–2 s segment of a minute-long view is 15–35 px wide: too narrow for most names.
+      // shortened inside, or at least its initial beside it. A 1–2 s segment of a minute-long view is
+      // 15–35 px wide: too narrow for most names.
       g.font = "11px system-ui, sans-serif";
       let free = left;
       shown.forEach((f, i) => {

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using Grpc.Core;
-using Microsoft.Extensions.Logging;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc.V1;
 using CoreSpeech = RealtimeSer.Core.Pipeline.SpeechEvent;

@@ -23,7 +23,12 @@ internal sealed class EventDelivery(ServerOptions options, ServerMetrics metrics
             await write;
             return;
         }
-        if (await Task.WhenAny(write, Task.Delay(Timeout)) != write)
+        try
+        {
+            // WaitAsync drops its timer as soon as the write completes: no 30 s timer outlives each send.
+            await write.WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
         {
             metrics.StreamUnread(transport);
             abort();
@@ -36,7 +41,6 @@ internal sealed class EventDelivery(ServerOptions options, ServerMetrics metrics
             );
             throw Unread();
         }
-        await write;
     }
 
     /// <summary>

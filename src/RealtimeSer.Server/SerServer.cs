@@ -206,7 +206,7 @@ public sealed class SerServer : IAsyncDisposable
             k.AddServerHeader = false;
             LimitConnections(k, options);
             // HTTP/1.1 only: Prometheus scrapes with it, and a cleartext port cannot offer HTTP/2 beside
-            // HTTP/1.1 anyway (Kestrel warned about exactly that at every start).
+            // HTTP/1.1 (Kestrel warns when asked to).
             Listen(k, options.Host, options.MetricsPort, l => l.Protocols = HttpProtocols.Http1);
         });
         // This host's own meters (MeterScope.Local) are those of the engine's factory: it is the host's

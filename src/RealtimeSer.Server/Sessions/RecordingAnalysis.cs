@@ -62,7 +62,7 @@ internal static class RecordingAnalysis
     }
 
     /// <summary>Finals only, in wait mode: a whole recording must be complete, and its sender can always wait.</summary>
-    public static StreamOptions ForWholeRecording(StreamOptions options) =>
+    private static StreamOptions ForWholeRecording(StreamOptions options) =>
         options with
         {
             InterimResults = false,

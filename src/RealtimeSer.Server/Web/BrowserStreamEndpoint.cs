@@ -1,12 +1,10 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using RealtimeSer.Core.Output;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc.V1;

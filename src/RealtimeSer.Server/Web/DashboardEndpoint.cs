@@ -27,9 +27,6 @@ internal sealed class DashboardEndpoint(
     );
     private readonly SnapshotFrames _frames = new(registry);
 
-    /// <summary>Live feeds open now (tests, diagnostics).</summary>
-    internal int Subscribers => _subscribers.Count;
-
     public async Task SnapshotAsync(HttpContext context)
     {
         if (await RefuseAsync(context))
@@ -181,8 +178,6 @@ internal sealed class SubscriberLimits(int total, int perKey)
 {
     private readonly Dictionary<int, int> _perKey = [];
     private int _count;
-
-    public int Count => Volatile.Read(ref _count);
 
     /// <summary>A place for a feed of <paramref name="key"/> (-1: keys are off), or null at a limit.</summary>
     public IDisposable? TryEnter(int key)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
@@ -30,9 +29,6 @@ internal sealed class FileAnalysisEndpoint(
     private readonly UploadGate _gate = new(options.MaxConcurrentUploads, options.MaxQueuedUploads);
     private readonly Lazy<string> _folder = new(() => UploadFolder(options));
     private long _nextId;
-
-    /// <summary>Uploads being analysed and waiting, for tests and the log.</summary>
-    internal UploadGate Gate => _gate;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -125,8 +121,8 @@ internal sealed class FileAnalysisEndpoint(
     }
 
     /// <summary>
-    /// Removes the private folder this process made, once the server has stopped (a configured
-    /// Server:UploadFolder is the operator's and stays): without this every run left an empty folder behind.
+    /// Removes the private folder this process made, once the server has stopped, so that no run leaves an
+    /// empty folder behind (a configured Server:UploadFolder is the operator's and stays).
     /// </summary>
     public void RemovePrivateFolder()
     {

@@ -9,9 +9,8 @@ internal sealed class UploadGate(int concurrent, int queued)
 {
     private readonly SemaphoreSlim _turns = new(concurrent, concurrent);
     private int _inside;
-    private int _running;
 
-    public int Running => Volatile.Read(ref _running);
+    public int Running => concurrent - _turns.CurrentCount;
 
     public int Waiting => Math.Max(0, Volatile.Read(ref _inside) - Running);
 
@@ -36,7 +35,6 @@ internal sealed class UploadGate(int concurrent, int queued)
         {
             await gate._turns.WaitAsync(token);
             _holding = true;
-            Interlocked.Increment(ref gate._running);
         }
 
         public void Dispose()
@@ -47,7 +45,6 @@ internal sealed class UploadGate(int concurrent, int queued)
             }
             if (_holding)
             {
-                Interlocked.Decrement(ref gate._running);
                 gate._turns.Release();
             }
             Interlocked.Decrement(ref gate._inside);

@@ -33,8 +33,8 @@ internal sealed class FrameStreamReader : IDisposable
         int frames = 0;
         while (frames < maxFrames && !_ended)
         {
-            // A read of nothing (the buffer holds a partial frame's worth already) returns 0.
-            int n = _stream.Read(buffer, _pending, BytesWanted(buffer, maxFrames - frames));
+            int want = BytesWanted(buffer, maxFrames - frames);
+            int n = want == 0 ? 0 : _stream.Read(buffer, _pending, want);
             frames += Consume(buffer, n, destination[(frames * _format.Channels)..]);
         }
 

@@ -72,19 +72,14 @@ public sealed partial class OnnxSession : IDisposable
     public ShapeLog Shapes { get; } = new();
 
     private long _busyTicks;
-    private long _runs;
 
     /// <summary>Time spent in this session's runs, summed over the threads that ran them.</summary>
     public TimeSpan BusyTime =>
         System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks));
 
-    /// <summary>Runs so far.</summary>
-    public long Runs => Interlocked.Read(ref _runs);
-
     private void AddBusy(long started)
     {
         Interlocked.Add(ref _busyTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
-        Interlocked.Increment(ref _runs);
     }
 
     /// <summary>Loads a model file. Missing files throw <see cref="FileNotFoundException"/>; files ORT rejects throw <see cref="OnnxException"/>; both name the file.</summary>

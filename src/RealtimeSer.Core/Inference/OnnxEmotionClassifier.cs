@@ -188,7 +188,7 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
                 AudioMath.NormalizeZeroMeanUnitVariance(windows.Span.Slice(i * length, length));
             }
         }
-        foreach (var (start, n) in ShapePlan.Pieces(count))
+        foreach (var (start, n) in Shapes.Pad ? ShapePlan.Chunks(count) : ShapePlan.Pieces(count))
         {
             var pieceWindows = windows.Slice(start * length, n * length);
             var pieceOutputs = outputs.Slice(start * labels, n * labels);
@@ -238,7 +238,7 @@ public sealed class OnnxEmotionClassifier : IChannelAdaptiveClassifier
     /// <summary>Runs every bucket once, so that no live request pays for a shape's first run.</summary>
     private void WarmUp()
     {
-        var width = Manifest.Adaptation?.FeatureCount ?? Manifest.Labels.Count;
+        var width = FeatureCount;
         foreach (var length in Shapes.Lengths.Where(l => l <= Manifest.RecommendedWindowSeconds * 16000))
         {
             foreach (var batch in ShapePlan.Batches())

@@ -61,6 +61,18 @@ public sealed class ShapePlan
         }
     }
 
+    /// <summary>
+    /// The pieces of at most <see cref="MaxBatch"/> a batch of <paramref name="count"/> runs as when padding: one
+    /// run padded up to a power of two costs a GPU less than the power-of-two pieces the CPU splits it into.
+    /// </summary>
+    public static IEnumerable<(int Start, int Count)> Chunks(int count)
+    {
+        for (var start = 0; start < count; start += MaxBatch)
+        {
+            yield return (start, Math.Min(MaxBatch, count - start));
+        }
+    }
+
     /// <summary>The padded batch for up to <see cref="MaxBatch"/> windows.</summary>
     public static int PaddedBatch(int count) =>
         (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(count, 1, MaxBatch));

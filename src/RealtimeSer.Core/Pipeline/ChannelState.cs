@@ -34,7 +34,6 @@ internal sealed class ChannelState
     )
     {
         _stream = stream;
-        StreamId = stream.Id;
         Late = late;
         Profile = profile;
         Channel = channel;
@@ -56,7 +55,7 @@ internal sealed class ChannelState
         }
     }
 
-    public string StreamId { get; }
+    public string StreamId => _stream.Id;
 
     internal EngineProfile Profile { get; }
 

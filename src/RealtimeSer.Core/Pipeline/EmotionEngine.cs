@@ -153,8 +153,7 @@ public sealed class EmotionEngine : IAsyncDisposable
             MinWindowSamples,
             () => StreamScheduler,
             Outputs,
-            EnqueueAsync,
-            Metrics.StreamClosed
+            EnqueueAsync
         );
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }

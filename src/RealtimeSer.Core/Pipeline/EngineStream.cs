@@ -315,7 +315,7 @@ public sealed class EngineStream : IAsyncDisposable
         {
             _events.Writer.TryComplete();
             _drained.TrySetCanceled();
-            _services.Closed();
+            _services.Metrics.StreamClosed();
             _ingestStop?.Cancel();
             _backlog?.Complete();
         }

@@ -20,8 +20,7 @@ internal sealed record StreamServices(
     int MinWindowSamples,
     Func<SeniorityScheduler> Scheduler,
     Func<ModelOutput[]> Outputs,
-    Func<WindowJob, bool, CancellationToken, ValueTask> Enqueue,
-    Action Closed
+    Func<WindowJob, bool, CancellationToken, ValueTask> Enqueue
 );
 
 /// <summary>

@@ -38,8 +38,7 @@ public sealed class SileroVadModel : IDisposable
     /// <summary>
     /// Loads the model from <paramref name="path"/>, or from <see cref="ModelLocator.SileroVad"/>. It runs on the
     /// CPU unless <paramref name="options"/> asks for CUDA by name (Auto means the CPU here, in the GPU build
-    /// too): a 32 ms frame is far less work than a GPU run's kernel launches and host-device copies cost, and each
-    /// batch size was a new GPU shape. Measure before moving it (`ser bench vad`, tools/gpu/check).
+    /// too): a 32 ms frame is far less work than a GPU run's kernel launches and host-device copies cost. Measure before moving it (`ser bench vad`, tools/gpu/check).
     /// </summary>
     public static SileroVadModel Load(string? path = null, OnnxSessionOptions? options = null)
     {

@@ -20,8 +20,8 @@ public sealed class StreamingVad
     private int _frameFill;
 
     // A batched channel's whole frames not yet sent: sent as one run at the end of each block, so the channel
-    // waits for the batcher once per block, not once per 32 ms frame.
-    private readonly float[] _run = new float[RunFrames * SileroVadModel.FrameSamples];
+    // waits for the batcher once per block, not once per 32 ms frame. Only batched channels have one.
+    private readonly float[]? _run;
     private int _runFrames;
     private const int RunFrames = 32;
     private long _samples;
@@ -39,6 +39,7 @@ public sealed class StreamingVad
     {
         _batcher = batcher;
         _request = new VadFrameRequest(_state);
+        _run = new float[RunFrames * SileroVadModel.FrameSamples];
     }
 
     /// <summary>16 kHz samples received so far.</summary>
@@ -199,7 +200,7 @@ public sealed class StreamingVad
             ScoreFrame(events);
             return;
         }
-        _frame.CopyTo(_run.AsSpan(_runFrames * SileroVadModel.FrameSamples));
+        _frame.CopyTo(_run!.AsSpan(_runFrames * SileroVadModel.FrameSamples));
         _runFrames++;
         _frameFill = 0;
         if (_runFrames == RunFrames)
@@ -219,7 +220,7 @@ public sealed class StreamingVad
         var frames = _runFrames;
         _runFrames = 0;
         _silent = false;
-        await _batcher!.ScoreAsync(_request!, _run.AsMemory(0, frames * SileroVadModel.FrameSamples));
+        await _batcher!.ScoreAsync(_request!, _run!.AsMemory(0, frames * SileroVadModel.FrameSamples));
         foreach (var probability in _request!.Probabilities)
         {
             FramesScored++;

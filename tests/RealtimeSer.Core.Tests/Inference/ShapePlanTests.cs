@@ -47,6 +47,10 @@ public sealed class ShapePlanTests(ITestOutputHelper output)
             new[] { 1, 2, 4, 4, 8, 16, 64, 64 },
             new[] { 1, 2, 3, 4, 5, 9, 33, 64 }.Select(ShapePlan.PaddedBatch)
         );
+        // Padding runs a batch as one piece up to the largest batch, padded to a power of two.
+        Assert.Equal([(0, 13)], ShapePlan.Chunks(13));
+        Assert.Equal([(0, 64), (64, 64), (128, 2)], ShapePlan.Chunks(130));
+        Assert.Empty(ShapePlan.Chunks(0));
         Assert.Equal([1, 2, 4, 8, 16, 32, 64], ShapePlan.Batches());
         for (var n = 1; n <= 200; n++)
         {

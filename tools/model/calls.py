@@ -136,12 +136,6 @@ def turn_labels(truth, events):
     return out
 
 
-def turn_agreement(truth, events):
-    """Turns whose longest-overlapping final label is the truth's, per channel (SpeechScoring.TurnLabelAgreement)."""
-    t = turn_labels(truth, events)
-    return sum(int(p == y) for _, _, y, p in t), len(t)
-
-
 # the first turns of a channel, which the cold-start path answers (model card: first three turns and later)
 FIRST_TURNS = 3
 

@@ -344,10 +344,6 @@ def fit_adversarial(Z, y, w, corpus, cfg):
 
 
 @torch.no_grad()
-def logits_of(head, X):
-    return head(torch.tensor(X, dtype=torch.float32)).numpy()
-
-
 def extra_rows(cfg, tr_corpora):
     parts = []
     for v in ("sp", "aug"):
@@ -379,18 +375,18 @@ def run(cfg, loco_corpora):
     head = cold_fit(X[tr], Y[tr], C[tr], cfg, extra_rows(cfg, corpora.EMOTION_CORPORA))
     for split in ("dev", "test"):
         m = SP == split
-        lg = logits_of(head, X[m])
+        lg = G.logits_of(head, X[m])
         per = {c: G.score(lg[C[m] == c], Y[m][C[m] == c]) for c in corpora.EMOTION_CORPORA}
         out[f"{split}_crema_acc"] = per["crema-d"]["accuracy"]
         out[f"{split}_mean_mrec"] = float(np.mean([v["macro_recall"] for v in per.values()]))
     _, Xf, yf = fixture_features(groups)
-    out["fixtures_acc"] = float(np.mean(logits_of(head, Xf).argmax(1) == yf))
+    out["fixtures_acc"] = float(np.mean(G.logits_of(head, Xf).argmax(1) == yf))
     loco = {}
     for held in loco_corpora:
         trh = (C != held) & tr
         h = cold_fit(X[trh], Y[trh], C[trh], cfg, extra_rows(cfg, [c for c in corpora.EMOTION_CORPORA if c != held]))
         m = C == held
-        lg = logits_of(h, X[m])
+        lg = G.logits_of(h, X[m])
         r = G.score(lg, Y[m])
         # the held-out corpus's dev speakers alone: what recipes are chosen by (held-out corpora only report)
         xd = SP[m] == "dev"
@@ -472,7 +468,7 @@ def train_heads(held, cold_cfg=None, force=False):
     lg = G.logits_of(head, G.causal_zscore(X[dv], S[dv], prior, G.PRIOR_CLIPS))
     t = calibrate.fit_temperature(lg, Y[dv])
     head.inv_t.fill_(1.0 / t)
-    lgc = logits_of(cold, X[dv])
+    lgc = G.logits_of(cold, X[dv])
     tc = calibrate.fit_temperature(lgc, Y[dv])
     cold.set_temperature(tc)
     ck = {"held": held, "cold_cfg": cold_cfg, "head": head.state_dict(), "cold": cold,
@@ -546,7 +542,7 @@ def simulate_windows(heads, d, wd, rows, seed=0, max_windows=None):
         Xw = wd["X"][win]
         Z = G.runtime_zscore(Xw, prior, G.PRIOR_WINDOWS)
         out["adapted"].append(G.logits_of(head, Z))
-        out["cold"].append(logits_of(cold, Xw))
+        out["cold"].append(G.logits_of(cold, Xw))
         heard, age = 0.0, []
         last = None
         for i in win:
@@ -571,7 +567,7 @@ def simulate_clips(heads, d, rows, seed=0, prior_k=G.PRIOR_CLIPS):
     out = {k: [] for k in ("adapted", "cold", "y", "n", "corpus", "row")}
     for s, idx in channels(d["speaker"], rows, seed).items():
         out["adapted"].append(G.logits_of(head, G.runtime_zscore(d["X"][idx], prior, prior_k)))
-        out["cold"].append(logits_of(cold, d["X"][idx]))
+        out["cold"].append(G.logits_of(cold, d["X"][idx]))
         out["n"].append(np.arange(1, len(idx) + 1))
         out["y"].append(d["y"][idx])
         out["corpus"].append(d["corpus"][idx])
@@ -584,7 +580,7 @@ def alone(heads, d, rows):
     head, cold, prior = heads
     Xs = d["X"][rows]
     Z = np.concatenate([G.runtime_zscore(x[None], prior, G.PRIOR_WINDOWS) for x in Xs])
-    return {"adapted": G.logits_of(head, Z), "cold": logits_of(cold, Xs), "y": d["y"][rows],
+    return {"adapted": G.logits_of(head, Z), "cold": G.logits_of(cold, Xs), "y": d["y"][rows],
             "n": np.ones(len(rows), dtype=np.int64), "corpus": d["corpus"][rows], "row": rows}
 
 
@@ -892,7 +888,7 @@ def step_evaluate(args):
         _, Xf, yf = fixture_features()
         fx = {"adapted": G.logits_of(heads[0], np.concatenate([G.runtime_zscore(x[None], heads[2], G.PRIOR_WINDOWS)
                                                                 for x in Xf])),
-              "cold": logits_of(heads[1], Xf), "n": np.ones(len(yf), dtype=np.int64)}
+              "cold": G.logits_of(heads[1], Xf), "n": np.ones(len(yf), dtype=np.int64)}
         ev["fixtures_alone"] = {"adapted": float(np.mean(fx["adapted"].argmax(1) == yf)),
                                 "cold": float(np.mean(fx["cold"].argmax(1) == yf)),
                                 "blended": float(np.mean(blend(fx, bl["cold_weight"], space, bl["temperature"])

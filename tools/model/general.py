@@ -647,7 +647,7 @@ def step_parity(a):
         import coldstart
         cs = ad["cold_start"]
         cold = coldstart.load_cold(os.path.join(OUT_DIR, "cold_head.pt"))
-        lc = coldstart.logits_of(cold, X)
+        lc = logits_of(cold, X)
         assert cs["blend"]["windows"] == coldstart.KNOTS
         w, t = cs["blend"]["cold_weight"], cs["blend"].get("temperature")
         alone = coldstart.blend({"cold": lc, "adapted": alone, "n": np.ones(len(X))}, w, cs["blend"]["space"], t)

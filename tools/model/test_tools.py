@@ -208,15 +208,11 @@ class General(unittest.TestCase):
         x[8000:24000] += tone
         x = torch.from_numpy(x.astype(np.float32))[None]
         active = general.FEATURE_NAMES.index("active_ratio")
-        old = general.GATE
-        try:
-            got = {}
-            for gate in ("peak", "floor"):
-                general.GATE = gate
-                with torch.no_grad():
-                    got[gate] = general.Functionals().eval()(x)[0].numpy()[active]
-        finally:
-            general.GATE = old
+        got = {}
+        for gate in ("peak", "floor"):  # tearDown restores the gate
+            general.GATE = gate
+            with torch.no_grad():
+                got[gate] = general.Functionals().eval()(x)[0].numpy()[active]
         self.assertGreater(got["peak"], 0.95)  # the noise reads as speech
         self.assertAlmostEqual(got["floor"], 0.5, delta=0.05)  # only the tone's half
 

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using RealtimeSer.Grpc.V1;
+using RealtimeSer.Tests.Shared;
 
 namespace RealtimeSer.Server.Tests;
 
@@ -24,11 +25,17 @@ public sealed class CancelLoggingTests
         await call.WriteAsync(
             new StreamingRecognizeRequest { AudioContent = ByteString.CopyFrom(audio, 0, 16000) }
         );
-        await WaitAsync(() => server.Server.LiveStreams == 1);
+        await Poll.UntilAsync(
+            () => server.Server.LiveStreams == 1,
+            TimeSpan.FromSeconds(30),
+            () => $"{server.Server.LiveStreams} live streams"
+        );
         await cancel.CancelAsync();
         await server.WaitForNoStreamsAsync();
-        await WaitAsync(() =>
-            logs.Entries.Any(e => e.Text.Contains("ended with CANCELLED", StringComparison.Ordinal))
+        await Poll.UntilAsync(
+            () => logs.Entries.Any(e => e.Text.Contains("ended with CANCELLED", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30),
+            () => "no log line says the stream ended with CANCELLED"
         );
 
         var withTraces = logs
@@ -42,16 +49,6 @@ public sealed class CancelLoggingTests
             logs.Entries,
             e => e.Category.StartsWith("Microsoft.Hosting.Lifetime", StringComparison.Ordinal)
         );
-    }
-
-    private static async Task WaitAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out");
-            await Task.Delay(50);
-        }
     }
 
     private sealed record Entry(LogLevel Level, string Category, string Text, Exception? Exception);

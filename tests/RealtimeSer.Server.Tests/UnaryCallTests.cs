@@ -45,7 +45,7 @@ public sealed class UnaryCallTests
         Assert.Equal(StatusCode.InvalidArgument, noConfig.StatusCode);
         Assert.StartsWith("Recognize needs `config`", noConfig.Status.Detail, StringComparison.Ordinal);
 
-        var metrics = await MetricsAsync(server);
+        var metrics = await Scrape.TextAsync(server);
         Assert.Contains(
             $"ser_grpc_calls_total{{code=\"RESOURCE_EXHAUSTED\",method=\"{Method}\"}} 1",
             metrics,
@@ -63,7 +63,7 @@ public sealed class UnaryCallTests
         );
         // Names a client makes up stay out of the series.
         await RawUnaryAsync(server, [0, 0, 0, 0, 0], "/realtime_ser.v1.EmotionRecognizer/Made_Up");
-        Assert.DoesNotContain("Made_Up", await MetricsAsync(server), StringComparison.Ordinal);
+        Assert.DoesNotContain("Made_Up", await Scrape.TextAsync(server), StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -117,11 +117,5 @@ public sealed class UnaryCallTests
         return response.TrailingHeaders.TryGetValues("grpc-status", out var t) ? t.Single()
             : response.Headers.TryGetValues("grpc-status", out var h) ? h.Single()
             : "?";
-    }
-
-    private static async Task<string> MetricsAsync(TestServer server)
-    {
-        using var http = new HttpClient();
-        return await http.GetStringAsync(new Uri($"http://127.0.0.1:{server.Server.MetricsPort}/metrics"));
     }
 }

@@ -111,10 +111,10 @@ public class ListenCommandTests(ITestOutputHelper output)
         Assert.InRange(finals.Count, clips.Count - 1, clips.Count + 1);
         // Interim results were asked for, so there are more lines than finals.
         Assert.True(lines.Length > finals.Count, report);
-        // Client-side capture→event latency: positive and bounded. Measured (3 runs, 2 busy cores, load average
-        // 9): 274–433 ms, the same in each run (the path through the server: client send, server window and VAD
-        // end of segment, the response back). Bound 1.5 s: that plus a second for the other test assemblies on
-        // the same two cores; a stalled client, server or transport shows as seconds.
+        // Client-side capture→event latency: positive and bounded. The path through the server (client send,
+        // server window and VAD end of segment, the response back) takes a few hundred ms on busy cores. Bound
+        // 1.5 s: that plus a second for the other test assemblies on the same two cores; a stalled client, server
+        // or transport shows as seconds.
         output.WriteLine(
             $"through the server: finals' capture→event latency max {finals.Max(f => f.EndToEndMs):F0} ms ({string.Join(", ", finals.Select(f => f.EndToEndMs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))})"
         );
@@ -206,9 +206,8 @@ public class ListenCommandTests(ITestOutputHelper output)
         }
         Assert.True(matched >= replay.Count - 1, $"segments do not overlap:\n{report}");
         Assert.True(sameLabel * 2 > matched, $"labels differ in most segments:\n{report}");
-        // Capture→event latency in process. Measured (3 runs, 2 busy cores, load average 9): 9–56 ms. Bound 1 s:
-        // twice the live objective (p95 500 ms), so a busy CI box passes and a stall (a blocked capture or engine
-        // loop, seconds) fails.
+        // Capture→event latency in process: tens of ms. Bound 1 s: twice the live objective (p95 500 ms), so a
+        // busy CI box passes and a stall (a blocked capture or engine loop, seconds) fails.
         Assert.NotEmpty(live);
         output.WriteLine(
             $"in process: finals' capture→event latency max {live.Max(f => f.EndToEndMs):F0} ms ({string.Join(", ", live.Select(f => f.EndToEndMs.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))})"

@@ -47,7 +47,7 @@ public sealed class DashboardMemoryTests(ITestOutputHelper output)
         using var channel = new SerChannel(new Uri($"http://127.0.0.1:{port}"));
         await WaitServingAsync(channel, serve);
 
-        // The API edge refuses names as long as the ones that made a snapshot 3.9 MB.
+        // The API edge refuses names this long: a few of them would make every dashboard snapshot megabytes.
         var huge = Open(channel, new string('n', 30_000));
         var refused = await Assert.ThrowsAsync<RpcException>(() => huge.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);

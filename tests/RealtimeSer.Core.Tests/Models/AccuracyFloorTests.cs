@@ -162,11 +162,7 @@ public sealed class AccuracyFloorTests(FloorClips clips, ITestOutputHelper outpu
     [Fact]
     public void Every_shipped_model_has_a_floor_on_each_set()
     {
-        var shipped = Directory
-            .GetDirectories(Path.Combine(TestPaths.RepoRoot, "models"))
-            .Where(d => File.Exists(Path.Combine(d, "manifest.json")))
-            .Select(Path.GetFileName)
-            .ToList();
+        var shipped = TestPaths.ShippedModelIds();
         Assert.NotEmpty(shipped);
         foreach (var id in shipped)
         {
@@ -184,7 +180,7 @@ public sealed class AccuracyFloorTests(FloorClips clips, ITestOutputHelper outpu
     public async Task Accuracy_is_at_least_the_floor(string model, string set, string mode)
     {
         var row = Rows.Single(r => r.Model == model && r.Set == set && r.Mode == mode);
-        var manifest = ShippedModel(model);
+        var manifest = TestPaths.ShippedModel(model);
         var sample = set == Fixtures ? await clips.Fixtures() : await clips.Crema();
         using var classifier = OnnxEmotionClassifier.Load(manifest);
 
@@ -235,8 +231,4 @@ public sealed class AccuracyFloorTests(FloorClips clips, ITestOutputHelper outpu
                 + $"{floor:P1} (measured {row.Measured:P1} − 2.33 standard errors)"
         );
     }
-
-    /// <summary>A model shipped in the repository's models/ (a checkout always has it: no skip).</summary>
-    private static ModelManifest ShippedModel(string id) =>
-        ModelManifestLoader.Load(Path.Combine(TestPaths.RepoRoot, "models", id));
 }

@@ -19,14 +19,12 @@ public class ModelParityTests(ITestOutputHelper output)
     /// <summary>
     /// Largest |Δ| allowed between the C# outputs and the Python tools' outputs stored in parity.json, per shipped
     /// model: logits of each clip alone, and for general6 also the probabilities of the clips fed as one channel.
-    /// Measured worst |Δlogit| on this commit: crema6 3.8e-6, multi6 1.6e-6, arousal3 2.4e-6, general6 3.2e-6
-    /// (its channel sequence: |Δp| 7.4e-7), the float32 rounding of two implementations of the same graph (ONNX
-    /// Runtime against PyTorch; parity.json records 1.7–3.8e-6 between the two in Python). 1e-4 leaves 25–30 times
-    /// that for other CPUs' kernels and thread counts, and is still far below what a real difference does: a
-    /// wrong input scale, sample rate, normalisation or head moves logits by 1e-2 and more. general6's
-    /// parity.json says 1e-3 because its features pass through a z-normalisation with small variances (down to
-    /// 2e-4), which could amplify a feature difference; measured, the amplified difference is 3.2e-6, so it gets
-    /// the same 1e-4 as the others.
+    /// The shipped models differ by a few 1e-6, the float32 rounding of two implementations of the same graph
+    /// (ONNX Runtime against PyTorch; parity.json records the figures). 1e-4 leaves tens of times that for other
+    /// CPUs' kernels and thread counts, and is still far below what a real difference does: a wrong input scale,
+    /// sample rate, normalisation or head moves logits by 1e-2 and more. general6's parity.json says 1e-3
+    /// because its features pass through a z-normalisation with small variances, which could amplify a feature
+    /// difference; the amplified difference stays at a few 1e-6, so it gets the same 1e-4 as the others.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, double> Tolerances = new Dictionary<string, double>
     {
@@ -36,19 +34,10 @@ public class ModelParityTests(ITestOutputHelper output)
         ["arousal3"] = 1e-4,
     };
 
-    /// <summary>The models shipped in the repository: each folder of models/ with a manifest.json.</summary>
-    private static List<string> ShippedModelIds() =>
-        Directory
-            .GetDirectories(Path.Combine(TestPaths.RepoRoot, "models"))
-            .Where(d => File.Exists(Path.Combine(d, ModelManifestLoader.ManifestFile)))
-            .Select(d => Path.GetFileName(d)!)
-            .Order(StringComparer.Ordinal)
-            .ToList();
-
     public static TheoryData<string> ShippedModels()
     {
         var rows = new TheoryData<string>();
-        foreach (var id in ShippedModelIds())
+        foreach (var id in TestPaths.ShippedModelIds())
         {
             rows.Add(id);
         }
@@ -58,7 +47,7 @@ public class ModelParityTests(ITestOutputHelper output)
     [Fact]
     public void Every_shipped_model_has_parity_json_and_a_tolerance_in_code()
     {
-        var shipped = ShippedModelIds();
+        var shipped = TestPaths.ShippedModelIds();
         Assert.Contains(ModelCatalog.DefaultModelId, shipped);
         foreach (var id in shipped)
         {
@@ -117,7 +106,11 @@ public class ModelParityTests(ITestOutputHelper output)
     public static TheoryData<string> AdaptiveModels()
     {
         var rows = new TheoryData<string>();
-        foreach (var id in ShippedModelIds().Where(id => ShippedModel(id).Adaptation is not null))
+        foreach (
+            var id in TestPaths
+                .ShippedModelIds()
+                .Where(id => TestPaths.ShippedModel(id).Adaptation is not null)
+        )
         {
             rows.Add(id);
         }
@@ -128,7 +121,7 @@ public class ModelParityTests(ITestOutputHelper output)
     public void The_default_model_adapts_per_channel()
     {
         // So that the sequence test below has a row: general6 is the adaptive model it is written for.
-        Assert.NotNull(ShippedModel(ModelCatalog.DefaultModelId).Adaptation);
+        Assert.NotNull(TestPaths.ShippedModel(ModelCatalog.DefaultModelId).Adaptation);
     }
 
     /// <summary>
@@ -197,7 +190,7 @@ public class ModelParityTests(ITestOutputHelper output)
         string writtenBy
     )
     {
-        var manifest = ShippedModel(modelId);
+        var manifest = TestPaths.ShippedModel(modelId);
         var parityPath = Path.Combine(manifest.Directory, "parity.json");
         Assert.True(File.Exists(parityPath), $"{parityPath} not written ({writtenBy})");
         Assert.True(Tolerances.TryGetValue(modelId, out var tolerance), $"no parity tolerance for {modelId}");
@@ -206,9 +199,6 @@ public class ModelParityTests(ITestOutputHelper output)
     }
 
     /// <summary>A model shipped in the repository's models/ (a checkout always has it: no skip).</summary>
-    private static ModelManifest ShippedModel(string id) =>
-        ModelManifestLoader.Load(Path.Combine(TestPaths.RepoRoot, "models", id));
-
     private static ModelManifest RequireModel(string id)
     {
         try

@@ -203,9 +203,8 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         );
 
         // Load falls: one stream, (almost) nothing shed, latency within the objective. A few chunks may still be
-        // shed when other processes on these cores starve the stream past its 0.3 s bound for a moment (0.18 s
-        // once in a full run at nice 19, 2026-12-02; 0.52 s beside a busy loop, 2026-12-04); shedding that went
-        // on would lose most of the 4 s, as the overload above did.
+        // shed when other processes on these cores starve the stream past its 0.3 s bound for a moment; shedding
+        // that went on would lose most of the 4 s, as the overload above did.
         (latencies, shed, _) = await RunLiveAsync(engine, audio, 1, TimeSpan.FromSeconds(4));
         output.WriteLine($"after: {latencies.Count} events, p95 {P95(latencies):F0} ms, shed {shed:F2} s");
         Assert.True(shed <= 1.0, $"{shed:F2} s of 4 s shed after the load fell");

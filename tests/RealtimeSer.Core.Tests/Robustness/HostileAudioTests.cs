@@ -125,7 +125,7 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
         TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");
         // Every other sample: 8 kHz audio that the sender mislabels as 16 kHz (it plays twice as fast). Twelve
         // clips with pauses, so that some of the sped-up speech still sounds like speech to the VAD and reaches
-        // the model (one clip alone gave no event at all, and nothing to check).
+        // the model: most sped-up clips alone give no event, and then nothing to check.
         var mislabeled = new List<float>();
         foreach (var clip in TestAudio.FixtureClips(12))
         {

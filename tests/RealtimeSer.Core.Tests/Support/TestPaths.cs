@@ -1,4 +1,5 @@
 using RealtimeSer.Core;
+using RealtimeSer.Core.Models;
 
 namespace RealtimeSer.Core.Tests.Support;
 
@@ -8,6 +9,19 @@ internal static class TestPaths
     public static string RepoRoot { get; } =
         ModelLocator.RepositoryRoots().FirstOrDefault()
         ?? throw new InvalidOperationException("Tests must run from a RealtimeSer checkout.");
+
+    /// <summary>The models shipped in the repository: each folder of models/ with a manifest.json.</summary>
+    public static List<string> ShippedModelIds() =>
+        Directory
+            .GetDirectories(Path.Combine(RepoRoot, "models"))
+            .Where(d => File.Exists(Path.Combine(d, ModelManifestLoader.ManifestFile)))
+            .Select(d => Path.GetFileName(d)!)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>A model shipped in the repository's models/ folder, whatever is installed elsewhere.</summary>
+    public static ModelManifest ShippedModel(string id) =>
+        ModelManifestLoader.Load(Path.Combine(RepoRoot, "models", id));
 
     public static string SharedData => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
 

@@ -6,6 +6,7 @@ using System.Text;
 using Google.Protobuf;
 using RealtimeSer.Grpc.V1;
 using RealtimeSer.Server.Tests.Web;
+using RealtimeSer.Tests.Shared;
 
 namespace RealtimeSer.Server.Tests.Robustness;
 
@@ -68,17 +69,22 @@ public sealed class DeliveryDeadlineTests
             );
             var sending = SendAllAsync(socket, audio);
 
-            await WaitForAsync(() => server.Server.Streams.Count == 1, TimeSpan.FromSeconds(30));
+            await Poll.UntilAsync(
+                () => server.Server.Streams.Count == 1,
+                TimeSpan.FromSeconds(30),
+                () => $"{server.Server.Streams.Count} streams open"
+            );
             Assert.Equal(1, server.Server.LiveStreams);
             var started = Stopwatch.StartNew();
-            await WaitForAsync(
+            await Poll.UntilAsync(
                 () => server.Server.LiveStreams == 0 && server.Server.Streams.Count == 0,
-                SlotBound
+                SlotBound,
+                () => $"the slot was still held after {started.Elapsed}"
             );
             Assert.True(started.Elapsed < SlotBound, $"the slot was still held after {started.Elapsed}");
             Assert.Contains(
                 "ser_streams_unread_total{transport=\"browser\"} 1",
-                await MetricsAsync(server),
+                await Scrape.TextAsync(server),
                 StringComparison.Ordinal
             );
             await IgnoreAsync(sending);
@@ -119,15 +125,20 @@ public sealed class DeliveryDeadlineTests
             await call.CompleteRequestAsync();
         });
 
-        await WaitForAsync(() => server.Server.Streams.Count == 1, TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(
+            () => server.Server.Streams.Count == 1,
+            TimeSpan.FromSeconds(30),
+            () => $"{server.Server.Streams.Count} streams open"
+        );
         Assert.Equal(1, server.Server.LiveStreams);
         var started = Stopwatch.StartNew();
-        await WaitForAsync(
+        await Poll.UntilAsync(
             () => server.Server.LiveStreams == 0 && server.Server.Streams.Count == 0,
-            SlotBound
+            SlotBound,
+            () => $"the slot was still held after {started.Elapsed}"
         );
         Assert.True(started.Elapsed < SlotBound, $"the slot was still held after {started.Elapsed}");
-        var metrics = await MetricsAsync(server);
+        var metrics = await Scrape.TextAsync(server);
         Assert.Contains("ser_streams_unread_total{transport=\"grpc\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains(
             "ser_grpc_calls_total{code=\"DEADLINE_EXCEEDED\",method=\"realtime_ser.v1.EmotionRecognizer/StreamingRecognize\"} 1",
@@ -224,20 +235,5 @@ public sealed class DeliveryDeadlineTests
         {
             // The client's own side of a stream the server ended: not what these tests judge.
         }
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, TimeSpan within)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition() && deadline.Elapsed < within)
-        {
-            await Task.Delay(100);
-        }
-    }
-
-    private static async Task<string> MetricsAsync(TestServer server)
-    {
-        using var http = new HttpClient();
-        return await http.GetStringAsync(new Uri($"http://127.0.0.1:{server.Server.MetricsPort}/metrics"));
     }
 }

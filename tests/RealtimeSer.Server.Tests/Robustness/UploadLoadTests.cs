@@ -134,7 +134,6 @@ public sealed class UploadLoadTests(ITestOutputHelper output)
     private static double P95(List<double> samples)
     {
         Assert.NotEmpty(samples);
-        var sorted = samples.Order().ToList();
-        return sorted[(int)Math.Ceiling(0.95 * sorted.Count) - 1];
+        return Streams.Percentile(samples, 0.95);
     }
 }

@@ -221,7 +221,6 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                     + $"{(emotions.Count == 0 ? 0 : emotions.Max(e => e.Latency.EndToEndMs)):F0} ms"
             );
             Assert.Contains(emotions, e => !e.IsFinal); // the speech before the stall was analysed
-            Assert.True(stream.AudioSecondsShed >= 0.4, $"{stream.Id} shed {stream.AudioSecondsShed:F2} s");
             // Within the bound plus the time of a run (and what other processes on these cores add); the late
             // final would have come 4 s after its audio.
             Assert.All(
@@ -229,7 +228,16 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
                 e => Assert.True(e.Latency.EndToEndMs < 2500, $"{e.Latency.EndToEndMs:F0} ms")
             );
         }
-        // Both shed audio after the stall, which ends the speech segment open before it.
+        // The starved stream's audio after the stall arrived seconds before its reader saw it, so it is shed
+        // whatever the scheduling. How much of the stalled sender's burst is shed depends only on whether its
+        // reader keeps pace with the writes (a fake clock pins that rule down in IngestBacklogTests), so it is not
+        // asserted here: on a loaded machine the reader kept pace and shed 0.18 s of the burst.
+        Assert.True(
+            starved.Stream.AudioSecondsShed >= 0.4,
+            $"engine-starved shed {starved.Stream.AudioSecondsShed:F2} s"
+        );
+        // The segment open at the stall ends in fresh audio for the stalled sender (its final comes) and in stale
+        // audio for the starved stream (no final: it would come 4 s late).
         var stalledEnd = senderStalled.Events.OfType<SpeechEvent>().First(e => !e.IsStart);
         Assert.Contains(
             senderStalled.Events.OfType<EmotionEvent>(),

@@ -39,34 +39,27 @@ internal static class ListenCommand
         {
             return await RunRemoteAsync(o, parse, new Uri(url), output, ct);
         }
-        try
+        // A missing or busy device (PortAudioException) becomes one line through CliErrors.
+        using var host = PortAudioHost.Open(parse.GetValue(o.Verbose));
+        var input = host.FindInput(parse.GetValue(o.Device));
+        using var loaded = o.Model.LoadAll(parse, announce: output != ListenOutput.View);
+        using var vad = SileroVadModel.Load();
+        var options = new EngineOptions
         {
-            using var host = PortAudioHost.Open(parse.GetValue(o.Verbose));
-            var input = host.FindInput(parse.GetValue(o.Device));
-            using var loaded = o.Model.LoadAll(parse, announce: output != ListenOutput.View);
-            using var vad = SileroVadModel.Load();
-            var options = new EngineOptions
+            Overload = OverloadPolicy.DropOldest,
+            Streams = new StreamOptions
             {
-                Overload = OverloadPolicy.DropOldest,
-                Streams = new StreamOptions
-                {
-                    WindowSeconds = parse.GetValue(o.Window),
-                    HopSeconds = parse.GetValue(o.Hop),
-                },
-                // One live stream: a short queue bounds latency; older windows go first when behind.
-                QueueCapacity = 16,
-                MaxBatch = 8,
-            };
-            await using var engine = new EmotionEngine(loaded.Classifiers, vad, options);
-            using var capture = await OpenCaptureAsync(o, parse, host, input, output, target: null);
-            using var limit = Limit(o, parse, ct);
-            return await new ListenRunner(engine, capture, output).RunAsync(limit.Token);
-        }
-        catch (PortAudioException e)
-        {
-            await Console.Error.WriteLineAsync($"ser: error: {e.Message}");
-            return CliErrors.Failure;
-        }
+                WindowSeconds = parse.GetValue(o.Window),
+                HopSeconds = parse.GetValue(o.Hop),
+            },
+            // One live stream: a short queue bounds latency; older windows go first when behind.
+            QueueCapacity = 16,
+            MaxBatch = 8,
+        };
+        await using var engine = new EmotionEngine(loaded.Classifiers, vad, options);
+        using var capture = await OpenCaptureAsync(o, parse, host, input, output, target: null);
+        using var limit = Limit(o, parse, ct);
+        return await new ListenRunner(engine, capture, output).RunAsync(limit.Token);
     }
 
     private static async Task<int> RunRemoteAsync(
@@ -111,11 +104,6 @@ internal static class ListenCommand
             return await new ListenRunner(backend, capture, output) { Target = address.ToString() }.RunAsync(
                 limit.Token
             );
-        }
-        catch (PortAudioException e)
-        {
-            await Console.Error.WriteLineAsync($"ser: error: {e.Message}");
-            return CliErrors.Failure;
         }
         catch (RpcException e)
         {

@@ -4,6 +4,7 @@ using Grpc.Core;
 using RealtimeSer.Audio;
 using RealtimeSer.Cli.Remote;
 using RealtimeSer.Core.Ingest;
+using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Grpc;
 using RealtimeSer.Grpc.V1;
 
@@ -117,7 +118,7 @@ internal sealed class RemoteReplayRunner(
     )
     {
         var format = reader.Format;
-        var frames = Math.Max(1, format.SampleRate / 2);
+        var frames = Math.Max(1, (int)(format.SampleRate * RecordingRun.BlockSeconds));
         var block = new float[frames * format.Channels];
         var mono = new float[frames];
         var bytes = new byte[block.Length * sizeof(float)];
@@ -136,7 +137,11 @@ internal sealed class RemoteReplayRunner(
             }
             sent += n;
             var samples = block.AsSpan(0, n * format.Channels);
-            var length = RemoteEvents.ToFloat32(mix ? Mix(samples, format.Channels, mono) : samples, bytes);
+            if (mix)
+            {
+                ChannelMixer.Downmix(samples, format.Channels, mono);
+            }
+            var length = RemoteEvents.ToFloat32(mix ? mono.AsSpan(0, n) : samples, bytes);
             var message = new StreamingRecognizeRequest
             {
                 AudioContent = ByteString.CopyFrom(bytes, 0, length),
@@ -147,22 +152,6 @@ internal sealed class RemoteReplayRunner(
             }
             onAudio(n / (double)format.SampleRate);
         }
-    }
-
-    /// <summary>The mean of each frame's channels, written into <paramref name="mono"/> and returned.</summary>
-    private static ReadOnlySpan<float> Mix(ReadOnlySpan<float> interleaved, int channels, Span<float> mono)
-    {
-        var frames = interleaved.Length / channels;
-        for (var i = 0; i < frames; i++)
-        {
-            var sum = 0f;
-            for (var c = 0; c < channels; c++)
-            {
-                sum += interleaved[i * channels + c];
-            }
-            mono[i] = sum / channels;
-        }
-        return mono[..frames];
     }
 
     /// <summary>How far the server has got: the latest event time, and whether speech is open.</summary>

@@ -311,6 +311,31 @@ class General(unittest.TestCase):
         np.testing.assert_array_equal(z1[2:], z2[2:])  # another speaker is untouched
 
 
+class ArousalAdapted(unittest.TestCase):
+    """arousal3a: the baseline that reads levels off general6's emotions, and its three-level head."""
+
+    def test_levels_from_emotions_sum_each_levels_emotions_and_leave_disgust_out(self):
+        import arousal_adapted as aa
+        # angry, disgust, fear, happy, neutral, sad
+        p = np.array([[0.1, 0.4, 0.1, 0.1, 0.2, 0.1]])
+        lv = np.exp(aa.level_logits(np.log(p)))
+        np.testing.assert_allclose(lv[0], [0.1, 0.2, 0.3], atol=1e-6)  # low = sad, neutral, high = the rest
+        self.assertLess(lv.sum(), 0.61)  # disgust's 0.4 counts for no level
+
+    def test_fit_gives_a_head_with_one_output_per_level(self):
+        import arousal_adapted as aa
+        import general
+        rs = np.random.RandomState(0)
+        y = np.repeat([0, 1, 2], 40)
+        Z = rs.normal(size=(120, general.D)) + y[:, None] * 2.0  # separable by level
+        net = aa.fit(Z, y, np.ones(len(y)))
+        logits = general.logits_of(net, Z)
+        self.assertEqual(logits.shape, (120, 3))
+        self.assertGreater(float(np.mean(logits.argmax(1) == y)), 0.9)
+        # fit put general's own six-label head back
+        self.assertEqual(general.Head().net[-1].out_features, len(crema.LABELS))
+
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -114,7 +114,7 @@ public sealed class FloorClips
 /// Opus (the calls' truth is floored in the replay tests of RealtimeSer.Cli.Tests). Accuracy is measured through
 /// <see cref="ClipClassifier"/>, the path of <c>ser classify</c>: each clip judged alone, and for general6 also
 /// adapted as <c>ser classify --one-speaker</c> does (each speaker's clips in file-name order through one channel
-/// adapter). arousal3 is judged on the arousal level of the emotion (disgust left out).
+/// adapter); arousal3a too. arousal3 and arousal3a are judged on the arousal level of the emotion (disgust left out).
 /// <para>
 /// Each row's <c>Measured</c> and <c>N</c> are today's values (printed by the test); the floor is
 /// <c>Measured − 2.33·√(Measured·(1−Measured)/N)</c> (<see cref="AccuracyFloor"/>). After retraining a model,
@@ -146,6 +146,10 @@ public sealed class AccuracyFloorTests(FloorClips clips, ITestOutputHelper outpu
         new("multi6", Crema, Alone, Measured: 50 / 120.0, N: 120), // 41.7 % → floor 31.2 %
         new("arousal3", Fixtures, Alone, Measured: 21 / 50.0, N: 50), // 42.0 % → floor 25.7 %
         new("arousal3", Crema, Alone, Measured: 53 / 100.0, N: 100), // 53.0 % → floor 41.4 %
+        new("arousal3a", Fixtures, Alone, Measured: 27 / 50.0, N: 50), // 54.0 % → floor 37.6 %
+        new("arousal3a", Fixtures, Adapted, Measured: 31 / 50.0, N: 50), // 62.0 % → floor 46.0 %
+        new("arousal3a", Crema, Alone, Measured: 60 / 100.0, N: 100), // 60.0 % → floor 48.6 %
+        new("arousal3a", Crema, Adapted, Measured: 65 / 100.0, N: 100), // 65.0 % → floor 53.9 %
     ];
 
     public static TheoryData<string, string, string> Floors()

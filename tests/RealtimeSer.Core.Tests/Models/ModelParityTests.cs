@@ -32,6 +32,7 @@ public class ModelParityTests(ITestOutputHelper output)
         ["crema6"] = 1e-4,
         ["multi6"] = 1e-4,
         ["arousal3"] = 1e-4,
+        ["arousal3a"] = 1e-4,
     };
 
     public static TheoryData<string> ShippedModels()

@@ -217,28 +217,9 @@ def export(net, prior, calib, train_clips, res):
                           output_name="features")
     onnx_util.export_onnx(net, os.path.join(OUT_DIR, "head.onnx"), input_name="features", output_name="logits",
                           example=torch.zeros(2, G.D))
-    man = {
-        "id": MODEL_ID,
-        "name": "Cross-corpus arousal low/neutral/high: telephone-band functionals, per-speaker normalisation, MLP",
-        "labels": LABELS, "sample_rate": 16000, "input": "input_values", "output": "features",
-        "output_kind": "logits", "normalization": "none",
-        "window": {"min_s": 1.0, "recommended_s": 2.0, "hop_s": 0.5},
-        "temperature": calib["temperature"], "task": "arousal",
-        "adaptation": {"kind": "speaker_zscore", "head": "head.onnx", "head_input": "features",
-                       "head_output": "logits", "prior_windows": G.PRIOR_WINDOWS,
-                       "prior_mean": [round(float(v), 6) for v in prior[0]],
-                       "prior_var": [round(float(v), 6) for v in prior[1]]},
-        "metrics": {},
-        "source": {"kind": "trained", "training": "tools/model/arousal_adapted.py",
-                   "corpora": [{"id": c, "language": corpora.language_of(c), "licence": corpora.licence_of(c),
-                                "train_clips": n} for c, n in train_clips.items()],
-                   "data": "train speakers of tools/model/splits/speakers.csv (CREMA-D: its speaker_split.csv)",
-                   "licence_note": "trained on corpora whose terms include non-commercial and research-only use: "
-                                   "see MODEL_CARD.md before any commercial use"},
-    }
-    for c, r in res["test"].items():
-        for v, key in (("opus", f"test_{c}"), ("mulaw8k", f"test_{c}_mulaw8k")):
-            man["metrics"][key] = {k: round(r[v][k], 4) for k in ("accuracy", "macro_recall", "macro_f1")} | {"n": r[v]["n"]}
+    man = G.adapted_manifest(MODEL_ID, "Cross-corpus arousal low/neutral/high: telephone-band functionals, "
+                             "per-speaker normalisation, MLP", LABELS, "arousal", calib, prior, train_clips, res,
+                             "tools/model/arousal_adapted.py")
     evaluate.summarise_loco(man, os.path.join(OUT_DIR, "loco.json"))
     with open(os.path.join(OUT_DIR, "manifest.json"), "w") as fh:
         json.dump(man, fh, indent=2)

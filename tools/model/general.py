@@ -567,35 +567,43 @@ def step_train(a):
     export(head, prior, calib, train_clips)
 
 
-def export(head, prior, calib, train_clips):
-    fx = Functionals().eval()
-    onnx_util.export_onnx(fx, os.path.join(OUT_DIR, "model.onnx"), n_samples=32000, output_name="features")
-    onnx_util.export_onnx(head, os.path.join(OUT_DIR, "head.onnx"), input_name="features", output_name="logits",
-                          example=torch.zeros(2, D))
+def adapted_manifest(model_id, name, labels, task, calib, prior, train_clips, res, training):
+    """The manifest of a model that runs as general6 does (model.onnx features, head.onnx on speaker-normalised
+    features, the runtime's "adaptation"), with each test set's figures from `res` (metrics.json "results")."""
     man = {
-        "id": MODEL_ID,
-        "name": "Cross-corpus 6-emotion model: telephone-band functionals, per-speaker normalisation, MLP",
-        "labels": LABELS, "sample_rate": 16000, "input": "input_values", "output": "features",
+        "id": model_id, "name": name,
+        "labels": labels, "sample_rate": 16000, "input": "input_values", "output": "features",
         "output_kind": "logits", "normalization": "none",
         "window": {"min_s": 1.0, "recommended_s": 2.0, "hop_s": 0.5},
-        "temperature": calib["temperature"], "task": "emotion",
+        "temperature": calib["temperature"], "task": task,
         "adaptation": {"kind": "speaker_zscore", "head": "head.onnx", "head_input": "features",
                        "head_output": "logits", "prior_windows": PRIOR_WINDOWS,
                        "prior_mean": [round(float(v), 6) for v in prior[0]],
                        "prior_var": [round(float(v), 6) for v in prior[1]]},
         "metrics": {},
-        "source": {"kind": "trained", "training": "tools/model/general.py",
+        "source": {"kind": "trained", "training": training,
                    "corpora": [{"id": c, "language": corpora.language_of(c), "licence": corpora.licence_of(c),
                                 "train_clips": n} for c, n in train_clips.items()],
                    "data": "train speakers of tools/model/splits/speakers.csv (CREMA-D: its speaker_split.csv)",
                    "licence_note": "trained on corpora whose terms include non-commercial and research-only use: "
                                    "see MODEL_CARD.md before any commercial use"},
     }
-    with open(os.path.join(OUT_DIR, "metrics.json")) as fh:
-        res = json.load(fh)["results"]
     for c, r in res["test"].items():
         for v, key in (("opus", f"test_{c}"), ("mulaw8k", f"test_{c}_mulaw8k")):
             man["metrics"][key] = {k: round(r[v][k], 4) for k in ("accuracy", "macro_recall", "macro_f1")} | {"n": r[v]["n"]}
+    return man
+
+
+def export(head, prior, calib, train_clips):
+    fx = Functionals().eval()
+    onnx_util.export_onnx(fx, os.path.join(OUT_DIR, "model.onnx"), n_samples=32000, output_name="features")
+    onnx_util.export_onnx(head, os.path.join(OUT_DIR, "head.onnx"), input_name="features", output_name="logits",
+                          example=torch.zeros(2, D))
+    with open(os.path.join(OUT_DIR, "metrics.json")) as fh:
+        res = json.load(fh)["results"]
+    man = adapted_manifest(MODEL_ID, "Cross-corpus 6-emotion model: telephone-band functionals, per-speaker "
+                           "normalisation, MLP", LABELS, "emotion", calib, prior, train_clips, res,
+                           "tools/model/general.py")
     import coldstart
     block = coldstart.cold_start_block()
     if block:

@@ -245,25 +245,12 @@ def step_parity(a):
     k = ad["prior_windows"]
     alone = np.stack([G.logits_of(net, G.runtime_zscore(x[None], prior, k))[0] for x in X])
     seq = G.logits_of(net, G.runtime_zscore(X, prior, k))
-    items = [{"path": os.path.relpath(f, crema.DATA), "samples": int(len(w)), "label": crema.LABELS[int(t)],
-              "logits": [float(v) for v in lg], "top1": LABELS[int(np.argmax(lg))]}
-             for f, w, t, lg in zip(files, waves, y, alone)]
-    out = {"model": "model.onnx + head.onnx", "labels": LABELS, "input": "input_values", "output": "logits",
-           "tolerance_abs": 1e-3,
-           "note": "input = the clip's PCM16 samples / 32768 as float32, shape [1, samples]; 'logits': each clip "
-                   "as the only window of a new channel; 'sequence_logits': the clips in this order as one "
-                   "channel's windows; 'label': the clip's emotion (its level: tools/model/corpora.py AROUSAL_MAP)",
-           "items": items, "sequence_logits": [[float(v) for v in row] for row in seq]}
-    if onnx_util.node_available():
-        got = onnx_util.run_node(os.path.join(OUT_DIR, "model.onnx"), [w[None] for w in waves], output_name="features")
-        out["onnxruntime_node_max_abs_diff_features"] = float(max(np.abs(g[0] - x).max() for g, x in zip(got, X)))
-    with open(os.path.join(OUT_DIR, "parity.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
-        fh.write("\n")
+    out = G.write_parity(OUT_DIR, "model.onnx + head.onnx", LABELS, files, waves, [crema.LABELS[int(t)] for t in y],
+                         X, alone, seq, "'label': the clip's emotion (its level: tools/model/corpora.py AROUSAL_MAP)")
     levels = [corpora.AROUSAL_MAP[crema.LABELS[int(t)]] for t in y]
     truth = np.array([LABELS.index(v) if v else -1 for v in levels])
     m = truth >= 0
-    print(json.dumps({"clips": len(items), "features_node_diff": out.get("onnxruntime_node_max_abs_diff_features"),
+    print(json.dumps({"clips": len(out["items"]), "features_node_diff": out.get("onnxruntime_node_max_abs_diff_features"),
                       "levels_alone": f"{int((alone.argmax(1) == truth)[m].sum())}/{int(m.sum())}",
                       "levels_sequence": f"{int((seq.argmax(1) == truth)[m].sum())}/{int(m.sum())}"}))
 

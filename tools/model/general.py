@@ -630,6 +630,27 @@ def runtime_zscore(X, prior, k):
     return out
 
 
+def write_parity(out_dir, graphs, labels, files, waves, truth, X, alone, seq, note):
+    """parity.json of an adapted model: per fixture clip its file-name label (`truth`) and the logits judged alone,
+    and the clips in order as one channel ("sequence_logits"); the features graph checked in onnxruntime-node."""
+    items = [{"path": os.path.relpath(f, crema.DATA), "samples": int(len(w)), "label": t,
+              "logits": [float(v) for v in lg], "top1": labels[int(np.argmax(lg))]}
+             for f, w, t, lg in zip(files, waves, truth, alone)]
+    out = {"model": graphs, "labels": labels, "input": "input_values", "output": "logits",
+           "tolerance_abs": 1e-3,
+           "note": "input = the clip's PCM16 samples / 32768 as float32, shape [1, samples]; 'logits': each clip "
+                   "as the only window of a new channel; 'sequence_logits': the clips in this order as one "
+                   f"channel's windows. {note}",
+           "items": items, "sequence_logits": [[float(v) for v in row] for row in seq]}
+    if onnx_util.node_available():
+        got = onnx_util.run_node(os.path.join(out_dir, "model.onnx"), [w[None] for w in waves], output_name="features")
+        out["onnxruntime_node_max_abs_diff_features"] = float(max(np.abs(g[0] - x).max() for g, x in zip(got, X)))
+    with open(os.path.join(out_dir, "parity.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+        fh.write("\n")
+    return out
+
+
 @torch.no_grad()
 def step_parity(a):
     """models/general6/parity.json: per fixture clip (whole clip, one window), the logits of the clip judged
@@ -661,23 +682,9 @@ def step_parity(a):
         alone = coldstart.blend({"cold": lc, "adapted": alone, "n": np.ones(len(X))}, w, cs["blend"]["space"], t)
         seq = coldstart.blend({"cold": lc, "adapted": seq, "n": np.arange(1, len(X) + 1)}, w, cs["blend"]["space"], t)
         graphs += " + cold_head.onnx (adaptation.cold_start)"
-    items = [{"path": os.path.relpath(f, crema.DATA), "samples": int(len(w)), "label": LABELS[int(t)],
-              "logits": [float(v) for v in lg], "top1": LABELS[int(np.argmax(lg))]}
-             for f, w, t, lg in zip(files, waves, y, alone)]
-    out = {"model": graphs, "labels": LABELS, "input": "input_values", "output": "logits",
-           "tolerance_abs": 1e-3,
-           "note": "input = the clip's PCM16 samples / 32768 as float32, shape [1, samples]; 'logits': each clip "
-                   "as the only window of a new channel; 'sequence_logits': the clips in this order as one "
-                   "channel's windows. Tolerance 1e-3: the features pass through a z-normalisation whose "
-                   "variances can be small",
-           "items": items, "sequence_logits": [[float(v) for v in row] for row in seq]}
-    if onnx_util.node_available():
-        got = onnx_util.run_node(os.path.join(OUT_DIR, "model.onnx"), [w[None] for w in waves], output_name="features")
-        out["onnxruntime_node_max_abs_diff_features"] = float(max(np.abs(g[0] - x).max() for g, x in zip(got, X)))
-    with open(os.path.join(OUT_DIR, "parity.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
-        fh.write("\n")
-    print(json.dumps({"clips": len(items), "features_node_diff": out.get("onnxruntime_node_max_abs_diff_features"),
+    out = write_parity(OUT_DIR, graphs, LABELS, files, waves, [LABELS[int(t)] for t in y], X, alone, seq,
+                       "Tolerance 1e-3: the features pass through a z-normalisation whose variances can be small")
+    print(json.dumps({"clips": len(out["items"]), "features_node_diff": out.get("onnxruntime_node_max_abs_diff_features"),
                       "top1_alone": float(np.mean(alone.argmax(1) == y)), "top1_sequence": float(np.mean(seq.argmax(1) == y))}))
 
 

@@ -197,35 +197,33 @@ internal static class PipelineBench
     {
         var (audio, rate, channels) = recording;
         await using var stream = engine.OpenStream($"bench{index}", new StreamFormat(rate, channels));
-        var collect = Task.Run(
-            async () =>
+        var windows = new List<(int, int)>();
+        var total = (long)(repeatSeconds > 0 ? repeatSeconds * rate * channels : audio.Length);
+        long fed = 0;
+        // As replay feeds a recording (RecordingRun), looping the audio when a length is asked for.
+        await RecordingRun.RunAsync(
+            stream,
+            (block, _) =>
             {
-                var mine = new List<(int, int)>();
-                await foreach (var e in stream.Events.ReadAllAsync(token))
+                var offset = (int)(fed % audio.Length);
+                var length = (int)Math.Min(Math.Min(block.Length, audio.Length - offset), total - fed);
+                length -= length % channels;
+                audio.AsSpan(offset, length).CopyTo(block.Span);
+                fed += length;
+                return ValueTask.FromResult(length);
+            },
+            e =>
+            {
+                if (e is EmotionEvent { IsFinal: false } w)
                 {
-                    if (e is EmotionEvent { IsFinal: false } w)
-                    {
-                        mine.Add(
-                            ((int)Math.Round((w.EndSeconds - w.StartSeconds) * 16000), w.Latency.BatchSize)
-                        );
-                    }
+                    windows.Add(
+                        ((int)Math.Round((w.EndSeconds - w.StartSeconds) * 16000), w.Latency.BatchSize)
+                    );
                 }
-                return mine;
+                return ValueTask.CompletedTask;
             },
             token
         );
-        // Blocks as replay feeds them (RecordingRun), so this measures what a replay does.
-        var block = (int)(rate * RecordingRun.BlockSeconds) * channels;
-        var total = (long)(repeatSeconds > 0 ? repeatSeconds * rate * channels : audio.Length);
-        for (long fed = 0; fed < total; fed += block)
-        {
-            var offset = (int)(fed % audio.Length);
-            var length = (int)Math.Min(Math.Min(block, audio.Length - offset), total - fed);
-            length -= length % channels;
-            await stream.WriteAsync(audio.AsMemory(offset, length), cancellationToken: token);
-        }
-        await stream.CompleteAsync(token);
-        var windows = await collect;
         tally.Add(windows, total / (double)channels / rate, stream.SecondsReceived * stream.Channels);
         return $"pipeline: stream {index} done ({stream.SecondsReceived:0} s audio, {windows.Count} windows)";
     }

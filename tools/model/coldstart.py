@@ -1009,7 +1009,10 @@ ADAPTED_NOTE = (
     "(42.3–44.5 % against 43.0 %): the 46 % bar is not within reach of the head and its training rows."
     " Arousal as a second target (a second output on the same hidden layer, `arousal_adapted.py second-target`, "
     "without the speed-perturbed copies, against this table's 43.0 %): 42.6 % with the levels of the same clips "
-    "at weight 0.5, 43.4 % at weight 1 with BAVED's and the surprise clips' levels as extra rows — no gain either.")
+    "at weight 0.5, 43.4 % at weight 1 with BAVED's and the surprise clips' levels as extra rows — no gain either."
+    " A small CNN on log-mel normalised per speaker (`lognorm_cnn.py`, the same protocol): 31.3 / 36.9 / 37.8 % "
+    "(CREMA-D / nEMO / ASED, mean 35.3 %) on its own; averaged with the head's log-probabilities at 0.5, 41.6 %, "
+    "at 0.3, 43.8 % (+0.8) — no path to 46 % either, and ASED's sad stays at 6–9 %.")
 
 
 def experiment_rows(path, prefix_what):

@@ -39,7 +39,8 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
     /// proportion over those turns (<see cref="AccuracyFloor"/>). With 28 turns the margin is about 22 points,
     /// so general6's floor here is below the manifest-derived one above, which stays.
     /// general6 and arousal3a adapt per channel through the whole call, as any replay does. arousal3 and arousal3a
-    /// are judged on the level of the turn's emotion (disgust turns left out). Re-measure after retraining: the tests print the agreement.
+    /// are judged on the level of the turn's emotion (disgust turns left out). Re-measure after retraining: the
+    /// tests print the agreement.
     /// </summary>
     private static readonly Dictionary<(string Model, string File), (double Measured, int N)> CallFloors =
         new()
@@ -159,9 +160,9 @@ public sealed class ReplayCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
-    /// The default model with every other shipped model (crema6, multi6, arousal3, arousal3a) in one replay: each event
-    /// carries each model's label and scores, in order, and each model's finals agree with the call's truth at
-    /// least as well as its fixed floor (<see cref="CallFloors"/>; the default model's is checked above).
+    /// The default model with every other shipped model (crema6, multi6, arousal3, arousal3a) in one replay: each
+    /// event carries each model's label and scores, in order, and each model's finals agree with the call's truth
+    /// at least as well as its fixed floor (<see cref="CallFloors"/>; the default model's is checked above).
     /// </summary>
     [SkippableFact]
     public async Task Replay_with_emotion_and_arousal_gives_both_on_every_event_in_order()

@@ -135,7 +135,7 @@ def train_eval(d, tr, cfg):
         Zc = G.causal_zscore(X[tr], S[tr], prior, G.PRIOR_CLIPS, seed=100 + k)
         n0 = int(tr.sum())
         Z, y, w = np.concatenate([Z, Zc]), np.concatenate([y, y[:n0]]), np.concatenate([w, w[:n0]])
-    for v in ("sp", "aug"):
+    for v in ("sp", "vtlp", "aug"):
         if cfg.get(v):
             # perturbed copies of the training clips (coldstart.py features): each speaker at each speed (or with
             # its channel augmentations) a pseudo-speaker, normalised by its own statistics; half their clips' weight
@@ -231,7 +231,7 @@ def run(cfg, loco_corpora):
 
 DEFAULT = {"hidden": 256, "layers": 1, "drop_in": 0.2, "drop_h": 0.3, "epochs": 60, "lr": 3e-3, "wd": 1e-2,
            "ls": 0.1, "mixup": 0.0, "scheme": "sqrt", "crema_w": 1.0, "lab_alpha": 0.0, "seeds": 1, "bias": 0, "seed_off": 0,
-           "groups": "base", "crops": 0, "sp": 0.0, "aug": 0.0, "adv": 0.0,
+           "groups": "base", "crops": 0, "sp": 0.0, "vtlp": 0.0, "aug": 0.0, "adv": 0.0,
            "causal": 0, "ens": ""}
 
 

@@ -310,6 +310,23 @@ class General(unittest.TestCase):
         self.assertNotEqual(z1[order[1], 0], z2[order[1], 0])
         np.testing.assert_array_equal(z1[2:], z2[2:])  # another speaker is untouched
 
+    def test_vocal_tract_warp_moves_the_mel_bands_and_leaves_pitch(self):
+        import coldstart
+        import general
+        t = np.arange(16000) / 16000
+        tone = torch.tensor((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[None]
+        names = general.ALL_NAMES
+        plain = general.Functionals(general.FEATURE_GROUPS).eval()
+        with torch.no_grad():
+            same = coldstart.vtlp_functionals(1.0)(tone)[0].numpy()
+            base = plain(tone)[0].numpy()
+            up = coldstart.vtlp_functionals(1.1)(tone)[0].numpy()
+        np.testing.assert_allclose(same, base, rtol=1e-5, atol=1e-5)
+        mel = [names.index(f"mel{i}_mean") for i in range(40)]
+        self.assertGreater(int(np.argmax(up[mel])), int(np.argmax(base[mel])))  # 1 kHz is read as 1.1 kHz
+        f0 = names.index("f0_mean")
+        self.assertEqual(up[f0], base[f0])
+
 
 class ArousalAdapted(unittest.TestCase):
     """arousal3a: the baseline that reads levels off general6's emotions, and its three-level head."""

@@ -1134,6 +1134,19 @@ def summary(w, test_crema, calls, calls_before, fixtures_cs):
           + ", ".join(f"{a} {pct(pooled.get(a, {}).get('ece'))} %" for _, _, a in AGES)
           + ("; test speakers " + ", ".join(f"{a} {pct(pooled_t.get(a, {}).get('ece'))} %" for _, _, a in AGES)
              if pooled_t else "") + ".")
+    models = os.path.dirname(G.OUT_DIR)
+
+    def loco_of(model):
+        return [v for v in G.load_json(os.path.join(models, model, "loco.json"), {}).values()
+                if v.get("recipe_of") == model and v.get("held_out") in ("crema-d", "nemo", "ased")]
+
+    adapted, cnn = loco_of("arousal3a"), loco_of("arousal3")
+    if len(adapted) == 3 and len(cnn) == 3:
+        w("- Arousal adapts too: `arousal3a` (speaker-normalised functionals, three levels; its MODEL_CARD.md), "
+          "leave-one-corpus-out mean over CREMA-D, nEMO and ASED "
+          f"**{pct(np.mean([v['opus']['macro_recall'] for v in adapted]))} %** adapted and "
+          f"{pct(np.mean([v['alone_opus']['macro_recall'] for v in adapted]))} % judged alone, against `arousal3`'s "
+          f"{pct(np.mean([v['opus']['macro_recall'] for v in cnn]))} % (judged alone; it does not adapt).")
 
 
 def alert_section(w, calls, calls_dev):

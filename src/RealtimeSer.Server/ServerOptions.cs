@@ -28,7 +28,7 @@ public sealed class ServerOptions
     public List<string> ApiKeyHashes { get; set; } = [];
 
     /// <summary>
-    /// The default model set, comma-separated ids or folders (e.g. "crema6,arousal3": every stream that names
+    /// The default model set, comma-separated ids or folders (e.g. "general6,arousal3a": every stream that names
     /// no model gets both, on the same windows); empty takes the installed default model. `--model` overrides.
     /// </summary>
     public string? Models { get; set; }

@@ -13,7 +13,7 @@ internal sealed class ModelOptions
         {
             Description =
                 "Model id (see `ser models`) or path; default: the installed default model. Commands that run "
-                + "a stream take several, comma-separated, run on the same windows (e.g. crema6,arousal3).",
+                + "a stream take several, comma-separated, run on the same windows (e.g. general6,arousal3a).",
         };
 
     public Option<int> Threads { get; } =

@@ -57,7 +57,7 @@ internal static class ServeCommand
             command.AddOption<string?>(
                 "--model",
                 "Model id (see `ser models`) or a model folder; several, comma-separated, run on the same "
-                    + "windows (e.g. crema6,arousal3); default: the Models setting, else the installed default model."
+                    + "windows (e.g. general6,arousal3a); default: the Models setting, else the installed default model."
             );
 
         public Option<int?> MetricsPort { get; } =

@@ -233,7 +233,7 @@ internal static class StreamCommand
         public Option<string?> Model { get; } =
             command.AddOption<string?>(
                 "--model",
-                "Model id on the server, or several comma-separated (e.g. crema6,arousal3; default: its default set)."
+                "Model id on the server, or several comma-separated (e.g. general6,arousal3a; default: its default set)."
             );
 
         public Option<bool> FinalsOnly { get; } =

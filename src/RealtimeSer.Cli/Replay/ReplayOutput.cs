@@ -190,7 +190,7 @@ internal sealed class ReplayOutput : IAsyncDisposable
                 json.WriteEndObject();
                 if (channel.ModelSeconds.Count > 1)
                 {
-                    // Each model's share of speech time by label (e.g. arousal3: how much was high).
+                    // Each model's share of speech time by label (e.g. arousal3a: how much was high).
                     json.WriteStartObject("label_share_by_model");
                     foreach (var (model, labels) in channel.ModelSeconds)
                     {

@@ -8,7 +8,7 @@ namespace RealtimeSer.Core.Output;
 /// The one JSON Lines schema for emotion events, shared by <c>ser replay</c>, <c>ser stream --json</c> and
 /// <c>ser listen --json</c>: <c>{"file","channel","channel_name","segment","start_s","end_s","label",
 /// "scores":{label:p},"final","latency_ms":{...}}</c>. Field names are a contract for users' scripts.
-/// With several models (<c>--model crema6,arousal3</c>) the leading fields stay the first model's, and
+/// With several models (<c>--model general6,arousal3a</c>) the leading fields stay the first model's, and
 /// <c>"models":{id:{"label","scores"}}</c> plus <c>latency_ms.inference_by_model:{id:ms}</c> carry every one.
 /// </summary>
 public static class EventJson

@@ -111,13 +111,24 @@ public sealed record StreamOptions
     public void Validate()
     {
         Vad.Validate();
-        if (WindowSeconds is <= 0 || HopSeconds is <= 0)
+        // Written so that NaN fails every check: a NaN compares false both ways.
+        if (
+            WindowSeconds is { } window && !(window > 0 && double.IsFinite(window))
+            || HopSeconds is { } hop && !(hop > 0 && double.IsFinite(hop))
+        )
         {
-            throw new ArgumentException("window and hop must be positive.");
+            throw new ArgumentException(
+                $"window and hop must be positive; got {WindowSeconds} and {HopSeconds}."
+            );
         }
-        if (!(SmoothingSeconds >= 0) || HysteresisMargin is < 0 or >= 1)
+        if (
+            !(SmoothingSeconds >= 0 && double.IsFinite(SmoothingSeconds))
+            || !(HysteresisMargin is >= 0 and < 1)
+        )
         {
-            throw new ArgumentException("smoothing must be ≥ 0 s and the hysteresis margin in [0, 1).");
+            throw new ArgumentException(
+                $"smoothing must be ≥ 0 s and the hysteresis margin in [0, 1); got {SmoothingSeconds} and {HysteresisMargin}."
+            );
         }
     }
 }

@@ -29,14 +29,15 @@ public sealed record VadOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad setting.</summary>
     public void Validate()
     {
-        if (StartThreshold is <= 0 or >= 1)
+        // Written so that NaN fails every check: a NaN compares false both ways.
+        if (!(StartThreshold is > 0 and < 1))
         {
             throw new ArgumentException(
                 $"VAD start threshold must be in (0, 1); got {StartThreshold}.",
                 nameof(StartThreshold)
             );
         }
-        if (EndThreshold <= 0 || EndThreshold > StartThreshold)
+        if (!(EndThreshold > 0 && EndThreshold <= StartThreshold))
         {
             throw new ArgumentException(
                 $"VAD end threshold must be in (0, start threshold {StartThreshold}]; got {EndThreshold}.",
@@ -47,7 +48,7 @@ public sealed record VadOptions
         {
             throw new ArgumentException("VAD durations must not be negative.");
         }
-        if (MaxSegmentSeconds <= 0.5)
+        if (!(MaxSegmentSeconds > 0.5))
         {
             throw new ArgumentException(
                 $"VAD maximum segment length must exceed 0.5 s; got {MaxSegmentSeconds}.",

@@ -159,9 +159,18 @@ public class VadSegmenterTests
     [InlineData(0f, 0.35f)]
     [InlineData(0.5f, 0.6f)]
     [InlineData(1.2f, 0.35f)]
+    [InlineData(float.NaN, 0.35f)]
+    [InlineData(0.5f, float.NaN)]
     public void Invalid_thresholds_are_rejected(float start, float end)
     {
         var options = VadOptions.Default with { StartThreshold = start, EndThreshold = end };
+        Assert.Throws<ArgumentException>(() => new VadSegmenter(options));
+    }
+
+    [Fact]
+    public void A_maximum_segment_length_that_is_not_a_number_is_rejected()
+    {
+        var options = VadOptions.Default with { MaxSegmentSeconds = double.NaN };
         Assert.Throws<ArgumentException>(() => new VadSegmenter(options));
     }
 }

@@ -108,6 +108,8 @@ public sealed record StreamOptions
     /// </summary>
     public bool? Recorded { get; init; }
 
+    private static string Shown(double? seconds) => seconds is { } s ? $"{s} s" : "the model's";
+
     public void Validate()
     {
         Vad.Validate();
@@ -118,7 +120,7 @@ public sealed record StreamOptions
         )
         {
             throw new ArgumentException(
-                $"window and hop must be positive; got {WindowSeconds} and {HopSeconds}."
+                $"window and hop must be positive and finite; got window {Shown(WindowSeconds)}, hop {Shown(HopSeconds)}."
             );
         }
         if (

@@ -46,12 +46,12 @@ LABELS = corpora.AROUSAL_LABELS
 CORPORA = corpora.EMOTION_CORPORA + ["baved"]
 # The corpora arousal3's LOCO runs held out (models/arousal3/loco.json): the comparison is on these.
 COMPARED = ["crema-d", "nemo", "ased"]
-# general6's emotion outputs (crema.LABELS order) onto the levels, for the "arousal from emotion" baseline.
 # ms per 2 s window, batch 1, one thread, p50 (`ser bench model`, 2026-12-05, this 2-core machine), for the card
 SPEED_MS = 1.0
 # call01's turn levels right through `ser replay` (both channels adapting; 5 disgust turns left out), this model and
 # arousal3 (ReplayCommandTests prints them), for the card
 CALL01_TURNS = {MODEL_ID: (15, 23), "arousal3": (8, 23)}
+# general6's emotion outputs (crema.LABELS order) onto the levels, for the "arousal from emotion" baseline.
 EMOTION_TO_LEVEL = {"sad": "low", "neutral": "neutral", "angry": "high", "fear": "high", "happy": "high"}
 
 

@@ -230,8 +230,8 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         }
         // The starved stream's audio after the stall arrived seconds before its reader saw it, so it is shed
         // whatever the scheduling. How much of the stalled sender's burst is shed depends only on whether its
-        // reader keeps pace with the writes (a fake clock pins that rule down in IngestBacklogTests), so it is not
-        // asserted here: on a loaded machine the reader kept pace and shed 0.18 s of the burst.
+        // reader keeps pace with the writes, which a busy machine decides, so it is not asserted here (a fake clock
+        // pins that rule down in IngestBacklogTests).
         Assert.True(
             starved.Stream.AudioSecondsShed >= 0.4,
             $"engine-starved shed {starved.Stream.AudioSecondsShed:F2} s"

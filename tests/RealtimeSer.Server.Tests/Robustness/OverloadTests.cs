@@ -177,9 +177,9 @@ public sealed class OverloadTests(ITestOutputHelper output)
                     + $"{recovered.Dropped} dropped, p95 {recoveredP95:F0} ms"
             );
             Assert.Equal(StatusCode.OK, recovered.Status.StatusCode);
-            // The queue holds two windows and a stereo stream brings two at a time, so one window can go when the
-            // cores are busy with other work (the test assemblies run side by side: a fresh-clone run here dropped
-            // 1). A server that had not recovered would drop most of them.
+            // The queue holds two windows and a stereo stream brings two at a time, so one window can go while other
+            // work (the test assemblies run side by side) holds the cores. A server that had not recovered would
+            // drop most of them.
             Assert.True(
                 recovered.Dropped <= Math.Max(1, recovered.Classified / 10),
                 $"{recovered.Dropped} dropped, {recovered.Classified} classified after the overload"

@@ -61,12 +61,7 @@ def head(d=G.D):
 
 def fit(Z, y, w):
     """general6's fit with a three-output head."""
-    original = G.Head
-    G.Head = lambda d, hidden, **kw: original(d, hidden, n=len(LABELS), **kw)
-    try:
-        return G.fit(Z, y, w)
-    finally:
-        G.Head = original
+    return G.fit(Z, y, w, n_labels=len(LABELS))
 
 
 def extra_path(variant):
@@ -122,8 +117,8 @@ def load(variant):
 
 
 def rows(d, m):
-    G.PERTURBED = ()  # general6's speed-perturbed copies are emotion rows only
-    return G.train_rows(d["X"][m], d["speaker"][m], d["corpus"][m], d["y"][m])
+    # general6's speed-perturbed copies are emotion rows only
+    return G.train_rows(d["X"][m], d["speaker"][m], d["corpus"][m], d["y"][m], perturbed=())
 
 
 def level_logits(emotion_logits):
@@ -158,7 +153,8 @@ def step_loco(a):
         if held in corpora.EMOTION_CORPORA:
             # the baseline: general6's recipe trained without `held`, its emotions read as levels
             etr = (emo["corpus"] != held) & (emo["split"] == "train")
-            enet = G.fit(*G.train_rows(emo["X"][etr], emo["speaker"][etr], emo["corpus"][etr], emo["y"][etr]))
+            enet = G.fit(*G.train_rows(emo["X"][etr], emo["speaker"][etr], emo["corpus"][etr], emo["y"][etr],
+                                       perturbed=()))
             eprior = G.prior_of(emo["X"][etr], emo["speaker"][etr])
             Ze = G.causal_zscore(d["X"][te], d["speaker"][te], eprior, G.PRIOR_CLIPS)
             r["from_emotion_opus"] = evaluate.score(level_logits(G.logits_of(enet, Ze)), d["y"][te], LABELS)
@@ -467,7 +463,6 @@ def step_second_target(a):
     """Leave-one-corpus-out (CREMA-D, nEMO, ASED) of general6's adapted head trained with arousal as a second
     target, against the same head without it; both without general6's speed-perturbed copies (the shipped
     recipe's row of general6's card: 43.0 %). Prints emotion macro recall; writes nothing."""
-    G.PERTURBED = ()
     d = G.load_features("opus")
     level = {c: {clip.stem: LABELS.index(clip.label) for clip in corpora.clips(c, "arousal")} for c in np.unique(d["corpus"])}
     yl_all = np.array([level[c].get(s, -1) for c, s in zip(d["corpus"], d["clip"])], dtype=np.int64)

@@ -402,11 +402,11 @@ def weights(c, y, crema_weight=None):
 PERTURBED = ("sp",)
 
 
-def train_rows(X, speakers, corpus, y):
+def train_rows(X, speakers, corpus, y, perturbed=PERTURBED):
     """The adapted head's training rows: each clip normalised by its speaker's statistics, weighted by `weights`,
-    plus the PERTURBED copies of the same corpora's training speakers."""
+    plus the `perturbed` copies (coldstart.py features) of the same corpora's training speakers."""
     Z, w = speaker_zscore(X, speakers), weights(corpus, y)
-    for v in PERTURBED:
+    for v in perturbed:
         import coldstart
         p = coldstart.load_perturbed(v, GROUPS)
         m = np.isin(p["corpus"], np.unique(corpus))
@@ -418,12 +418,12 @@ def train_rows(X, speakers, corpus, y):
 
 
 def fit(Z, y, w, hidden=HIDDEN, epochs=EPOCHS, seed=SEED, mixup=MIXUP, ls=0.1, lr=3e-3, wd=1e-2, layers=1,
-        drop_in=0.2, drop_h=0.3):
-    """The head trained on normalised features Z, labels y, row weights w: AdamW, one-cycle, batches of 512, label
-    smoothing `ls`, and mixup Beta(mixup, mixup) of each batch with a shuffle of itself (0: none)."""
+        drop_in=0.2, drop_h=0.3, n_labels=len(LABELS)):
+    """The head trained on normalised features Z, labels y (of `n_labels`), row weights w: AdamW, one-cycle, batches
+    of 512, label smoothing `ls`, and mixup Beta(mixup, mixup) of each batch with a shuffle of itself (0: none)."""
     torch.manual_seed(seed)
     rs = np.random.RandomState(seed)
-    head = Head(Z.shape[1], hidden, layers=layers, drop_in=drop_in, drop_h=drop_h)
+    head = Head(Z.shape[1], hidden, n=n_labels, layers=layers, drop_in=drop_in, drop_h=drop_h)
     X = torch.tensor(Z, dtype=torch.float32)
     Y = torch.tensor(y)
     W = torch.tensor(w, dtype=torch.float32)

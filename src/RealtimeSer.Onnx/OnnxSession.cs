@@ -86,19 +86,42 @@ public sealed partial class OnnxSession : IDisposable
     public static OnnxSession Load(string modelPath, OnnxSessionOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
-        options ??= new OnnxSessionOptions();
         var fullPath = Path.GetFullPath(modelPath);
         if (!File.Exists(fullPath))
         {
             throw new FileNotFoundException($"ONNX model not found: {fullPath}", fullPath);
         }
+        return Load(new ModelSource(fullPath, null), options ?? new OnnxSessionOptions());
+    }
 
-        var context = $"Cannot load ONNX model '{fullPath}'";
+    /// <summary>
+    /// Loads a model built in memory from the file <paramref name="derivedFrom"/> (a part of its graph, say);
+    /// the session is named, logged and reported as that file.
+    /// </summary>
+    public static OnnxSession Load(string derivedFrom, byte[] model, OnnxSessionOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(derivedFrom);
+        ArgumentNullException.ThrowIfNull(model);
+        return Load(
+            new ModelSource(Path.GetFullPath(derivedFrom), model),
+            options ?? new OnnxSessionOptions()
+        );
+    }
+
+    /// <summary>A model file, or a model in memory that was made from one (<see cref="Bytes"/> set).</summary>
+    private readonly record struct ModelSource(string Path, byte[]? Bytes);
+
+    private static OnnxSession Load(ModelSource source, OnnxSessionOptions options)
+    {
+        var fullPath = source.Path;
+        var context = source.Bytes is null
+            ? $"Cannot load ONNX model '{fullPath}'"
+            : $"Cannot load the model derived from '{fullPath}'";
         return options.Provider switch
         {
-            ExecutionProviderKind.Cpu => Create(fullPath, options, ExecutionProviderKind.Cpu, null, context),
-            ExecutionProviderKind.Cuda => LoadCuda(fullPath, options, context),
-            ExecutionProviderKind.Auto => LoadAuto(fullPath, options, context),
+            ExecutionProviderKind.Cpu => Create(source, options, ExecutionProviderKind.Cpu, null, context),
+            ExecutionProviderKind.Cuda => LoadCuda(source, options, context),
+            ExecutionProviderKind.Auto => LoadAuto(source, options, context),
             _ => throw new ArgumentOutOfRangeException(
                 nameof(options),
                 options.Provider,
@@ -107,9 +130,9 @@ public sealed partial class OnnxSession : IDisposable
         };
     }
 
-    private static OnnxSession LoadCuda(string fullPath, OnnxSessionOptions options, string context)
+    private static OnnxSession LoadCuda(ModelSource source, OnnxSessionOptions options, string context)
     {
-        var session = TryCuda(fullPath, options, context, out var reason);
+        var session = TryCuda(source, options, context, out var reason);
         return session
             ?? throw new OnnxException(
                 OnnxErrorCode.EpFail,
@@ -119,20 +142,20 @@ public sealed partial class OnnxSession : IDisposable
             );
     }
 
-    private static OnnxSession LoadAuto(string fullPath, OnnxSessionOptions options, string context)
+    private static OnnxSession LoadAuto(ModelSource source, OnnxSessionOptions options, string context)
     {
-        var session = TryCuda(fullPath, options, context, out var reason);
+        var session = TryCuda(source, options, context, out var reason);
         if (session is not null)
         {
             return session;
         }
-        options.Log?.Invoke($"onnx: {Path.GetFileName(fullPath)}: {reason}; using CPU");
-        return Create(fullPath, options, ExecutionProviderKind.Cpu, reason, context);
+        options.Log?.Invoke($"onnx: {Path.GetFileName(source.Path)}: {reason}; using CPU");
+        return Create(source, options, ExecutionProviderKind.Cpu, reason, context);
     }
 
     /// <summary>A CUDA session, or null and why not (in ORT's words); model problems still throw.</summary>
     private static OnnxSession? TryCuda(
-        string fullPath,
+        ModelSource source,
         OnnxSessionOptions options,
         string context,
         out string reason
@@ -146,7 +169,7 @@ public sealed partial class OnnxSession : IDisposable
         using var log = OrtLog.Capture();
         try
         {
-            return Create(fullPath, options, ExecutionProviderKind.Cuda, null, context);
+            return Create(source, options, ExecutionProviderKind.Cuda, null, context);
         }
         catch (OnnxException ex) when (!IsModelProblem(ex))
         {
@@ -164,7 +187,7 @@ public sealed partial class OnnxSession : IDisposable
                 or OnnxErrorCode.InvalidGraph;
 
     private static OnnxSession Create(
-        string fullPath,
+        ModelSource source,
         OnnxSessionOptions options,
         ExecutionProviderKind provider,
         string? fallbackReason,
@@ -175,10 +198,16 @@ public sealed partial class OnnxSession : IDisposable
             options,
             provider == ExecutionProviderKind.Cuda
         );
-        var session = OrtErrors.Call(() => new InferenceSession(fullPath, sessionOptions), context);
+        var session = OrtErrors.Call(
+            () =>
+                source.Bytes is null
+                    ? new InferenceSession(source.Path, sessionOptions)
+                    : new InferenceSession(source.Bytes, sessionOptions),
+            context
+        );
         try
         {
-            return new OnnxSession(fullPath, options, session, provider, fallbackReason);
+            return new OnnxSession(source.Path, options, session, provider, fallbackReason);
         }
         catch
         {

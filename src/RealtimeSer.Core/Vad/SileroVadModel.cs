@@ -18,52 +18,139 @@ public sealed class SileroVadModel : IDisposable
 
     internal const int StateSize = 2 * 128;
 
+    /// <summary>Samples in one row of the model's input: the context, then the frame.</summary>
+    internal const int RowSamples = ContextSamples + FrameSamples;
+
     private readonly OnnxSession _session;
 
-    private SileroVadModel(OnnxSession session)
+    private SileroVadModel(OnnxSession session, SileroDecoder? decoder, string wholeGraphReason)
     {
         _session = session;
-        Require("input", "input", _session.Inputs, TensorElementType.Float);
-        Require("input", "state", _session.Inputs, TensorElementType.Float);
-        Require("input", "sr", _session.Inputs, TensorElementType.Int64);
-        Require("output", "output", _session.Outputs, TensorElementType.Float);
-        Require("output", "stateN", _session.Outputs, TensorElementType.Float);
+        Decoder = decoder;
+        WholeGraphReason = wholeGraphReason;
+        if (decoder is null)
+        {
+            Require("input", "input", _session.Inputs, TensorElementType.Float);
+            Require("input", "state", _session.Inputs, TensorElementType.Float);
+            Require("input", "sr", _session.Inputs, TensorElementType.Int64);
+            Require("output", "output", _session.Outputs, TensorElementType.Float);
+            Require("output", "stateN", _session.Outputs, TensorElementType.Float);
+        }
     }
 
     public string ModelPath => _session.ModelPath;
 
-    /// <summary>The ONNX session (its name and the shapes it has run, for benchmarks and metrics).</summary>
+    /// <summary>
+    /// The ONNX session (its name and the shapes it has run, for benchmarks and metrics): the encoder's when the
+    /// graph is split (<see cref="IsSplit"/>), else the whole model's.
+    /// </summary>
     public OnnxSession Session => _session;
+
+    /// <summary>
+    /// True when Silero runs as its encoder graph, batched over a channel's frames as well as over channels, and
+    /// its LSTM step in C# (<see cref="SileroGraph"/>); false when each run takes one frame of each channel
+    /// through the whole graph (<see cref="WholeGraphReason"/> says why).
+    /// </summary>
+    public bool IsSplit => Decoder is not null;
+
+    /// <summary>Why the whole graph runs (asked for, or the file is not laid out as v5's graph is); empty when split.</summary>
+    public string WholeGraphReason { get; }
+
+    internal SileroDecoder? Decoder { get; }
 
     /// <summary>
     /// Loads the model from <paramref name="path"/>, or from <see cref="ModelLocator.SileroVad"/>. It runs on the
     /// CPU unless <paramref name="options"/> asks for CUDA by name (Auto means the CPU here, in the GPU build
     /// too): a 32 ms frame is far less work than a GPU run's kernel launches and host-device copies cost. Measure before moving it (`ser bench vad`, tools/gpu/check).
+    /// The graph is split (<see cref="IsSplit"/>) unless <paramref name="wholeGraph"/> is set, or the file cannot
+    /// be split, or the split's probabilities differ from the whole graph's on a test signal: then the whole graph
+    /// runs, and <paramref name="options"/>' log says why.
     /// </summary>
-    public static SileroVadModel Load(string? path = null, OnnxSessionOptions? options = null)
+    public static SileroVadModel Load(
+        string? path = null,
+        OnnxSessionOptions? options = null,
+        bool wholeGraph = false
+    )
     {
         path ??= ModelLocator.SileroVad();
         options ??= new OnnxSessionOptions();
-        var session = OnnxSession.Load(
-            path,
-            options with
-            {
-                Provider =
-                    options.Provider == ExecutionProviderKind.Cuda
-                        ? ExecutionProviderKind.Cuda
-                        : ExecutionProviderKind.Cpu,
-                LogId = options.LogId ?? "silero_vad",
-            }
-        );
+        options = options with
+        {
+            Provider =
+                options.Provider == ExecutionProviderKind.Cuda
+                    ? ExecutionProviderKind.Cuda
+                    : ExecutionProviderKind.Cpu,
+            LogId = options.LogId ?? "silero_vad",
+        };
+        var whole = Whole(OnnxSession.Load(path, options), "asked for");
+        if (wholeGraph)
+        {
+            return whole;
+        }
+        var graph = SileroGraph.Split(File.ReadAllBytes(whole.ModelPath), out var reason);
+        if (graph is null)
+        {
+            return Fallback(whole, $"its graph cannot be split: {reason}", options);
+        }
+        var encoder = OnnxSession.Load(whole.ModelPath, graph.Encoder, options);
+        var split = new SileroVadModel(encoder, graph.Decoder, "");
+        if (SplitDiffers(whole, split) is { } difference)
+        {
+            split.Dispose();
+            return Fallback(whole, difference, options);
+        }
+        whole.Dispose();
+        return split;
+    }
+
+    private static SileroVadModel Whole(OnnxSession session, string reason)
+    {
         try
         {
-            return new SileroVadModel(session);
+            return new SileroVadModel(session, null, reason);
         }
         catch
         {
             session.Dispose();
             throw;
         }
+    }
+
+    private static SileroVadModel Fallback(SileroVadModel whole, string reason, OnnxSessionOptions options)
+    {
+        options.Log?.Invoke($"silero_vad: running the whole graph, one frame per channel per run: {reason}");
+        return new SileroVadModel(whole._session, null, reason);
+    }
+
+    /// <summary>
+    /// Why the split model cannot stand in for the whole one, or null: both score the same two seconds of
+    /// speech-like noise, frame by frame with state carried, and must agree to 1e-4 on every frame.
+    /// </summary>
+    private static string? SplitDiffers(SileroVadModel whole, SileroVadModel split)
+    {
+        var random = new Random(5);
+        var wholeState = new SileroVadState();
+        var splitState = new SileroVadState();
+        var frame = new float[FrameSamples];
+        var worst = 0f;
+        for (var f = 0; f < 62; f++)
+        {
+            var loud = f % 20 < 12 ? 0.3 : 0.003;
+            for (var i = 0; i < frame.Length; i++)
+            {
+                var t = f * FrameSamples + i;
+                frame[i] = (float)(
+                    loud * (Math.Sin(t * 0.07) * Math.Sin(t * 0.0011) + random.NextDouble() - 0.5)
+                );
+            }
+            worst = Math.Max(
+                worst,
+                Math.Abs(whole.Process(wholeState, frame) - split.Process(splitState, frame))
+            );
+        }
+        return worst <= 1e-4f
+            ? null
+            : $"its split graph's probabilities differ from the whole graph's by up to {worst:G3} (more than 1e-4)";
     }
 
     /// <summary>Speech probability of one 512-sample frame; advances the stream's state.</summary>
@@ -73,6 +160,12 @@ public sealed class SileroVadModel : IDisposable
         state.Load(frame);
         // Inputs and outputs are views over the state's own buffers, built once per state: a frame
         // allocates no tensors and copies no results.
+        if (Decoder is { } decoder)
+        {
+            _session.RunInto(state.EncoderInputs, state.EncoderOutputs);
+            state.ShiftContext();
+            return decoder.Step(state.Gates, state.Recurrent);
+        }
         _session.RunInto(state.RunInputs, state.RunOutputs);
         return state.Complete();
     }

@@ -19,6 +19,9 @@ public sealed class SileroVadState
     ];
     private readonly NamedTensor[][] _inputs;
     private readonly OutputBuffer[][] _outputs;
+    private float[]? _gates;
+    private NamedTensor[]? _encoderInputs;
+    private OutputBuffer[]? _encoderOutputs;
     private int _current;
 
     public SileroVadState()
@@ -27,14 +30,26 @@ public sealed class SileroVadState
         _outputs = [Outputs(_recurrent[1]), Outputs(_recurrent[0])];
     }
 
-    internal float[] Input { get; } = new float[SileroVadModel.ContextSamples + SileroVadModel.FrameSamples];
+    internal float[] Input { get; } = new float[SileroVadModel.RowSamples];
 
-    /// <summary>The recurrent state the next frame reads.</summary>
+    /// <summary>
+    /// The recurrent state the next frame reads: h then c. The split model's LSTM step updates it in place; the
+    /// whole graph writes <see cref="NextRecurrent"/>.
+    /// </summary>
     internal float[] Recurrent => _recurrent[_current];
 
     internal NamedTensor[] RunInputs => _inputs[_current];
 
     internal OutputBuffer[] RunOutputs => _outputs[_current];
+
+    /// <summary>The split model's encoder output for this stream's frame (a frame at a time, unbatched).</summary>
+    internal float[] Gates => _gates ??= new float[4 * SileroDecoder.Hidden];
+
+    internal NamedTensor[] EncoderInputs =>
+        _encoderInputs ??= [NamedTensor.Float("input", Input, [1, SileroVadModel.RowSamples])];
+
+    internal OutputBuffer[] EncoderOutputs =>
+        _encoderOutputs ??= [new OutputBuffer(SileroGraph.GatesOutput, Gates, [1, 4 * SileroDecoder.Hidden])];
 
     /// <summary>The buffer the run writes the next recurrent state into.</summary>
     internal float[] NextRecurrent => _recurrent[_current ^ 1];
@@ -58,10 +73,13 @@ public sealed class SileroVadState
     {
         // The state just written becomes the one the next frame reads.
         _current ^= 1;
-        // The tail of this frame is the next frame's context, as in the reference wrapper.
-        Input.AsSpan(SileroVadModel.FrameSamples, SileroVadModel.ContextSamples).CopyTo(Input);
+        ShiftContext();
         return _probability[0];
     }
+
+    /// <summary>Once the loaded frame's row has been read: its tail becomes the next frame's context, as in the reference wrapper.</summary>
+    internal void ShiftContext() =>
+        Input.AsSpan(SileroVadModel.FrameSamples, SileroVadModel.ContextSamples).CopyTo(Input);
 
     /// <summary>After a batched run: takes the probability the batch computed for this stream.</summary>
     internal float Complete(float probability)
@@ -81,11 +99,7 @@ public sealed class SileroVadState
 
     private NamedTensor[] Inputs(float[] recurrent) =>
         [
-            NamedTensor.Float(
-                "input",
-                Input,
-                [1, SileroVadModel.ContextSamples + SileroVadModel.FrameSamples]
-            ),
+            NamedTensor.Float("input", Input, [1, SileroVadModel.RowSamples]),
             NamedTensor.Float("state", recurrent, [2, 1, 128]),
             NamedTensor.Int64("sr", s_sampleRate, []),
         ];

@@ -39,11 +39,12 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
         {
             // Batch composition changes from frame to frame (1 to 6 rows), as it does under live load.
             var rows = 1 + f % streams.Count;
+            var input = new float[rows * SileroVadModel.FrameSamples];
             for (var s = 0; s < rows; s++)
             {
-                batched[s].Load(Frame(streams[s], f));
+                Frame(streams[s], f).CopyTo(input.AsSpan(s * SileroVadModel.FrameSamples));
             }
-            batch.Run(_model, batched.AsSpan(0, rows), probabilities);
+            batch.Run(_model, batched.AsSpan(0, rows), input, probabilities);
             for (var s = 0; s < rows; s++)
             {
                 var expected = _model.Process(single[s], Frame(streams[s], f));
@@ -63,6 +64,118 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
         );
         Assert.True(speechFrames > frames / 10, "the fixture should hold speech");
         Assert.True(worst <= Tolerance, $"batched probabilities differ by {worst:E2} (> {Tolerance:E0})");
+    }
+
+    [SkippableFact]
+    public void The_split_graph_scores_the_fixture_call_as_the_whole_graph_does()
+    {
+        using var whole = SileroVadModel.Load(TestPaths.RequireVadModel(), wholeGraph: true);
+        Assert.True(_model.IsSplit, $"the fetched Silero model should split: {_model.WholeGraphReason}");
+        Assert.False(whole.IsSplit);
+        Assert.Equal("asked for", whole.WholeGraphReason);
+        var worst = 0f;
+        var frames = 0;
+        var disagreements = 0;
+        foreach (var channel in CallChannels())
+        {
+            var split = new SileroVadState();
+            var reference = new SileroVadState();
+            for (var f = 0; f < channel.Length / SileroVadModel.FrameSamples; f++, frames++)
+            {
+                var expected = whole.Process(reference, Frame(channel, f));
+                var got = _model.Process(split, Frame(channel, f));
+                worst = Math.Max(worst, Math.Abs(expected - got));
+                disagreements += expected >= 0.5f != got >= 0.5f ? 1 : 0;
+            }
+        }
+        output.WriteLine($"{frames} frames: largest difference {worst:E2}, {disagreements} decisions differ");
+        Assert.True(frames > 1000, $"only {frames} frames");
+        Assert.True(worst <= Tolerance, $"split probabilities differ by {worst:E2} (> {Tolerance:E0})");
+        Assert.Equal(0, disagreements);
+    }
+
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Runs_of_several_frames_per_channel_in_one_batch_give_each_frame_its_frame_by_frame_probability(
+        bool wholeGraph
+    )
+    {
+        using var model = wholeGraph
+            ? SileroVadModel.Load(TestPaths.RequireVadModel(), wholeGraph: true)
+            : null;
+        var vad = model ?? _model;
+        var channels = CallChannels();
+        var streams = new[] { channels[0], channels[1], channels[0][(16000 * 9)..] };
+        // Runs of different lengths, a recording's block (15 frames) among them, changing from batch to batch.
+        int[][] plans =
+        [
+            [15, 1, 7],
+            [2, 15, 0],
+            [1, 1, 1],
+            [0, 6, 15],
+            [15, 15, 15],
+        ];
+        var batched = streams.Select(_ => new SileroVadState()).ToArray();
+        var single = streams.Select(_ => new SileroVadState()).ToArray();
+        var next = new int[streams.Length];
+        var batch = new SileroVadBatch(64);
+        var probabilities = new float[64];
+        var worst = 0f;
+        var compared = 0;
+        for (var round = 0; round < 40; round++)
+        {
+            var counts = plans[round % plans.Length];
+            var input = new List<float>();
+            for (var s = 0; s < streams.Length; s++)
+            {
+                for (var k = 0; k < counts[s]; k++)
+                {
+                    input.AddRange(Frame(streams[s], next[s] + k).ToArray());
+                }
+            }
+            batch.Run(vad, batched, counts, input.ToArray(), probabilities);
+            var row = 0;
+            for (var s = 0; s < streams.Length; s++)
+            {
+                for (var k = 0; k < counts[s]; k++, row++, compared++)
+                {
+                    var expected = vad.Process(single[s], Frame(streams[s], next[s] + k));
+                    worst = Math.Max(worst, Math.Abs(expected - probabilities[row]));
+                }
+                next[s] += counts[s];
+            }
+        }
+        output.WriteLine($"{compared} frames compared: largest difference {worst:E2}");
+        Assert.True(compared > 500, $"only {compared} frames compared");
+        Assert.True(worst <= Tolerance, $"batched probabilities differ by {worst:E2} (> {Tolerance:E0})");
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            batch.Run(vad, batched, [40, 30, 0], new float[70 * SileroVadModel.FrameSamples], new float[70])
+        );
+    }
+
+    [Fact]
+    public void A_file_that_is_not_silero_v5_is_not_split_and_says_why()
+    {
+        Assert.Null(SileroGraph.Split([0x0a, 0xff, 0xff], out var garbage));
+        Assert.Contains("not an ONNX model", garbage, StringComparison.Ordinal);
+        // A valid ONNX model of another shape: one Add, no If on a sample rate.
+        var other = new global::Onnx.ModelProto
+        {
+            IrVersion = 8,
+            Graph = new global::Onnx.GraphProto { Name = "add" },
+        };
+        other.Graph.Node.Add(
+            new global::Onnx.NodeProto
+            {
+                OpType = "Add",
+                Input = { "input", "input" },
+                Output = { "output" },
+            }
+        );
+        other.Graph.Input.Add(new global::Onnx.ValueInfoProto { Name = "input" });
+        Assert.Null(SileroGraph.Split(Google.Protobuf.MessageExtensions.ToByteArray(other), out var reason));
+        Assert.Contains("not one If on the sample rate", reason, StringComparison.Ordinal);
     }
 
     [SkippableFact]

@@ -3,14 +3,15 @@ namespace RealtimeSer.Core.Vad.Batching;
 /// <summary>
 /// Scores Silero frames of many streams and channels in shared model runs. Each channel submits the run of
 /// frames it has (a live chunk is a frame or three, a recording's block fifteen) with its own state and awaits
-/// their probabilities; workers take one frame from each pending run (up to <see cref="MaxBatch"/> runs,
-/// without waiting for more) and score them as one batch, then put runs with frames left back in line. A
-/// channel's frames go one batch after another (each needs its state from the one before), and the channel
-/// waits for its thread once per run, not once per frame. Under light load a batch
-/// is a frame or two and nothing waits; as load grows, frames queue while a batch runs and the next batch is
-/// larger, which is when the lower per-frame cost of batching pays (docs/benchmarks.md). Runs take power-of-two
-/// batches, so the session sees at most seven shapes. Each channel's
-/// recurrent state and context stay its own; a probability does not depend on the batch it ran in.
+/// their probabilities; workers take the most senior channels' frames, whole runs where they fit (up to
+/// <see cref="MaxBatch"/> frames, without waiting for more), score them in one batch
+/// (<see cref="SileroVadBatch"/>: with the split model a channel's frames share the encoder run and its LSTM
+/// steps follow in order), then put runs with frames left back in line. The channel waits for its thread once
+/// per run, not once per frame. Under light load a batch is a frame or two and nothing waits; as load grows,
+/// frames queue while a batch runs and the next batch is larger, which is when the lower per-frame cost of
+/// batching pays (docs/benchmarks.md). Batches are a power of two of frames, so the session sees at most seven
+/// shapes. Each channel's recurrent state and context stay its own; a probability does not depend on the batch
+/// it ran in.
 /// <para>
 /// Pending frames are served oldest channel first (the order the channels were opened), not first come first
 /// served. Below capacity every pending frame fits in the next runs and the order changes nothing. Past it,
@@ -35,6 +36,9 @@ public sealed class VadBatcher : IAsyncDisposable
     private readonly Action<int>? _onBatch;
     private long _frames;
     private long _runs;
+
+    // Frames of the queued runs not yet taken; guarded by _bySeniority.
+    private long _pendingFrames;
     private int _idle;
     private bool _stopping;
 
@@ -87,6 +91,7 @@ public sealed class VadBatcher : IAsyncDisposable
         {
             ObjectDisposedException.ThrowIf(_stopping, this);
             _bySeniority.Enqueue(request, request.Seniority);
+            _pendingFrames += request.Remaining;
             if (_idle > 0)
             {
                 Monitor.Pulse(_bySeniority);
@@ -100,35 +105,46 @@ public sealed class VadBatcher : IAsyncDisposable
         var batch = new SileroVadBatch(MaxBatch);
         var requests = new VadFrameRequest[MaxBatch];
         var states = new SileroVadState[MaxBatch];
+        var counts = new int[MaxBatch];
+        var frames = new float[MaxBatch * SileroVadModel.FrameSamples];
         var probabilities = new float[MaxBatch];
         // Ends once disposal has begun and nothing is pending: every frame submitted gets its answer.
         var unfinished = new List<VadFrameRequest>(MaxBatch);
-        while (TakeBatch(requests, states) is var count and > 0)
+        while (TakeBatch(requests, states, counts) is var (count, total) and (> 0, _))
         {
             Exception? error = null;
             try
             {
+                var at = 0;
                 for (var i = 0; i < count; i++)
                 {
-                    requests[i].LoadNext();
+                    requests[i].Next(counts[i]).CopyTo(frames.AsSpan(at * SileroVadModel.FrameSamples));
+                    at += counts[i];
                 }
-                batch.Run(Model, states.AsSpan(0, count), probabilities);
-                Interlocked.Add(ref _frames, count);
+                batch.Run(
+                    Model,
+                    states.AsSpan(0, count),
+                    counts.AsSpan(0, count),
+                    frames.AsSpan(0, total * SileroVadModel.FrameSamples),
+                    probabilities
+                );
+                Interlocked.Add(ref _frames, total);
                 Interlocked.Increment(ref _runs);
-                _onBatch?.Invoke(count);
+                _onBatch?.Invoke(total);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 // A failed run fails the frames it carried (their streams end with the reason); others go on.
                 error = e;
             }
+            var first = 0;
             for (var i = 0; i < count; i++)
             {
                 if (error is not null)
                 {
                     requests[i].Fail(error);
                 }
-                else if (requests[i].Advance(probabilities[i]))
+                else if (requests[i].Advance(probabilities.AsSpan(first, counts[i])))
                 {
                     requests[i].Succeed();
                 }
@@ -136,15 +152,17 @@ public sealed class VadBatcher : IAsyncDisposable
                 {
                     unfinished.Add(requests[i]);
                 }
+                first += counts[i];
             }
             if (unfinished.Count > 0)
             {
-                // Back in line by seniority, for their next frame.
+                // Back in line by seniority, for their next frames.
                 lock (_bySeniority)
                 {
                     foreach (var request in unfinished)
                     {
                         _bySeniority.Enqueue(request, request.Seniority);
+                        _pendingFrames += request.Remaining;
                     }
                     if (_idle > 0)
                     {
@@ -160,8 +178,13 @@ public sealed class VadBatcher : IAsyncDisposable
         done.SetResult();
     }
 
-    // Waits for frames and takes the most senior, up to a batch; 0 once disposal has begun and none are left.
-    private int TakeBatch(VadFrameRequest[] requests, SileroVadState[] states)
+    // Waits for frames and takes the most senior channels' frames, up to a batch: how many channels and frames;
+    // no channels once disposal has begun and none are left.
+    private (int Channels, int Frames) TakeBatch(
+        VadFrameRequest[] requests,
+        SileroVadState[] states,
+        int[] counts
+    )
     {
         lock (_bySeniority)
         {
@@ -169,23 +192,28 @@ public sealed class VadBatcher : IAsyncDisposable
             {
                 if (_stopping)
                 {
-                    return 0;
+                    return (0, 0);
                 }
                 _idle++;
                 Monitor.Wait(_bySeniority);
                 _idle--;
             }
             // A power of two of the most senior frames: the session sees a handful of shapes, never one per
-            // batch size (on CUDA each new shape is a new convolution search); the rest go in the next run.
-            var take = 1 << System.Numerics.BitOperations.Log2((uint)Math.Min(_bySeniority.Count, MaxBatch));
-            var count = 0;
-            while (count < take && _bySeniority.TryDequeue(out var request, out _))
+            // batch size (on CUDA each new shape is a new convolution search). The last channel taken may give
+            // only some of its frames; it goes back in line for the rest after this run.
+            var take = 1 << System.Numerics.BitOperations.Log2((uint)Math.Min(_pendingFrames, MaxBatch));
+            var channels = 0;
+            var taken = 0;
+            while (taken < take && _bySeniority.TryDequeue(out var request, out _))
             {
-                requests[count] = request;
-                states[count] = request.State;
-                count++;
+                var count = Math.Min(request.Remaining, take - taken);
+                _pendingFrames -= request.Remaining;
+                requests[channels] = request;
+                states[channels] = request.State;
+                counts[channels++] = count;
+                taken += count;
             }
-            return count;
+            return (channels, taken);
         }
     }
 

@@ -4,8 +4,8 @@ namespace RealtimeSer.Core.Vad.Batching;
 
 /// <summary>
 /// One channel's run of consecutive frames waiting for the batcher, and the awaitable that completes once all of
-/// them are scored. The frames go through one at a time (each needs the state the one before left), one per
-/// batch, in batches shared with other channels; the channel waits once for the whole run, not once per frame.
+/// them are scored. A batch takes as many of its frames as fit, in batches shared with other channels; the
+/// channel waits once for the whole run, not once per frame.
 /// A channel has one run in flight and reuses this request for every run: scoring allocates nothing.
 /// </summary>
 internal sealed class VadFrameRequest(SileroVadState state) : IValueTaskSource
@@ -46,14 +46,18 @@ internal sealed class VadFrameRequest(SileroVadState state) : IValueTaskSource
         return new ValueTask(this, _core.Version);
     }
 
-    /// <summary>Puts the run's next frame into the state, for the batch about to run.</summary>
-    public void LoadNext() =>
-        State.Load(_frames.Span.Slice(_next * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples));
+    /// <summary>Frames of the run not yet scored.</summary>
+    public int Remaining => _count - _next;
 
-    /// <summary>Records the frame's probability; true when it was the run's last.</summary>
-    public bool Advance(float probability)
+    /// <summary>The run's next <paramref name="count"/> frames, for the batch about to run.</summary>
+    public ReadOnlySpan<float> Next(int count) =>
+        _frames.Span.Slice(_next * SileroVadModel.FrameSamples, count * SileroVadModel.FrameSamples);
+
+    /// <summary>Records the probabilities of the frames <see cref="Next"/> gave; true when they were the run's last.</summary>
+    public bool Advance(ReadOnlySpan<float> probabilities)
     {
-        _probabilities[_next++] = probability;
+        probabilities.CopyTo(_probabilities.AsSpan(_next));
+        _next += probabilities.Length;
         return _next == _count;
     }
 

@@ -240,7 +240,7 @@ internal static class PipelineBench
         new(
             decodeSeconds,
             engine.Profile.Resample.TotalSeconds,
-            vad.Session.BusyTime.TotalSeconds,
+            vad.BusyTime.TotalSeconds,
             engine.VadBatcher is not null,
             engine.VadBatcher is { } batcher ? batcher.Frames / (double)Math.Max(1, batcher.Runs) : 1,
             engine.Profile.Windowing.TotalSeconds,

@@ -316,7 +316,13 @@ internal sealed class ChannelWindower
 
     private static void Sanitize(ReadOnlySpan<float> source, Span<float> destination)
     {
-        // Bad input (NaN, infinities, over-range) must never reach the model or poison scores.
+        // Bad input (NaN, infinities, over-range) must never reach the model or poison scores. Audio is nearly
+        // always in range: one vectorised scan (NaN makes the largest magnitude NaN) spares the per-sample pass.
+        source.CopyTo(destination);
+        if (source.IsEmpty || System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(source) <= 1f)
+        {
+            return;
+        }
         for (var i = 0; i < source.Length; i++)
         {
             var x = source[i];

@@ -13,6 +13,10 @@ internal sealed class DcBlocker
 
     public ReadOnlySpan<float> Filter(ReadOnlySpan<float> input, Span<float> output)
     {
+        // The recurrence runs in locals: through the fields, every sample waited on a store and a reload.
+        var previousInput = _previousInput;
+        var previousOutput = _previousOutput;
+        output = output[..input.Length];
         for (var i = 0; i < input.Length; i++)
         {
             var x = input[i];
@@ -20,11 +24,13 @@ internal sealed class DcBlocker
             {
                 x = 0;
             }
-            var y = x - _previousInput + Pole * _previousOutput;
-            _previousInput = x;
-            _previousOutput = y;
+            var y = x - previousInput + Pole * previousOutput;
+            previousInput = x;
+            previousOutput = y;
             output[i] = y;
         }
-        return output[..input.Length];
+        _previousInput = previousInput;
+        _previousOutput = previousOutput;
+        return output;
     }
 }

@@ -58,6 +58,17 @@ public sealed class SileroVadModel : IDisposable
 
     internal SileroDecoder? Decoder { get; }
 
+    private long _decoderTicks;
+
+    /// <summary>Time spent scoring frames, summed over threads: the session's runs and, when split, the LSTM steps.</summary>
+    public TimeSpan BusyTime =>
+        _session.BusyTime
+        + System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _decoderTicks));
+
+    /// <summary>Counts LSTM steps begun at <paramref name="started"/> (a timestamp) in <see cref="BusyTime"/>.</summary>
+    internal void AddDecoderTime(long started) =>
+        Interlocked.Add(ref _decoderTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+
     /// <summary>
     /// Loads the model from <paramref name="path"/>, or from <see cref="ModelLocator.SileroVad"/>. It runs on the
     /// CPU unless <paramref name="options"/> asks for CUDA by name (Auto means the CPU here, in the GPU build
@@ -164,7 +175,10 @@ public sealed class SileroVadModel : IDisposable
         {
             _session.RunInto(state.EncoderInputs, state.EncoderOutputs);
             state.ShiftContext();
-            return decoder.Step(state.Gates, state.Recurrent);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var probability = decoder.Step(state.Gates, state.Recurrent);
+            AddDecoderTime(started);
+            return probability;
         }
         _session.RunInto(state.RunInputs, state.RunOutputs);
         return state.Complete();

@@ -112,7 +112,12 @@ public sealed class SileroVadState
 
     private static void SanitizeInPlace(Span<float> samples)
     {
-        // NaN or infinite input would poison the recurrent state for the rest of the stream.
+        // NaN or infinite input would poison the recurrent state for the rest of the stream. Audio is nearly
+        // always in range: one vectorised scan (NaN makes the largest magnitude NaN) spares the per-sample pass.
+        if (System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(samples) <= 1f)
+        {
+            return;
+        }
         for (var i = 0; i < samples.Length; i++)
         {
             var x = samples[i];

@@ -151,6 +151,7 @@ public sealed class SileroVadBatch
                 ),
             ]
         );
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // The LSTM steps go round by round, the k-th frame of every stream that has one: each round reads W_hh
         // once for all of them (SileroDecoder.AddHiddenProduct).
         for (var k = 0; ; k++)
@@ -183,6 +184,7 @@ public sealed class SileroVadBatch
             }
         }
         Array.Clear(_step);
+        model.AddDecoderTime(started);
     }
 
     /// <summary>Whole-graph runs: the j-th run takes frame j of every stream that has one.</summary>

@@ -261,6 +261,7 @@ public sealed partial class ReadmeTests : IDisposable
             ("available execution providers", "providers:   "),
             ("whether CUDA loads", "cuda:        "),
             ("the Silero VAD model's path", "vad model:   "),
+            ("whether Silero runs split", "vad graph:   split"),
             ("every installed emotion model with its path", "models:      "),
             ("the .NET runtime in use", "runtime:     "),
         ];

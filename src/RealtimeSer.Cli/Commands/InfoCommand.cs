@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using RealtimeSer.Core;
 using RealtimeSer.Core.Models;
+using RealtimeSer.Core.Vad;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -29,6 +30,7 @@ internal static class InfoCommand
                     Console.WriteLine($"providers:   {string.Join(", ", OnnxRuntime.AvailableProviders)}");
                     Console.WriteLine($"cuda:        {ExecutionNotes.CudaStatus()}");
                     Console.WriteLine($"vad model:   {ModelLocator.SileroVad()}");
+                    Console.WriteLine($"vad graph:   {VadGraph()}");
                     var models = ModelCatalog.List();
                     Console.WriteLine(
                         models.Count == 0
@@ -48,5 +50,21 @@ internal static class InfoCommand
                 })
         );
         return command;
+    }
+
+    /// <summary>How Silero runs: split (encoder batched over frames) or whole, and why.</summary>
+    private static string VadGraph()
+    {
+        try
+        {
+            using var vad = SileroVadModel.Load();
+            return vad.IsSplit
+                ? "split: the encoder batched over frames and channels, the LSTM step in C#"
+                : $"whole, one frame of each channel per run: {vad.WholeGraphReason}";
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or OnnxException)
+        {
+            return $"cannot load: {e.Message}";
+        }
     }
 }

@@ -317,9 +317,10 @@ internal sealed class ChannelWindower
     private static void Sanitize(ReadOnlySpan<float> source, Span<float> destination)
     {
         // Bad input (NaN, infinities, over-range) must never reach the model or poison scores. Audio is nearly
-        // always in range: one vectorised scan (NaN makes the largest magnitude NaN) spares the per-sample pass.
+        // always in range: one vectorised scan spares the per-sample pass (the
+        // largest magnitude keeps its sign, and is NaN when any sample is).
         source.CopyTo(destination);
-        if (source.IsEmpty || System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(source) <= 1f)
+        if (source.IsEmpty || Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(source)) <= 1f)
         {
             return;
         }

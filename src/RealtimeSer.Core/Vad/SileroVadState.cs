@@ -113,8 +113,9 @@ public sealed class SileroVadState
     private static void SanitizeInPlace(Span<float> samples)
     {
         // NaN or infinite input would poison the recurrent state for the rest of the stream. Audio is nearly
-        // always in range: one vectorised scan (NaN makes the largest magnitude NaN) spares the per-sample pass.
-        if (System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(samples) <= 1f)
+        // always in range: one vectorised scan spares the per-sample pass (the
+        // largest magnitude keeps its sign, and is NaN when any sample is).
+        if (Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(samples)) <= 1f)
         {
             return;
         }

@@ -120,6 +120,87 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public async Task Over_range_audio_reaches_the_model_clipped_to_plus_and_minus_one_on_both_sides()
+    {
+        // Speech four times too loud: blocks whose largest sample is negative as well as positive.
+        var clip = TestAudio.ReadMono16k(TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav"));
+        var audio = new float[clip.Length * 3 + 16000 * 2];
+        for (var i = 0; i < audio.Length; i++)
+        {
+            var period = clip.Length + 16000;
+            audio[i] = i % period < clip.Length ? 4 * clip[i % period] : 0f;
+        }
+        Assert.True(audio.Min() < -1 && audio.Max() > 1, "the test audio should overshoot both ways");
+        var recorder = new RangeRecorder();
+        await using (
+            var engine = new EmotionEngine(
+                recorder,
+                _vad,
+                new EngineOptions { Overload = OverloadPolicy.Wait }
+            )
+        )
+        {
+            await using var stream = engine.OpenStream("loud", new StreamFormat(16000, 1));
+            var reader = Task.Run(async () =>
+            {
+                await foreach (var _ in stream.Events.ReadAllAsync()) { }
+            });
+            for (var offset = 0; offset < audio.Length; offset += 3200)
+            {
+                await stream.WriteAsync(audio.AsMemory(offset, Math.Min(3200, audio.Length - offset)));
+            }
+            await stream.CompleteAsync();
+            await reader;
+        }
+        output.WriteLine($"{recorder.Windows} windows, samples from {recorder.Min} to {recorder.Max}");
+        Assert.True(recorder.Windows > 3, $"only {recorder.Windows} windows");
+        Assert.Equal(-1f, recorder.Min);
+        Assert.Equal(1f, recorder.Max);
+    }
+
+    /// <summary>Records the range of the samples in every window it is given.</summary>
+    private sealed class RangeRecorder : IEmotionClassifier
+    {
+        private readonly Lock _lock = new();
+
+        public ModelManifest Manifest { get; } =
+            new()
+            {
+                Id = "range",
+                ModelPath = typeof(RangeRecorder).Assembly.Location,
+                Labels = ["low", "high"],
+                MinWindowSeconds = 0.5,
+                RecommendedWindowSeconds = 1.0,
+                RecommendedHopSeconds = 0.5,
+            };
+
+        public float Min { get; private set; } = float.MaxValue;
+
+        public float Max { get; private set; } = float.MinValue;
+
+        public int Windows { get; private set; }
+
+        public ValueTask ClassifyAsync(
+            Memory<float> windows,
+            int count,
+            Memory<float> probabilities,
+            CancellationToken cancellationToken = default
+        )
+        {
+            lock (_lock)
+            {
+                Min = Math.Min(Min, System.Numerics.Tensors.TensorPrimitives.Min(windows.Span));
+                Max = Math.Max(Max, System.Numerics.Tensors.TensorPrimitives.Max(windows.Span));
+                Windows += count;
+            }
+            probabilities.Span[..(count * 2)].Fill(0.5f);
+            return ValueTask.CompletedTask;
+        }
+
+        public void Dispose() { }
+    }
+
+    [SkippableFact]
     public async Task Eight_kHz_audio_declared_as_16_kHz_is_processed_as_declared()
     {
         TestPaths.RequireShared("fixtures/clips/1004_TSI_ANG_XX.wav");

@@ -156,6 +156,27 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
         );
     }
 
+    [SkippableFact]
+    public void Over_range_frames_score_as_the_same_frames_clipped_to_plus_and_minus_one()
+    {
+        var loud = CallChannels()[0].Select(x => 4 * x).ToArray();
+        var clipped = loud.Select(x => Math.Clamp(x, -1f, 1f)).ToArray();
+        var raw = new SileroVadState();
+        var reference = new SileroVadState();
+        var frames = loud.Length / SileroVadModel.FrameSamples;
+        var negativeOnly = 0;
+        for (var f = 0; f < frames; f++)
+        {
+            var frame = Frame(loud, f);
+            // Frames whose largest excursion is negative, the case a signed maximum would miss.
+            var largest = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(frame);
+            negativeOnly += largest < -1 ? 1 : 0;
+            Assert.Equal(_model.Process(reference, Frame(clipped, f)), _model.Process(raw, frame));
+        }
+        output.WriteLine($"{frames} frames, {negativeOnly} with their largest excursion below -1");
+        Assert.True(negativeOnly > 10, $"only {negativeOnly} frames overshoot on the negative side");
+    }
+
     [Fact]
     public void A_file_that_is_not_silero_v5_is_not_split_and_says_why()
     {

@@ -59,7 +59,7 @@ internal static class InfoCommand
         {
             using var vad = SileroVadModel.Load();
             return vad.IsSplit
-                ? "split: the encoder batched over frames and channels, the LSTM step in C#"
+                ? $"split: the encoder {vad.Encoder}, batched over frames and channels; the LSTM step in C#"
                 : $"whole, one frame of each channel per run: {vad.WholeGraphReason}";
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException or OnnxException)

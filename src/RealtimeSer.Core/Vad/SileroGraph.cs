@@ -18,6 +18,14 @@ internal sealed class SileroGraph
     public const string GatesOutput = "ser_gates";
 
     private const string EncoderEnd = "/encoder/3/activation/Relu_output_0";
+    private const string PaddedEnd = "/stft/padding/Pad_output_0";
+
+    // v5's encoder at 16 kHz: a 576-sample row, reflect-padded to 640, an STFT of 256-sample windows every 128
+    // samples (4 windows, 129 bins), then four 3-tap convolutions (stride 1, 2, 2, 1; padding 1).
+    private const int Bins = 129;
+    private const int Windows = 4;
+    private const int WindowLength = 256;
+    private const int Hop = 128;
 
     private SileroGraph(byte[] encoder, SileroDecoder decoder)
     {
@@ -34,11 +42,19 @@ internal sealed class SileroGraph
     /// Cuts <paramref name="model"/> (a serialized Silero VAD v5) in two; null, and <paramref name="reason"/>,
     /// when its graph is not laid out as v5's is.
     /// </summary>
-    public static SileroGraph? Split(byte[] model, out string reason)
+    public static SileroGraph? Split(byte[] model, out string reason) =>
+        Split(model, asMatMuls: true, out reason);
+
+    /// <summary>
+    /// As <see cref="Split(byte[], out string)"/>; with <paramref name="asMatMuls"/> the encoder's STFT and
+    /// convolutions are rewritten as matrix products over all the batch's frames (<see cref="AppendMatMulEncoder"/>),
+    /// else the encoder is the graph's own nodes.
+    /// </summary>
+    public static SileroGraph? Split(byte[] model, bool asMatMuls, out string reason)
     {
         try
         {
-            return SplitOrThrow(ModelProto.Parser.ParseFrom(model), out reason);
+            return SplitOrThrow(ModelProto.Parser.ParseFrom(model), asMatMuls, out reason);
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -47,7 +63,7 @@ internal sealed class SileroGraph
         }
     }
 
-    private static SileroGraph? SplitOrThrow(ModelProto model, out string reason)
+    private static SileroGraph? SplitOrThrow(ModelProto model, bool asMatMuls, out string reason)
     {
         var top = model.Graph;
         var branching = top.Node.Where(n => n.OpType == "If").ToList();
@@ -96,7 +112,18 @@ internal sealed class SileroGraph
             return null;
         }
 
-        var encoder = Ancestors(branch, end, out var outside);
+        var padded = branch
+            .Node.SelectMany(n => n.Output)
+            .FirstOrDefault(o => o.EndsWith(PaddedEnd, StringComparison.Ordinal));
+        var convolutions = asMatMuls ? EncoderWeights.Find(constants) : null;
+        if (asMatMuls && (padded is null || convolutions is null))
+        {
+            reason =
+                $"its 16 kHz branch lacks the padded input '*{PaddedEnd}' or the STFT basis and convolutions of v5's shapes";
+            return null;
+        }
+        var kept = asMatMuls ? padded! : end;
+        var encoder = Ancestors(branch, kept, out var outside);
         if (outside.Any(name => name != "input"))
         {
             reason = $"its encoder reads names from outside the branch ({string.Join(", ", outside)})";
@@ -105,7 +132,8 @@ internal sealed class SileroGraph
         var graph = new GraphProto { Name = "silero_vad_encoder" };
         graph.Node.AddRange(encoder);
         graph.Initializer.AddRange(branch.Initializer.Where(i => encoder.Any(n => n.Input.Contains(i.Name))));
-        AppendInputProjection(graph, end, weightIh, biasIh, biasHh);
+        var encoded = asMatMuls ? AppendMatMulEncoder(graph, kept, convolutions!) : end;
+        AppendInputProjection(graph, encoded, weightIh, biasIh, biasHh);
         graph.Input.Add(input.Clone());
         graph.Output.Add(FloatOutput(GatesOutput, 4 * SileroDecoder.Hidden));
         var cut = new ModelProto
@@ -173,6 +201,148 @@ internal sealed class SileroGraph
         return kept;
     }
 
+    /// <summary>v5's STFT basis and convolution weights, each checked for its shape.</summary>
+    private sealed record EncoderWeights(float[] Basis, float[][] Weights, float[][] Biases)
+    {
+        // Output channels, input channels of each convolution.
+        public static readonly (int Out, int In)[] Layers = [(128, Bins), (64, 128), (64, 64), (128, 64)];
+
+        public static EncoderWeights? Find(Dictionary<string, TensorProto> constants)
+        {
+            var basis = Weight(constants, "stft.forward_basis_buffer", 2 * Bins * WindowLength);
+            var weights = Layers
+                .Select((l, i) => Weight(constants, $"encoder.{i}.reparam_conv.weight", l.Out * l.In * 3))
+                .ToArray();
+            var biases = Layers
+                .Select((l, i) => Weight(constants, $"encoder.{i}.reparam_conv.bias", l.Out))
+                .ToArray();
+            return basis is null || weights.Any(w => w is null) || biases.Any(b => b is null)
+                ? null
+                : new EncoderWeights(basis, weights!, biases!);
+        }
+    }
+
+    /// <summary>
+    /// The encoder after the padded row [frames, 640] as matrix products over all the batch's frames: ONNX Runtime
+    /// runs a convolution image by image, so each frame's STFT was a product with 4 columns and each 3-tap layer
+    /// one with 4, 2 or 1; here the STFT is one [frames·4, 256]×[256, 258] product and each layer one over all the
+    /// frames' time steps (the taps side by side, im2col). Returns the name of the [frames, 128] output.
+    /// </summary>
+    private static string AppendMatMulEncoder(GraphProto graph, string padded, EncoderWeights weights)
+    {
+        // Windows at 0 and 256, and at 128 and 384, interleaved back into time order: [frames, 4, 256].
+        graph.Node.Add(
+            Node("Slice", [padded, Ints(graph, 0), Ints(graph, 2 * WindowLength), Ints(graph, 1)], "ser_even")
+        );
+        graph.Node.Add(
+            Node(
+                "Slice",
+                [padded, Ints(graph, Hop), Ints(graph, Hop + 2 * WindowLength), Ints(graph, 1)],
+                "ser_odd"
+            )
+        );
+        graph.Node.Add(
+            Node("Reshape", ["ser_even", Ints(graph, -1, 2, 1, WindowLength)], "ser_even_windows")
+        );
+        graph.Node.Add(Node("Reshape", ["ser_odd", Ints(graph, -1, 2, 1, WindowLength)], "ser_odd_windows"));
+        graph.Node.Add(Node("Concat", ["ser_even_windows", "ser_odd_windows"], "ser_pairs", ("axis", 2)));
+        graph.Node.Add(Node("Reshape", ["ser_pairs", Ints(graph, -1, Windows, WindowLength)], "ser_windows"));
+
+        // The STFT: real parts in the basis's first 129 rows, imaginary in the rest; magnitudes [frames, 4, 129].
+        var basisT = new float[WindowLength * 2 * Bins];
+        for (var f = 0; f < 2 * Bins; f++)
+        {
+            for (var t = 0; t < WindowLength; t++)
+            {
+                basisT[t * 2 * Bins + f] = weights.Basis[f * WindowLength + t];
+            }
+        }
+        graph.Initializer.Add(FloatTensor("ser_basis_t", basisT, WindowLength, 2 * Bins));
+        graph.Node.Add(Node("MatMul", ["ser_windows", "ser_basis_t"], "ser_spectrum"));
+        graph.Node.Add(
+            Node("Slice", ["ser_spectrum", Ints(graph, 0), Ints(graph, Bins), Ints(graph, 2)], "ser_real")
+        );
+        graph.Node.Add(
+            Node(
+                "Slice",
+                ["ser_spectrum", Ints(graph, Bins), Ints(graph, 2 * Bins), Ints(graph, 2)],
+                "ser_imag"
+            )
+        );
+        graph.Node.Add(Node("Mul", ["ser_real", "ser_real"], "ser_real2"));
+        graph.Node.Add(Node("Mul", ["ser_imag", "ser_imag"], "ser_imag2"));
+        graph.Node.Add(Node("Add", ["ser_real2", "ser_imag2"], "ser_power"));
+        graph.Node.Add(Node("Sqrt", ["ser_power"], "ser_layer0_in"));
+
+        // Layer i reads [frames, T, in] and writes [frames, T', out]; zero padding of one step each side.
+        var steps = Windows;
+        for (var i = 0; i < EncoderWeights.Layers.Length; i++)
+        {
+            var (outputs, inputs) = EncoderWeights.Layers[i];
+            var stride = i is 1 or 2 ? 2 : 1;
+            var outSteps = (steps + 2 - 3) / stride + 1;
+            var input = $"ser_layer{i}_in";
+            var paddedIn = $"ser_layer{i}_padded";
+            graph.Node.Add(Node("Pad", [input, Ints(graph, 0, 1, 0, 0, 1, 0)], paddedIn));
+            // Tap k of output step t reads padded step stride·t + k: a strided slice per tap, side by side.
+            var taps = new string[3];
+            for (var k = 0; k < 3; k++)
+            {
+                taps[k] = $"ser_layer{i}_tap{k}";
+                graph.Node.Add(
+                    Node(
+                        "Slice",
+                        [
+                            paddedIn,
+                            Ints(graph, k),
+                            Ints(graph, k + stride * (outSteps - 1) + 1),
+                            Ints(graph, 1),
+                            Ints(graph, stride),
+                        ],
+                        taps[k]
+                    )
+                );
+            }
+            graph.Node.Add(Node("Concat", taps, $"ser_layer{i}_columns", ("axis", 2)));
+            // The weight [out, in, 3] as a [3·in, out] matrix whose row k·in + c holds w[·, c, k].
+            var matrix = new float[3 * inputs * outputs];
+            var w = weights.Weights[i];
+            for (var o = 0; o < outputs; o++)
+            {
+                for (var c = 0; c < inputs; c++)
+                {
+                    for (var k = 0; k < 3; k++)
+                    {
+                        matrix[(k * inputs + c) * outputs + o] = w[(o * inputs + c) * 3 + k];
+                    }
+                }
+            }
+            graph.Initializer.Add(FloatTensor($"ser_layer{i}_w", matrix, 3 * inputs, outputs));
+            graph.Initializer.Add(FloatTensor($"ser_layer{i}_b", weights.Biases[i], outputs));
+            graph.Node.Add(
+                Node("MatMul", [$"ser_layer{i}_columns", $"ser_layer{i}_w"], $"ser_layer{i}_product")
+            );
+            graph.Node.Add(Node("Add", [$"ser_layer{i}_product", $"ser_layer{i}_b"], $"ser_layer{i}_sum"));
+            graph.Node.Add(Node("Relu", [$"ser_layer{i}_sum"], $"ser_layer{i + 1}_in"));
+            steps = outSteps;
+        }
+        return $"ser_layer{EncoderWeights.Layers.Length}_in";
+    }
+
+    /// <summary>A one-dimensional int64 initializer holding <paramref name="values"/>; returns its name.</summary>
+    private static string Ints(GraphProto graph, params long[] values)
+    {
+        var name = $"ser_ints_{string.Join('_', values).Replace('-', 'm')}";
+        if (graph.Initializer.All(i => i.Name != name))
+        {
+            var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+            tensor.Dims.Add(values.Length);
+            tensor.Int64Data.Add(values);
+            graph.Initializer.Add(tensor);
+        }
+        return name;
+    }
+
     /// <summary>
     /// Adds x·W_ihᵀ + b_ih + b_hh after the encoder: the part of the LSTM step that does not depend on the
     /// state, computed for all the batch's frames in one matrix product.
@@ -210,11 +380,27 @@ internal sealed class SileroGraph
         graph.Node.Add(Node("Add", ["ser_projected", "ser_bias"], GatesOutput));
     }
 
-    private static NodeProto Node(string op, string[] inputs, string output)
+    private static NodeProto Node(
+        string op,
+        string[] inputs,
+        string output,
+        params (string Name, long Value)[] attributes
+    )
     {
         var node = new NodeProto { OpType = op, Name = output };
         node.Input.Add(inputs);
         node.Output.Add(output);
+        foreach (var (name, value) in attributes)
+        {
+            node.Attribute.Add(
+                new AttributeProto
+                {
+                    Name = name,
+                    Type = AttributeProto.Types.AttributeType.Int,
+                    I = value,
+                }
+            );
+        }
         return node;
     }
 

@@ -58,6 +58,9 @@ public sealed class SileroVadModel : IDisposable
 
     internal SileroDecoder? Decoder { get; }
 
+    /// <summary>How the split encoder runs: "as matrix products" or "as its convolutions"; empty for the whole graph.</summary>
+    public string Encoder { get; private init; } = "";
+
     private long _decoderTicks;
 
     /// <summary>Time spent scoring frames, summed over threads: the session's runs and, when split, the LSTM steps.</summary>
@@ -98,20 +101,41 @@ public sealed class SileroVadModel : IDisposable
         {
             return whole;
         }
-        var graph = SileroGraph.Split(File.ReadAllBytes(whole.ModelPath), out var reason);
-        if (graph is null)
+        // The encoder as matrix products first, then as the graph's own convolutions; the whole graph if neither
+        // can be made or matches it.
+        var bytes = File.ReadAllBytes(whole.ModelPath);
+        var reasons = new List<string>();
+        foreach (var asMatMuls in new[] { true, false })
         {
-            return Fallback(whole, $"its graph cannot be split: {reason}", options);
+            var graph = SileroGraph.Split(bytes, asMatMuls, out var reason);
+            var form = asMatMuls ? "as matrix products" : "as its convolutions";
+            if (graph is null)
+            {
+                reasons.Add($"its encoder cannot be cut out {form}: {reason}");
+                continue;
+            }
+            var split = new SileroVadModel(
+                OnnxSession.Load(whole.ModelPath, graph.Encoder, options),
+                graph.Decoder,
+                ""
+            )
+            {
+                Encoder = form,
+            };
+            if (SplitDiffers(whole, split) is { } difference)
+            {
+                split.Dispose();
+                reasons.Add($"its encoder {form}: {difference}");
+                continue;
+            }
+            whole.Dispose();
+            if (reasons.Count > 0)
+            {
+                options.Log?.Invoke($"silero_vad: encoder {form}; {string.Join("; ", reasons)}");
+            }
+            return split;
         }
-        var encoder = OnnxSession.Load(whole.ModelPath, graph.Encoder, options);
-        var split = new SileroVadModel(encoder, graph.Decoder, "");
-        if (SplitDiffers(whole, split) is { } difference)
-        {
-            split.Dispose();
-            return Fallback(whole, difference, options);
-        }
-        whole.Dispose();
-        return split;
+        return Fallback(whole, string.Join("; ", reasons), options);
     }
 
     private static SileroVadModel Whole(OnnxSession session, string reason)

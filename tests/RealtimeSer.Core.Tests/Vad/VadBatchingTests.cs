@@ -71,6 +71,7 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
     {
         using var whole = SileroVadModel.Load(TestPaths.RequireVadModel(), wholeGraph: true);
         Assert.True(_model.IsSplit, $"the fetched Silero model should split: {_model.WholeGraphReason}");
+        Assert.Equal("as matrix products", _model.Encoder);
         Assert.False(whole.IsSplit);
         Assert.Equal("asked for", whole.WholeGraphReason);
         var worst = 0f;
@@ -175,6 +176,47 @@ public sealed class VadBatchingTests(ITestOutputHelper output) : IDisposable
         }
         output.WriteLine($"{frames} frames, {negativeOnly} with their largest excursion below -1");
         Assert.True(negativeOnly > 10, $"only {negativeOnly} frames overshoot on the negative side");
+    }
+
+    [SkippableFact]
+    public void The_encoder_as_matrix_products_computes_what_the_graphs_own_convolutions_compute()
+    {
+        var path = TestPaths.RequireVadModel();
+        var bytes = File.ReadAllBytes(path);
+        var asMatMuls =
+            SileroGraph.Split(bytes, asMatMuls: true, out var why)
+            ?? throw new InvalidOperationException(why);
+        var asConvolutions =
+            SileroGraph.Split(bytes, asMatMuls: false, out why) ?? throw new InvalidOperationException(why);
+        using var products = RealtimeSer.Onnx.OnnxSession.Load(path, asMatMuls.Encoder);
+        using var convolutions = RealtimeSer.Onnx.OnnxSession.Load(path, asConvolutions.Encoder);
+        // Rows of the fixture call: 64-sample context, then the frame, as the batch builds them.
+        var channel = CallChannels()[1];
+        const int rows = 48;
+        const int width = 4 * 128;
+        var input = new float[rows * SileroVadModel.RowSamples];
+        for (var r = 0; r < rows; r++)
+        {
+            channel
+                .AsSpan(16000 * 20 + r * 4000, SileroVadModel.RowSamples)
+                .CopyTo(input.AsSpan(r * SileroVadModel.RowSamples));
+        }
+        float[] Gates(RealtimeSer.Onnx.OnnxSession session)
+        {
+            var gates = new float[rows * width];
+            session.RunInto(
+                [RealtimeSer.Onnx.NamedTensor.Float("input", input, [rows, SileroVadModel.RowSamples])],
+                [new RealtimeSer.Onnx.OutputBuffer(SileroGraph.GatesOutput, gates, [rows, width])]
+            );
+            return gates;
+        }
+        var expected = Gates(convolutions);
+        var got = Gates(products);
+        var worst = expected.Zip(got, (a, b) => Math.Abs(a - b)).Max();
+        var scale = expected.Max(Math.Abs);
+        output.WriteLine($"{rows} rows: gates up to {scale:F2}, largest difference {worst:E2}");
+        Assert.True(scale > 0.5f, "the rows should carry signal");
+        Assert.True(worst <= 1e-4f * Math.Max(1, scale), $"the gates differ by {worst:E2}");
     }
 
     [Fact]

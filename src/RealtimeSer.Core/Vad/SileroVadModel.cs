@@ -76,9 +76,10 @@ public sealed class SileroVadModel : IDisposable
     /// Loads the model from <paramref name="path"/>, or from <see cref="ModelLocator.SileroVad"/>. It runs on the
     /// CPU unless <paramref name="options"/> asks for CUDA by name (Auto means the CPU here, in the GPU build
     /// too): a 32 ms frame is far less work than a GPU run's kernel launches and host-device copies cost. Measure before moving it (`ser bench vad`, tools/gpu/check).
-    /// The graph is split (<see cref="IsSplit"/>) unless <paramref name="wholeGraph"/> is set, or the file cannot
-    /// be split, or the split's probabilities differ from the whole graph's on a test signal: then the whole graph
-    /// runs, and <paramref name="options"/>' log says why.
+    /// The graph is split (<see cref="IsSplit"/>), its encoder as matrix products or else as its own convolutions,
+    /// unless <paramref name="wholeGraph"/> is set, or the file cannot be split, or the split's probabilities differ
+    /// from the whole graph's on a test signal: then the whole graph runs, and <paramref name="options"/>' log says
+    /// why.
     /// </summary>
     public static SileroVadModel Load(
         string? path = null,
@@ -114,14 +115,18 @@ public sealed class SileroVadModel : IDisposable
                 reasons.Add($"its encoder cannot be cut out {form}: {reason}");
                 continue;
             }
-            var split = new SileroVadModel(
-                OnnxSession.Load(whole.ModelPath, graph.Encoder, options),
-                graph.Decoder,
-                ""
-            )
+            OnnxSession encoder;
+            try
             {
-                Encoder = form,
-            };
+                encoder = OnnxSession.Load(whole.ModelPath, graph.Encoder, options);
+            }
+            catch (OnnxException e)
+            {
+                // ONNX Runtime refused the graph we built: the next form, or the whole graph, still serves.
+                reasons.Add($"its encoder {form} does not load: {e.Message}");
+                continue;
+            }
+            var split = new SileroVadModel(encoder, graph.Decoder, "") { Encoder = form };
             if (SplitDiffers(whole, split) is { } difference)
             {
                 split.Dispose();

@@ -35,6 +35,9 @@ internal sealed class FakeClassifier(
 
     public List<int> BatchSizes { get; } = [];
 
+    /// <summary>The smallest and largest sample of every window it was given (guarded by <see cref="BatchSizes"/>).</summary>
+    public (float Min, float Max) InputRange { get; private set; } = (float.MaxValue, float.MinValue);
+
     public ValueTask ClassifyAsync(
         Memory<float> windows,
         int count,
@@ -54,6 +57,10 @@ internal sealed class FakeClassifier(
         lock (BatchSizes)
         {
             BatchSizes.Add(count);
+            InputRange = (
+                Math.Min(InputRange.Min, System.Numerics.Tensors.TensorPrimitives.Min(windows.Span)),
+                Math.Max(InputRange.Max, System.Numerics.Tensors.TensorPrimitives.Max(windows.Span))
+            );
         }
         var n = Manifest.Labels.Count;
         var length = windows.Length / count;

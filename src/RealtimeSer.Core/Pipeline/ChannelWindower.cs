@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using RealtimeSer.Core.Ingest;
 using RealtimeSer.Core.Vad;
 using RealtimeSer.Core.Vad.Batching;
 
@@ -316,12 +317,10 @@ internal sealed class ChannelWindower
 
     private static void Sanitize(ReadOnlySpan<float> source, Span<float> destination)
     {
-        // Bad input (NaN, infinities, over-range) must never reach the model or poison scores. Audio is nearly
-        // always in range: one vectorised scan spares the per-sample pass (the
-        // largest magnitude keeps its sign, and is NaN when any sample is).
-        source.CopyTo(destination);
-        if (source.IsEmpty || Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(source)) <= 1f)
+        // Bad input (NaN, infinities, over-range) must never reach the model or poison scores.
+        if (SampleRange.AllWithinUnit(source))
         {
+            source.CopyTo(destination);
             return;
         }
         for (var i = 0; i < source.Length; i++)

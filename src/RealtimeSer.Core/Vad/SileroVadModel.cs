@@ -54,7 +54,7 @@ public sealed class SileroVadModel : IDisposable
     public bool IsSplit => Decoder is not null;
 
     /// <summary>Why the whole graph runs (asked for, or the file is not laid out as v5's graph is); empty when split.</summary>
-    public string WholeGraphReason { get; }
+    public string WholeGraphReason { get; private set; }
 
     internal SileroDecoder? Decoder { get; }
 
@@ -159,7 +159,8 @@ public sealed class SileroVadModel : IDisposable
     private static SileroVadModel Fallback(SileroVadModel whole, string reason, OnnxSessionOptions options)
     {
         options.Log?.Invoke($"silero_vad: running the whole graph, one frame per channel per run: {reason}");
-        return new SileroVadModel(whole._session, null, reason);
+        whole.WholeGraphReason = reason;
+        return whole;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using RealtimeSer.Core.Ingest;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Core.Vad;
@@ -112,10 +113,8 @@ public sealed class SileroVadState
 
     private static void SanitizeInPlace(Span<float> samples)
     {
-        // NaN or infinite input would poison the recurrent state for the rest of the stream. Audio is nearly
-        // always in range: one vectorised scan spares the per-sample pass (the
-        // largest magnitude keeps its sign, and is NaN when any sample is).
-        if (Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(samples)) <= 1f)
+        // NaN or infinite input would poison the recurrent state for the rest of the stream.
+        if (SampleRange.AllWithinUnit(samples))
         {
             return;
         }

@@ -3,6 +3,7 @@ using RealtimeSer.Core.Models;
 using RealtimeSer.Core.Pipeline;
 using RealtimeSer.Core.Tests.Support;
 using RealtimeSer.Core.Vad;
+using RealtimeSer.Tests.Fakes;
 using Xunit.Abstractions;
 
 namespace RealtimeSer.Core.Tests.Robustness;
@@ -131,7 +132,7 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
             audio[i] = i % period < clip.Length ? 4 * clip[i % period] : 0f;
         }
         Assert.True(audio.Min() < -1 && audio.Max() > 1, "the test audio should overshoot both ways");
-        var recorder = new RangeRecorder();
+        var recorder = new FakeClassifier(labels: 2);
         await using (
             var engine = new EmotionEngine(
                 recorder,
@@ -152,52 +153,12 @@ public sealed class HostileAudioTests(ITestOutputHelper output) : IDisposable
             await stream.CompleteAsync();
             await reader;
         }
-        output.WriteLine($"{recorder.Windows} windows, samples from {recorder.Min} to {recorder.Max}");
-        Assert.True(recorder.Windows > 3, $"only {recorder.Windows} windows");
-        Assert.Equal(-1f, recorder.Min);
-        Assert.Equal(1f, recorder.Max);
-    }
-
-    /// <summary>Records the range of the samples in every window it is given.</summary>
-    private sealed class RangeRecorder : IEmotionClassifier
-    {
-        private readonly Lock _lock = new();
-
-        public ModelManifest Manifest { get; } =
-            new()
-            {
-                Id = "range",
-                ModelPath = typeof(RangeRecorder).Assembly.Location,
-                Labels = ["low", "high"],
-                MinWindowSeconds = 0.5,
-                RecommendedWindowSeconds = 1.0,
-                RecommendedHopSeconds = 0.5,
-            };
-
-        public float Min { get; private set; } = float.MaxValue;
-
-        public float Max { get; private set; } = float.MinValue;
-
-        public int Windows { get; private set; }
-
-        public ValueTask ClassifyAsync(
-            Memory<float> windows,
-            int count,
-            Memory<float> probabilities,
-            CancellationToken cancellationToken = default
-        )
-        {
-            lock (_lock)
-            {
-                Min = Math.Min(Min, System.Numerics.Tensors.TensorPrimitives.Min(windows.Span));
-                Max = Math.Max(Max, System.Numerics.Tensors.TensorPrimitives.Max(windows.Span));
-                Windows += count;
-            }
-            probabilities.Span[..(count * 2)].Fill(0.5f);
-            return ValueTask.CompletedTask;
-        }
-
-        public void Dispose() { }
+        var windows = recorder.BatchSizes.Sum();
+        var (min, max) = recorder.InputRange;
+        output.WriteLine($"{windows} windows, samples from {min} to {max}");
+        Assert.True(windows > 3, $"only {windows} windows");
+        Assert.Equal(-1f, min);
+        Assert.Equal(1f, max);
     }
 
     [SkippableFact]

@@ -154,25 +154,12 @@ public sealed class SileroVadBatch
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // The LSTM steps go round by round, the k-th frame of every stream that has one: each round reads W_hh
         // once for all of them (SileroDecoder.AddHiddenProduct).
-        for (var k = 0; ; k++)
+        for (var k = 0; TakeRound(states, counts, k) is var taking and > 0; k++)
         {
-            var taking = 0;
-            var first = 0;
-            for (var s = 0; s < states.Length; s++)
+            for (var b = 0; b < taking; b++)
             {
-                if (k < counts[s])
-                {
-                    var at = first + k;
-                    _gates.AsSpan(at * GateWidth, GateWidth).CopyTo(_stepGates.AsSpan(taking * GateWidth));
-                    states[s].Recurrent.AsSpan(0, Half).CopyTo(_stepHidden.AsSpan(taking * Half));
-                    _step[taking] = states[s];
-                    _stepIndex[taking++] = at;
-                }
-                first += counts[s];
-            }
-            if (taking == 0)
-            {
-                break;
+                _gates.AsSpan(_stepIndex[b] * GateWidth, GateWidth).CopyTo(_stepGates.AsSpan(b * GateWidth));
+                _step[b].Recurrent.AsSpan(0, Half).CopyTo(_stepHidden.AsSpan(b * Half));
             }
             decoder.AddHiddenProduct(_stepGates, _stepHidden, taking);
             for (var b = 0; b < taking; b++)
@@ -196,25 +183,14 @@ public sealed class SileroVadBatch
         Span<float> probabilities
     )
     {
-        for (var j = 0; ; j++)
+        for (var j = 0; TakeRound(states, counts, j) is var taking and > 0; j++)
         {
-            var taking = 0;
-            var first = 0;
-            for (var s = 0; s < states.Length; s++)
+            for (var b = 0; b < taking; b++)
             {
-                if (j < counts[s])
-                {
-                    var at = first + j;
-                    states[s]
-                        .Load(frames.Slice(at * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples));
-                    _step[taking] = states[s];
-                    _stepIndex[taking++] = at;
-                }
-                first += counts[s];
-            }
-            if (taking == 0)
-            {
-                break;
+                _step[b]
+                    .Load(
+                        frames.Slice(_stepIndex[b] * SileroVadModel.FrameSamples, SileroVadModel.FrameSamples)
+                    );
             }
             RunLoaded(model, _step.AsSpan(0, taking));
             for (var b = 0; b < taking; b++)
@@ -224,6 +200,26 @@ public sealed class SileroVadBatch
         }
         // Closed streams' states must not stay reachable from here.
         Array.Clear(_step);
+    }
+
+    /// <summary>
+    /// Round <paramref name="k"/>: the states that have a k-th frame go into <see cref="_step"/>, in order, with
+    /// that frame's index among all the call's frames in <see cref="_stepIndex"/>; returns how many.
+    /// </summary>
+    private int TakeRound(ReadOnlySpan<SileroVadState> states, ReadOnlySpan<int> counts, int k)
+    {
+        var taking = 0;
+        var first = 0;
+        for (var s = 0; s < states.Length; s++)
+        {
+            if (k < counts[s])
+            {
+                _step[taking] = states[s];
+                _stepIndex[taking++] = first + k;
+            }
+            first += counts[s];
+        }
+        return taking;
     }
 
     /// <summary>

@@ -224,9 +224,9 @@ internal sealed class SileroGraph
 
     /// <summary>
     /// The encoder after the padded row [frames, 640] as matrix products over all the batch's frames: ONNX Runtime
-    /// runs a convolution image by image, so each frame's STFT was a product with 4 columns and each 3-tap layer
-    /// one with 4, 2 or 1; here the STFT is one [frames·4, 256]×[256, 258] product and each layer one over all the
-    /// frames' time steps (the taps side by side, im2col). Returns the name of the [frames, 128] output.
+    /// runs a convolution image by image, so as convolutions each frame's STFT is a product with 4 columns and each
+    /// 3-tap layer one with 4, 2 or 1; here the STFT is one [frames·4, 256]×[256, 258] product and each layer one
+    /// over all the frames' time steps (the taps side by side, im2col). Returns the name of the [frames, 128] output.
     /// </summary>
     private static string AppendMatMulEncoder(GraphProto graph, string padded, EncoderWeights weights)
     {

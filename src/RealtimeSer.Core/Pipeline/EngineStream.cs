@@ -13,6 +13,9 @@ namespace RealtimeSer.Core.Pipeline;
 /// </summary>
 public sealed class EngineStream : IAsyncDisposable
 {
+    /// <summary>What a shed chunk's time passes through the resampler as (never written).</summary>
+    private static readonly float[] ShedSilence = new float[8192];
+
     private readonly StreamServices _services;
     private readonly StreamNormalizer _normalizer;
     private readonly ChannelWindower[] _windowers;
@@ -169,41 +172,54 @@ public sealed class EngineStream : IAsyncDisposable
             await _backlog.AddAsync(interleaved, seconds, now, cancellationToken);
             return;
         }
-        await ProcessAsync(interleaved, now, shed: false, cancellationToken);
+        await ProcessAsync(interleaved, now, cancellationToken);
     }
 
-    // Resampling always runs (it is cheap and keeps stream time exact); shed audio skips VAD and windows.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ProcessAsync(
         ReadOnlyMemory<float> interleaved,
         long arrivedAt,
-        bool shed,
         CancellationToken cancellationToken
     )
     {
         var started = Stopwatch.GetTimestamp();
         _normalizer.Process(interleaved.Span);
         _services.Profile.AddResample(started);
-        if (shed)
+        for (var c = 0; c < _windowers.Length; c++)
         {
-            for (var c = 0; c < _windowers.Length; c++)
-            {
-                _windowers[c].Skip(_normalizer.Output(c).Length, arrivedAt, _states[c], _jobs[c], _speech[c]);
-            }
+            _appends[c] = _windowers[c]
+                .AppendAsync(_normalizer.OutputMemory(c), arrivedAt, _states[c], _jobs[c], _speech[c]);
         }
-        else
-        {
-            for (var c = 0; c < _windowers.Length; c++)
-            {
-                _appends[c] = _windowers[c]
-                    .AppendAsync(_normalizer.OutputMemory(c), arrivedAt, _states[c], _jobs[c], _speech[c]);
-            }
-            await AwaitChannelsAsync();
-        }
+        await AwaitChannelsAsync();
         _services.Metrics.AudioSeconds.Add(
             _normalizer.Output(0).Length / (double)StreamNormalizer.TargetRate * Channels
         );
         await SubmitAsync(cancellationToken);
+    }
+
+    // Shed audio skips VAD and windows, but its time still passes through the resampler, as silence (the chunk
+    // gave its samples back when it was shed), so that stream time stays exact.
+    private ValueTask SkipShedAsync(
+        int interleavedLength,
+        long arrivedAt,
+        CancellationToken cancellationToken
+    )
+    {
+        var started = Stopwatch.GetTimestamp();
+        var step = ShedSilence.Length / Format.Channels * Format.Channels;
+        var produced = 0;
+        for (var left = interleavedLength; left > 0; left -= step)
+        {
+            _normalizer.Process(ShedSilence.AsSpan(0, Math.Min(left, step)));
+            for (var c = 0; c < _windowers.Length; c++)
+            {
+                _windowers[c].Skip(_normalizer.Output(c).Length, arrivedAt, _states[c], _jobs[c], _speech[c]);
+            }
+            produced += _normalizer.Output(0).Length;
+        }
+        _services.Profile.AddResample(started);
+        _services.Metrics.AudioSeconds.Add(produced / (double)StreamNormalizer.TargetRate * Channels);
+        return SubmitAsync(cancellationToken);
     }
 
     // Every channel's task is awaited (a pooled task must be), even after one has failed.
@@ -243,7 +259,14 @@ public sealed class EngineStream : IAsyncDisposable
                             windower.VadInline = behind;
                         }
                     }
-                    await ProcessAsync(chunk.Samples, chunk.ArrivedAt, chunk.Shed, stop);
+                    if (chunk.Shed)
+                    {
+                        await SkipShedAsync(chunk.Length, chunk.ArrivedAt, stop);
+                    }
+                    else
+                    {
+                        await ProcessAsync(chunk.Samples, chunk.ArrivedAt, stop);
+                    }
                 }
                 finally
                 {

@@ -135,7 +135,7 @@ internal sealed class IngestBacklog(
             }
             if (!chunk.Shed)
             {
-                chunk.Shed = true;
+                chunk.MarkShed();
                 _waiting -= chunk.Seconds;
                 shed += chunk.Seconds;
             }
@@ -173,7 +173,7 @@ internal sealed class IngestBacklog(
                 var age = _time.GetElapsedTime(chunk.ArrivedAt).TotalSeconds;
                 if (!Ahead && age > maxBacklogSeconds)
                 {
-                    chunk.Shed = true;
+                    chunk.MarkShed();
                     RecordShed(chunk.Seconds);
                 }
             }
@@ -215,14 +215,42 @@ internal sealed class IngestBacklog(
 
 internal sealed class IngestChunk(float[] buffer, int length, double seconds, long arrivedAt)
 {
-    public ReadOnlyMemory<float> Samples => buffer.AsMemory(0, length);
+    private float[]? _buffer = buffer;
+
+    /// <summary>The chunk's audio; a shed chunk has none left (see <see cref="MarkShed"/>).</summary>
+    public ReadOnlyMemory<float> Samples =>
+        _buffer?.AsMemory(0, Length)
+        ?? throw new InvalidOperationException(
+            "This chunk was shed: its audio was given back when it was shed."
+        );
+
+    /// <summary>Interleaved samples the chunk held: its time, which passes whether or not it is analysed.</summary>
+    public int Length { get; } = length;
 
     public double Seconds { get; } = seconds;
 
     public long ArrivedAt { get; } = arrivedAt;
 
     /// <summary>Set when the chunk was shed: its time passes, its audio is not analysed.</summary>
-    public bool Shed { get; set; }
+    public bool Shed { get; private set; }
 
-    public void Return() => ArrayPool<float>.Shared.Return(buffer);
+    /// <summary>
+    /// Sheds the chunk and gives its audio back at once. A stream starved of CPU keeps queueing chunks it will
+    /// only shed; held until the reader reached them, their audio grew the process by about a megabyte per
+    /// starved stream every ten seconds.
+    /// </summary>
+    public void MarkShed()
+    {
+        Shed = true;
+        Return();
+    }
+
+    public void Return()
+    {
+        if (_buffer is { } returned)
+        {
+            _buffer = null;
+            ArrayPool<float>.Shared.Return(returned);
+        }
+    }
 }

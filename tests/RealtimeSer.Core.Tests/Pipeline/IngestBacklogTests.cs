@@ -44,6 +44,30 @@ public sealed class IngestBacklogTests
     }
 
     [Fact]
+    public async Task A_shed_chunk_gives_its_audio_back_when_it_is_shed_and_keeps_its_length()
+    {
+        var clock = new ManualClock();
+        var backlog = new IngestBacklog(maxBacklogSeconds: 0.3, maxQueuedSeconds: 5, clock);
+        for (var i = 0; i < 10; i++)
+        {
+            clock.Advance(0.1); // a starved reader: everything past the bound is shed while it waits
+            await backlog.AddAsync(Chunk, 0.1, clock.GetTimestamp(), CancellationToken.None);
+        }
+        backlog.Complete();
+        var taken = new List<IngestChunk>();
+        while (await backlog.TakeAsync(CancellationToken.None) is { } chunk)
+        {
+            taken.Add(chunk); // not returned yet: what a shed chunk still holds is what a starved stream holds
+        }
+
+        Assert.Equal(7, taken.Count(c => c.Shed));
+        Assert.All(taken, c => Assert.Equal(Chunk.Length, c.Length)); // its time still passes
+        Assert.All(taken.Where(c => c.Shed), c => Assert.Throws<InvalidOperationException>(() => c.Samples));
+        Assert.All(taken.Where(c => !c.Shed), c => Assert.Equal(Chunk.Length, c.Samples.Length));
+        taken.ForEach(c => c.Return());
+    }
+
+    [Fact]
     public async Task A_chunk_that_reaches_the_reader_late_is_shed_and_every_shedding_is_reported()
     {
         var clock = new ManualClock();

@@ -122,6 +122,11 @@ internal sealed class BenchWriter(string dir)
         Write("bench-pipeline.md", markdown);
         Console.WriteLine(markdown);
         Console.WriteLine(BenchFormat.ShapesLine(result.Shapes));
+        Console.WriteLine(
+            result.ColdElapsedSeconds is { } coldSeconds
+                ? $"timed after an untimed warm-up pass (as the raw figures are); the cold first pass took {BenchFormat.F(coldSeconds, "0.00")} s, {BenchFormat.F(result.ColdXRealtimePerChannel ?? 0, "0")}× real time per channel"
+                : "timed cold (--cold): the process's first pass, compilation included"
+        );
         if (result.Stages is { } split)
         {
             Console.WriteLine(split.Line());

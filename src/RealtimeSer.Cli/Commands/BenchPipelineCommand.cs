@@ -39,6 +39,7 @@ internal static class BenchPipelineCommand
                 QueueCapacity = 4 * parse.GetValue(o.Batch),
                 VadMaxBatch = parse.GetValue(o.VadMaxBatch),
             },
+            warmUp: !parse.GetValue(o.Cold),
             line => Console.Error.WriteLine(line),
             ct
         );
@@ -68,6 +69,13 @@ internal static class BenchPipelineCommand
                 "--vad-max-batch",
                 "Most VAD frames (of all streams and channels) per Silero run; 0: one run per frame.",
                 VadBatcher.DefaultMaxBatch
+            );
+
+        public Option<bool> Cold { get; } =
+            command.AddOption<bool>(
+                "--cold",
+                "Time the process's first pass, compilation included (what a one-off `ser replay` of a short file sees); by default an untimed warm-up pass runs first and is reported as the cold figure.",
+                false
             );
 
         public Option<string> Output { get; } = command.AddOption(BenchOptions.Out("JSON and Markdown"));

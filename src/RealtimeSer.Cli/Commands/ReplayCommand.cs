@@ -156,6 +156,7 @@ internal static class ReplayCommand
         {
             Overload = OverloadPolicy.Wait,
             MaxBatch = parse.GetValue(o.Batch),
+            MaxBatchDelay = Core.Pipeline.EngineOptions.ReplayMaxBatchDelay,
             QueueCapacity = 4 * parse.GetValue(o.Batch),
             Streams = new StreamOptions
             {

@@ -28,6 +28,13 @@ public sealed record EngineOptions
     /// <summary>How long the scheduler waits to fill a batch once it has one window.</summary>
     public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// <see cref="MaxBatchDelay"/> for a replay engine. A replay's windows come in bursts, a block of each channel
+    /// at a time, and nobody waits on one window's latency: at 5 ms the model's mean batch on the fixture call was
+    /// 4 to 7 windows, at 25 ms 14 to 15 of 16 (docs/benchmarks.md). Longer gained nothing more.
+    /// </summary>
+    public static readonly TimeSpan ReplayMaxBatchDelay = TimeSpan.FromMilliseconds(25);
+
     /// <summary>ONNX runs in flight at once.</summary>
     public int ConcurrentRuns { get; init; } = 1;
 

@@ -62,6 +62,32 @@ public sealed class EmptyPointTests : IDisposable
             var result = json.RootElement.GetProperty("result");
             Assert.Equal(0, result.GetProperty("windows").GetInt32());
             Assert.Equal(JsonValueKind.Null, result.GetProperty("efficiency").ValueKind);
+            // Timed after an untimed warm-up pass, whose time is the cold figure.
+            Assert.True(result.GetProperty("cold_elapsed_seconds").GetDouble() > 0);
+        }
+        Assert.Contains("the cold first pass took", pipeline.Out, StringComparison.Ordinal);
+
+        var cold = await CliRunner.RunAsync(
+            "bench",
+            "pipeline",
+            silence,
+            "--copies",
+            "1",
+            "--cold",
+            "-o",
+            _dir
+        );
+        Assert.True(cold.Exit == 0, cold.Err);
+        Assert.Contains("timed cold (--cold)", cold.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("warm-up pass", cold.Err, StringComparison.Ordinal);
+        using (
+            var json = JsonDocument.Parse(
+                await File.ReadAllTextAsync(Path.Combine(_dir, "bench-pipeline.json"))
+            )
+        )
+        {
+            var result = json.RootElement.GetProperty("result");
+            Assert.Equal(JsonValueKind.Null, result.GetProperty("cold_elapsed_seconds").ValueKind);
         }
     }
 }

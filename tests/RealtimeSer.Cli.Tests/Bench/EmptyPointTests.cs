@@ -39,9 +39,7 @@ public sealed class EmptyPointTests : IDisposable
         Assert.True(live.Exit == 0, live.Err);
         Assert.Contains("p95 n/a ms", live.Err, StringComparison.Ordinal);
         Assert.Matches(@"(?m)^shapes: (\S+=\d+ ?)+$", live.Out);
-        using (
-            var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, "bench-live.json")))
-        )
+        using (var json = await ReadJsonAsync("bench-live.json"))
         {
             var point = Assert.Single(json.RootElement.GetProperty("points").EnumerateArray());
             Assert.Equal(0, point.GetProperty("events").GetInt32());
@@ -53,11 +51,7 @@ public sealed class EmptyPointTests : IDisposable
         Assert.True(pipeline.Exit == 0, pipeline.Err);
         Assert.Contains("n/a", pipeline.Out, StringComparison.Ordinal);
         Assert.Matches(@"(?m)^shapes: (\S+=\d+ ?)+$", pipeline.Out);
-        using (
-            var json = JsonDocument.Parse(
-                await File.ReadAllTextAsync(Path.Combine(_dir, "bench-pipeline.json"))
-            )
-        )
+        using (var json = await ReadJsonAsync("bench-pipeline.json"))
         {
             var result = json.RootElement.GetProperty("result");
             Assert.Equal(0, result.GetProperty("windows").GetInt32());
@@ -80,14 +74,13 @@ public sealed class EmptyPointTests : IDisposable
         Assert.True(cold.Exit == 0, cold.Err);
         Assert.Contains("timed cold (--cold)", cold.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("warm-up pass", cold.Err, StringComparison.Ordinal);
-        using (
-            var json = JsonDocument.Parse(
-                await File.ReadAllTextAsync(Path.Combine(_dir, "bench-pipeline.json"))
-            )
-        )
+        using (var json = await ReadJsonAsync("bench-pipeline.json"))
         {
             var result = json.RootElement.GetProperty("result");
             Assert.Equal(JsonValueKind.Null, result.GetProperty("cold_elapsed_seconds").ValueKind);
         }
     }
+
+    private async Task<JsonDocument> ReadJsonAsync(string name) =>
+        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_dir, name)));
 }

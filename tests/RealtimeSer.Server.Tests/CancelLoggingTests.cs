@@ -12,7 +12,7 @@ public sealed class CancelLoggingTests
     [SkippableFact]
     public async Task A_cancelled_stream_logs_its_end_without_stack_traces()
     {
-        var logs = new Capture();
+        var logs = new LogCapture();
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
         await using var server = await TestServer.StartAsync(logging: b => b.AddProvider(logs));
         using var cancel = new CancellationTokenSource();
@@ -49,49 +49,5 @@ public sealed class CancelLoggingTests
             logs.Entries,
             e => e.Category.StartsWith("Microsoft.Hosting.Lifetime", StringComparison.Ordinal)
         );
-    }
-
-    private sealed record Entry(LogLevel Level, string Category, string Text, Exception? Exception);
-
-    private sealed class Capture : ILoggerProvider
-    {
-        private readonly List<Entry> _entries = [];
-
-        public IReadOnlyList<Entry> Entries
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return [.. _entries];
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose() { }
-
-        private sealed class Logger(Capture owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(
-                LogLevel logLevel,
-                EventId eventId,
-                TState state,
-                Exception? exception,
-                Func<TState, Exception?, string> formatter
-            )
-            {
-                lock (owner._entries)
-                {
-                    owner._entries.Add(new Entry(logLevel, category, formatter(state, exception), exception));
-                }
-            }
-        }
     }
 }

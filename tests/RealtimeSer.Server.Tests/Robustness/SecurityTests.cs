@@ -207,7 +207,7 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
     public async Task Logs_at_Information_never_contain_the_API_key_or_audio()
     {
         const string secret = "sk-live-7f3a9c1e5b2d4068";
-        var logs = new CapturingLoggerProvider();
+        var logs = new LogCapture();
         var audio = TestPaths.WavData(TestPaths.RequireCallFixture());
         await using var server = await TestServer.StartAsync(
             o => o.ApiKeyHashes = [ApiKeyAuthenticator.Hash(secret)],
@@ -240,9 +240,11 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
         await server.WaitForNoStreamsAsync();
 
         var text = logs.Text;
-        output.WriteLine($"{logs.Count} log entries at Information and above, {text.Length} characters:");
+        output.WriteLine(
+            $"{logs.Entries.Count} log entries at Information and above, {text.Length} characters:"
+        );
         output.WriteLine(text);
-        Assert.True(logs.Count >= 3, "expected stream and refusal entries");
+        Assert.True(logs.Entries.Count >= 3, "expected stream and refusal entries");
         Assert.Contains("Stream grpc-", text, StringComparison.Ordinal);
         foreach (
             var forbidden in new[]
@@ -263,68 +265,6 @@ public sealed class SecurityTests(ITestOutputHelper output) : IDisposable
             Assert.DoesNotContain(Convert.ToBase64String(bytes), text, StringComparison.Ordinal);
             Assert.DoesNotContain(Convert.ToHexString(bytes), text, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain(Encoding.Latin1.GetString(bytes), text, StringComparison.Ordinal);
-        }
-    }
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        private readonly List<string> _entries = [];
-
-        public int Count
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return _entries.Count;
-                }
-            }
-        }
-
-        public string Text
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return string.Join("\n", _entries);
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose() { }
-
-        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(
-                LogLevel logLevel,
-                EventId eventId,
-                TState state,
-                Exception? exception,
-                Func<TState, Exception?, string> formatter
-            )
-            {
-                if (!IsEnabled(logLevel))
-                {
-                    return;
-                }
-                var values = state is IEnumerable<KeyValuePair<string, object?>> pairs
-                    ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}"))
-                    : "";
-                lock (owner._entries)
-                {
-                    owner._entries.Add(
-                        $"{logLevel} {category}: {formatter(state, exception)} [{values}] {exception}"
-                    );
-                }
-            }
         }
     }
 }

@@ -206,11 +206,13 @@ public sealed class EngineStream : IAsyncDisposable
     )
     {
         var started = Stopwatch.GetTimestamp();
-        var step = ShedSilence.Length / Format.Channels * Format.Channels;
+        // Whole frames at a time (a stream of more channels than the shared block holds gets its own).
+        var silence = Format.Channels <= ShedSilence.Length ? ShedSilence : new float[Format.Channels];
+        var step = silence.Length / Format.Channels * Format.Channels;
         var produced = 0;
         for (var left = interleavedLength; left > 0; left -= step)
         {
-            _normalizer.Process(ShedSilence.AsSpan(0, Math.Min(left, step)));
+            _normalizer.Process(silence.AsSpan(0, Math.Min(left, step)));
             for (var c = 0; c < _windowers.Length; c++)
             {
                 _windowers[c].Skip(_normalizer.Output(c).Length, arrivedAt, _states[c], _jobs[c], _speech[c]);

@@ -138,11 +138,10 @@ internal static class PipelineBench
         (double Seconds, double XRealtime)? cold = null;
         if (warmUp)
         {
-            // The raw measurements below warm up before they time (a run per shape, 50 VAD frames); timed cold, the
-            // replay alone paid for compiling ser's code and the sessions' first shapes: about 0.3 core-seconds of
-            // JIT in a 0.8 s run of the fixture call (2026-12-05), a fifth of the run's CPU, which a long replay
-            // amortises and a short one does not. So the same replay runs once untimed first, and its time is
-            // reported as the cold figure (only the first WarmUpSeconds of each recording, so --hours runs do not double).
+            // The raw measurements below warm up before they time (a run per shape, 50 VAD frames), so the replay is
+            // timed warm too: timed cold, a short replay would also pay for compiling ser's code and the sessions'
+            // first shapes, which a long one amortises. The untimed pass's time is the cold figure; it covers at most
+            // WarmUpSeconds of each recording, so that --hours runs do not take twice as long.
             progress("pipeline: warm-up pass (untimed; --cold times the first pass instead)");
             var warmTally = new ReplayTally();
             var warmClock = Stopwatch.StartNew();
@@ -441,8 +440,8 @@ internal static class PipelineBench
             threads = Environment.ProcessorCount;
         }
         Run(50);
-        // The best of five: one pass is 25 ms or so, and a busy moment on a shared machine (or tiered compilation
-        // still at work) moved a single pass's figure from 68 000 to 138 000 frames/s between runs of one build.
+        // The best of five: one pass is only tens of milliseconds, so a busy moment on a shared machine, or tiered
+        // compilation still at work, would otherwise decide the figure.
         var perThread = (Frames + batch - 1) / batch * batch;
         var best = 0.0;
         for (var round = 0; round < 5; round++)

@@ -30,8 +30,8 @@ public sealed record EngineOptions
 
     /// <summary>
     /// <see cref="MaxBatchDelay"/> for a replay engine. A replay's windows come in bursts, a block of each channel
-    /// at a time, and nobody waits on one window's latency: at 5 ms the model's mean batch on the fixture call was
-    /// 4 to 7 windows, at 25 ms 14 to 15 of 16 (docs/benchmarks.md). Longer gained nothing more.
+    /// at a time, and nobody waits on one window's latency, so waiting longer fills the model's batches at no cost
+    /// to throughput (figures: docs/benchmarks.md, issue #29).
     /// </summary>
     public static readonly TimeSpan ReplayMaxBatchDelay = TimeSpan.FromMilliseconds(25);
 

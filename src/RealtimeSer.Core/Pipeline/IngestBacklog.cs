@@ -236,8 +236,8 @@ internal sealed class IngestChunk(float[] buffer, int length, double seconds, lo
 
     /// <summary>
     /// Sheds the chunk and gives its audio back at once. A stream starved of CPU keeps queueing chunks it will
-    /// only shed; held until the reader reached them, their audio grew the process by about a megabyte per
-    /// starved stream every ten seconds.
+    /// only shed; held until the reader reached them, their audio would grow the process for as long as the
+    /// overload lasts.
     /// </summary>
     public void MarkShed()
     {

@@ -9,8 +9,8 @@ using Xunit.Abstractions;
 namespace RealtimeSer.Core.Tests.Pipeline;
 
 /// <summary>
-/// Real CPU overload with the real Silero VAD (the stage that saturates first): several times more live
-/// streams, paced at real time, than this machine's cores can run VAD for. Shedding must keep the latency
+/// Real CPU overload with the real Silero VAD: more live streams, paced at real time, than this machine's cores
+/// can serve. Shedding must keep the latency
 /// of what is analysed bounded, count what it skips, and stop once the load falls.
 /// </summary>
 [Collection(Collection)]
@@ -33,7 +33,8 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _vad.Dispose();
 
     /// <summary>
-    /// Streams that would take this many cores of per-frame VAD: several times what the machine has.
+    /// Streams enough to overload up to <see cref="MaxCores"/> cores: those that would take this many cores of
+    /// per-frame VAD, kept between 1000 and <see cref="MaxStreams"/>.
     /// </summary>
     private int StreamsForOverload(double cores)
     {
@@ -60,11 +61,9 @@ public sealed class LiveOverloadTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(
             $"VAD: {1000 * perSecondOfAudio:F2} ms of CPU per second of audio → {streams} streams"
         );
-        // The VAD is no longer most of a stream's cost (batched, 20 µs a frame), so the timing is only a guide: on a
-        // busy machine it asks for too few streams, on an idle one for more than the cores hold. 640 streams once
-        // overloaded two cores in both modes; since the VAD's encoder became matrix products, batched VAD held 640
-        // on CI without shedding (2026-12-05). 1000 to 2000 streams overload up to four cores; memory bounds the
-        // count (about 0.75 MB a stream under overload).
+        // The VAD is not most of a stream's cost, so the timing is only a guide: on a busy machine it asks for too
+        // few streams, on an idle one for more than the cores hold. 1000 to 2000 streams overload up to four cores
+        // in both VAD modes; memory bounds the count (about 0.75 MB a stream under overload).
         return Math.Clamp(streams, 1000, MaxStreams);
     }
 

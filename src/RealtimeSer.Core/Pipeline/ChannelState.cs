@@ -57,6 +57,9 @@ internal sealed class ChannelState
 
     public string StreamId => _stream.Id;
 
+    /// <summary>The stream's audio has ended: its last windows are on their way and its caller waits for them.</summary>
+    public bool StreamAudioEnded => _stream.AudioEnded;
+
     internal EngineProfile Profile { get; }
 
     /// <summary>The stream's rule for results that would come too late.</summary>

@@ -26,6 +26,9 @@ public sealed class EmotionEngine : IAsyncDisposable
     // Live engines only: the windows of streams opened in wait mode (recordings), never dropped.
     private readonly Channel<WindowJob>? _recorded;
     private readonly SemaphoreSlim _runSlots;
+
+    // The batching window the scheduler is waiting in, if any (FillWithinDelayAsync).
+    private CancellationTokenSource? _batchWait;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _scheduler;
     private readonly IEmotionClassifier[] _classifiers;
@@ -153,7 +156,8 @@ public sealed class EmotionEngine : IAsyncDisposable
             MinWindowSamples,
             () => StreamScheduler,
             Outputs,
-            EnqueueAsync
+            EnqueueAsync,
+            EndBatchWait
         );
         _scheduler = Task.Run(() => ScheduleAsync(_stop.Token));
     }
@@ -267,7 +271,11 @@ public sealed class EmotionEngine : IAsyncDisposable
             while (await WaitForWindowsAsync(stop))
             {
                 Fill(batch);
-                if (batch.Count < _options.MaxBatch && _options.MaxBatchDelay > TimeSpan.Zero)
+                if (
+                    batch.Count < _options.MaxBatch
+                    && _options.MaxBatchDelay > TimeSpan.Zero
+                    && !HoldsEndedStream(batch)
+                )
                 {
                     await FillWithinDelayAsync(batch, stop);
                 }
@@ -346,9 +354,16 @@ public sealed class EmotionEngine : IAsyncDisposable
     {
         using var window = CancellationTokenSource.CreateLinkedTokenSource(stop);
         window.CancelAfter(_options.MaxBatchDelay);
+        // Published before the batch is checked for ended streams: a stream that ends after that check finds the
+        // window here and closes it (EndBatchWait).
+        Interlocked.Exchange(ref _batchWait, window);
         try
         {
-            while (batch.Count < _options.MaxBatch && await WaitForWindowsAsync(window.Token))
+            while (
+                batch.Count < _options.MaxBatch
+                && !HoldsEndedStream(batch)
+                && await WaitForWindowsAsync(window.Token)
+            )
             {
                 Fill(batch);
             }
@@ -357,6 +372,38 @@ public sealed class EmotionEngine : IAsyncDisposable
         {
             // The batching window closed: run what we have.
         }
+        finally
+        {
+            Interlocked.Exchange(ref _batchWait, null);
+        }
+    }
+
+    // A stream's audio ended and its last windows are queued: the batch being filled may hold them, and no more
+    // of that stream's windows will come to fill it.
+    private void EndBatchWait()
+    {
+        try
+        {
+            Volatile.Read(ref _batchWait)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That batching window closed and its batch ran in the meantime: nothing waits any more.
+        }
+    }
+
+    // A stream whose audio has ended sends no more windows to fill a batch, and its caller (a replayed file, a
+    // unary call) is waiting for exactly these: waiting out the batching window would only add to its end.
+    private static bool HoldsEndedStream(List<WindowJob> batch)
+    {
+        foreach (var job in batch)
+        {
+            if (job.Owner.StreamAudioEnded)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     // Drops a window that waited too long (see _maxWindowAge); true when it was dropped.

@@ -141,6 +141,9 @@ public sealed class EngineStream : IAsyncDisposable
     public (bool InSpeech, float Probability) VadState(int channel) =>
         (_windowers[channel].InSpeech, _windowers[channel].LastProbability);
 
+    /// <summary>True once the writer has said the audio ended (<see cref="CompleteAsync"/>): no more windows follow.</summary>
+    internal bool AudioEnded => Volatile.Read(ref _completing) != 0;
+
     /// <summary>
     /// Adds interleaved source samples (float in [-1, 1], the stream's rate and channel count).
     /// <paramref name="arrivedAt"/> (a <see cref="Stopwatch"/> timestamp, e.g. from capture) is when the last of
@@ -315,6 +318,7 @@ public sealed class EngineStream : IAsyncDisposable
         }
         await AwaitChannelsAsync();
         await SubmitAsync(cancellationToken);
+        _services.AudioEnded();
         // Only now may "no window pending" mean drained: earlier, the last windows were not yet counted, and
         // a result arriving in between would have closed the events before the final segment's event.
         Volatile.Write(ref _allSubmitted, 1);

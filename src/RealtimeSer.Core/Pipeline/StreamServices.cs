@@ -6,7 +6,8 @@ namespace RealtimeSer.Core.Pipeline;
 /// <summary>
 /// What the engine gives each stream when it makes it: the shared VAD and its batcher, where windows go,
 /// metrics and profile, the live bound, and a fresh set of model outputs per channel. A stream reads its
-/// configuration from here and from its own options, never back from the engine.
+/// configuration from here and from its own options, never back from the engine. A stream whose audio has ended
+/// and whose last windows are queued says so (<c>AudioEnded</c>): a batch waiting to fill with its windows runs.
 /// </summary>
 internal sealed record StreamServices(
     SileroVadModel VadModel,
@@ -20,7 +21,8 @@ internal sealed record StreamServices(
     int MinWindowSamples,
     Func<SeniorityScheduler> Scheduler,
     Func<ModelOutput[]> Outputs,
-    Func<WindowJob, bool, CancellationToken, ValueTask> Enqueue
+    Func<WindowJob, bool, CancellationToken, ValueTask> Enqueue,
+    Action AudioEnded
 );
 
 /// <summary>

@@ -299,6 +299,43 @@ public sealed class EmotionEngineTests(ITestOutputHelper output) : IDisposable
         Assert.All(live, r => Assert.False(r.Stream.IsRecorded));
     }
 
+    [SkippableTheory]
+    [InlineData(-1.0)] // speech until the last sample: the end cuts the last windows
+    [InlineData(4.0)] // seconds of silence after the speech: the last windows were queued before the end
+    public async Task A_stream_whose_audio_ended_does_not_wait_out_the_batching_window(double silenceSeconds)
+    {
+        var clips = TestAudio.FixtureClips(1);
+        var conversation = TestAudio.Conversation(clips, 1);
+        var audio =
+            silenceSeconds < 0
+                ? conversation[..^16000]
+                : [.. conversation, .. new float[(int)(silenceSeconds * 16000)]];
+        // A batching window far longer than the test may take, and batches larger than the stream's windows: its
+        // last windows can only come back in time if the end of its audio closes the window.
+        await using var engine = new EmotionEngine(
+            new FakeClassifier(),
+            _vad,
+            new EngineOptions
+            {
+                Overload = OverloadPolicy.Wait,
+                MaxBatch = 64,
+                MaxBatchDelay = TimeSpan.FromMinutes(10),
+            }
+        );
+        await using var stream = engine.OpenStream("ended", new StreamFormat(16000, 1));
+        var feeding = EngineFeed.FeedAsync(stream, audio, 8000);
+        var first = await Task.WhenAny(feeding, Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(
+            first == feeding,
+            "the stream's last windows waited for a batch to fill after its audio had ended"
+        );
+        var events = await feeding;
+        var finals = events.OfType<EmotionEvent>().Where(e => e.IsFinal).ToList();
+        Assert.NotEmpty(finals);
+        Assert.Equal(events.OfType<SpeechEvent>().Count(e => !e.IsStart), finals.Count);
+        Assert.True(stream.WindowsClassified >= finals.Count);
+    }
+
     [SkippableFact]
     public async Task Events_carry_latency_breakdown()
     {

@@ -123,9 +123,16 @@ internal sealed class BenchWriter(string dir)
         Console.WriteLine(markdown);
         Console.WriteLine(BenchFormat.ShapesLine(result.Shapes));
         Console.WriteLine(
-            result.ColdElapsedSeconds is { } coldSeconds
-                ? $"timed after an untimed warm-up pass (as the raw figures are); the cold first pass took {BenchFormat.F(coldSeconds, "0.00")} s, {BenchFormat.F(result.ColdXRealtimePerChannel ?? 0, "0")}× real time per channel"
-                : "timed cold (--cold): the process's first pass, compilation included"
+            (
+                result.ColdElapsedSeconds is { } coldSeconds
+                    ? $"timed after an untimed warm-up pass (as the raw figures are); the cold first pass took {BenchFormat.F(coldSeconds, "0.00")} s, {BenchFormat.F(result.ColdXRealtimePerChannel ?? 0, "0")}× real time per channel"
+                    : "timed cold (--cold): the process's first pass, compilation included"
+            )
+                + (
+                    result.TimedPassesSeconds.Count > 1
+                        ? $"; the best of {result.TimedPassesSeconds.Count} timed passes ({string.Join(" / ", result.TimedPassesSeconds.Select(p => BenchFormat.F(p, "0.000")))} s), as the raw VAD figure is the best of five"
+                        : ""
+                )
         );
         if (result.Stages is { } split)
         {

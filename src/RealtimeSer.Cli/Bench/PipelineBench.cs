@@ -55,6 +55,12 @@ internal sealed record PipelineResult(
 
     /// <summary><see cref="ColdElapsedSeconds"/> as × real time per channel.</summary>
     public double? ColdXRealtimePerChannel { get; init; }
+
+    /// <summary>
+    /// Every timed pass's elapsed seconds, in order; <see cref="ElapsedSeconds"/> (and every figure derived from it)
+    /// is the best of them, as the raw VAD figure is the best of its passes.
+    /// </summary>
+    public IReadOnlyList<double> TimedPassesSeconds { get; init; } = [];
 }
 
 /// <summary>
@@ -107,6 +113,7 @@ internal static class PipelineBench
         int parallel,
         EngineOptions options,
         bool warmUp,
+        int timedPasses,
         Action<string> progress,
         CancellationToken ct
     )
@@ -158,34 +165,59 @@ internal static class PipelineBench
             );
         }
 
-        GC.Collect();
         var memory = new MemorySampler();
-        var replay = new ReplayTally();
-        IReadOnlyDictionary<string, int> shapes;
-        StageSplit stages;
-        // The models' and Silero's busy clocks run for the process; the engine's own counters are per engine.
-        var before = (Vad: vad.BusyTime, Models: ModelBusy(classifiers));
-        var clock = Stopwatch.StartNew();
-        TimeSpan reading;
-        await using (var engine = new EmotionEngine(classifiers, vad, replayOptions))
+        // One pass of a short replay lasts well under a second, so a busy moment on a shared machine decides it as
+        // it would a single raw pass; the raw VAD figure is the best of five passes, so the replay is the best of
+        // its passes too, and every pass is reported.
+        var passes = new List<double>();
+        (
+            double Elapsed,
+            ReplayTally Replay,
+            IReadOnlyDictionary<string, int> Shapes,
+            StageSplit Stages
+        )? best = null;
+        for (var pass = 0; pass < Math.Max(1, timedPasses); pass++)
         {
-            await ReplayAllAsync(engine, replay, progress, warmUpPass: false);
-            // Reading the counters is the bench's work, not the replay's (and its first call compiles it): untimed.
-            var read = Stopwatch.GetTimestamp();
-            shapes = BenchFormat.Shapes(engine.Sessions);
-            stages = Stages(
-                engine,
-                classifiers,
-                vad,
-                before,
-                decodeSeconds,
-                replay,
-                clock.Elapsed.TotalSeconds
-            );
-            reading = Stopwatch.GetElapsedTime(read);
+            GC.Collect();
+            var tally = new ReplayTally();
+            IReadOnlyDictionary<string, int> passShapes;
+            StageSplit passStages;
+            // The models' and Silero's busy clocks run for the process; the engine's own counters are per engine.
+            var before = (Vad: vad.BusyTime, Models: ModelBusy(classifiers));
+            var clock = Stopwatch.StartNew();
+            TimeSpan reading;
+            await using (var engine = new EmotionEngine(classifiers, vad, replayOptions))
+            {
+                await ReplayAllAsync(engine, tally, pass == 0 ? progress : _ => { }, warmUpPass: false);
+                // Reading the counters is the bench's work, not the replay's (and its first call compiles it): untimed.
+                var read = Stopwatch.GetTimestamp();
+                passShapes = BenchFormat.Shapes(engine.Sessions);
+                passStages = Stages(
+                    engine,
+                    classifiers,
+                    vad,
+                    before,
+                    decodeSeconds,
+                    tally,
+                    clock.Elapsed.TotalSeconds
+                );
+                reading = Stopwatch.GetElapsedTime(read);
+            }
+            var seconds = (clock.Elapsed - reading).TotalSeconds;
+            passes.Add(seconds);
+            if (best is null || seconds < best.Value.Elapsed)
+            {
+                best = (seconds, tally, passShapes, passStages);
+            }
         }
-        var elapsed = (clock.Elapsed - reading).TotalSeconds;
         var final = await memory.StopAsync();
+        var (elapsed, replay, shapes, stages) = best!.Value;
+        if (passes.Count > 1)
+        {
+            progress(
+                $"pipeline: timed passes {string.Join(" / ", passes.Select(p => p.ToString("0.000", CultureInfo.InvariantCulture)))} s; the best counts"
+            );
+        }
 
         progress(
             $"pipeline: {replay.WindowLengths.Count} windows in {elapsed:0.0} s; measuring raw model throughput on the same windows"
@@ -240,6 +272,7 @@ internal static class PipelineBench
             ReachableVadBatch = reachableBatch,
             ColdElapsedSeconds = cold?.Seconds,
             ColdXRealtimePerChannel = cold?.XRealtime,
+            TimedPassesSeconds = passes,
         };
     }
 

@@ -58,8 +58,17 @@ public sealed class EmptyPointTests : IDisposable
             Assert.Equal(JsonValueKind.Null, result.GetProperty("efficiency").ValueKind);
             // Timed after an untimed warm-up pass, whose time is the cold figure.
             Assert.True(result.GetProperty("cold_elapsed_seconds").GetDouble() > 0);
+            // Three timed passes by default; the elapsed time is the best of them.
+            var passes = result
+                .GetProperty("timed_passes_seconds")
+                .EnumerateArray()
+                .Select(p => p.GetDouble())
+                .ToList();
+            Assert.Equal(3, passes.Count);
+            Assert.Equal(passes.Min(), result.GetProperty("elapsed_seconds").GetDouble(), 9);
         }
         Assert.Contains("the cold first pass took", pipeline.Out, StringComparison.Ordinal);
+        Assert.Contains("the best of 3 timed passes", pipeline.Out, StringComparison.Ordinal);
 
         var cold = await CliRunner.RunAsync(
             "bench",
@@ -78,7 +87,22 @@ public sealed class EmptyPointTests : IDisposable
         {
             var result = json.RootElement.GetProperty("result");
             Assert.Equal(JsonValueKind.Null, result.GetProperty("cold_elapsed_seconds").ValueKind);
+            Assert.Single(result.GetProperty("timed_passes_seconds").EnumerateArray());
         }
+
+        // Only the first pass is cold: asking for more is refused, saying what to drop.
+        var coldPasses = await CliRunner.RunAsync(
+            "bench",
+            "pipeline",
+            silence,
+            "--cold",
+            "--passes",
+            "2",
+            "-o",
+            _dir
+        );
+        Assert.NotEqual(0, coldPasses.Exit);
+        Assert.Contains("drop --passes", coldPasses.Err, StringComparison.Ordinal);
     }
 
     private async Task<JsonDocument> ReadJsonAsync(string name) =>

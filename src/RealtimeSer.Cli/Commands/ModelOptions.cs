@@ -1,6 +1,7 @@
 using System.CommandLine;
 using RealtimeSer.Core.Inference;
 using RealtimeSer.Core.Models;
+using RealtimeSer.Core.Vad;
 using RealtimeSer.Onnx;
 
 namespace RealtimeSer.Cli.Commands;
@@ -60,6 +61,37 @@ internal sealed class ModelOptions
         return ids.Count == 0
             ? new LoadedModels([Load(parse, null, ExecutionProviderKind.Auto, announce)])
             : LoadedModels.Load(ids, id => Load(parse, id, ExecutionProviderKind.Auto, announce));
+    }
+
+    /// <summary>
+    /// <see cref="LoadAll"/> and Silero side by side: creating their sessions is most of what a replay of one
+    /// short file costs. A failure disposes whatever did load, then surfaces (the models' first).
+    /// </summary>
+    public async Task<(LoadedModels Models, SileroVadModel Vad)> LoadAllWithVadAsync(
+        ParseResult parse,
+        bool announce,
+        CancellationToken ct
+    )
+    {
+        var models = Task.Run(() => LoadAll(parse, announce), ct);
+        var vad = Task.Run(() => SileroVadModel.Load(), ct);
+        try
+        {
+            await Task.WhenAll(models, vad);
+        }
+        catch
+        {
+            if (models.IsCompletedSuccessfully)
+            {
+                models.Result.Dispose();
+            }
+            if (vad.IsCompletedSuccessfully)
+            {
+                vad.Result.Dispose();
+            }
+            throw;
+        }
+        return (models.Result, vad.Result);
     }
 
     private OnnxEmotionClassifier Load(

@@ -51,6 +51,12 @@ internal static class ReplayCommand
             return CliErrors.Failure;
         }
         var settings = o.Settings(parse);
+        if (File.Exists(settings.OutDir))
+        {
+            throw new ArgumentException(
+                $"--out {settings.OutDir} is a file: give a directory for the outputs (it is made if missing)"
+            );
+        }
         Directory.CreateDirectory(settings.OutDir);
         var quiet = parse.GetValue(o.Quiet);
         var progress = new ReplayProgress(all.Count, KnownDuration(all), quiet);
@@ -136,12 +142,13 @@ internal static class ReplayCommand
         CancellationToken ct
     )
     {
-        using var classifiers = o.Model.LoadAll(parse, announce: !parse.GetValue(o.Quiet));
+        var loaded = await o.Model.LoadAllWithVadAsync(parse, !parse.GetValue(o.Quiet), ct);
+        using var classifiers = loaded.Models;
+        using var vad = loaded.Vad;
         settings = settings with
         {
             Recipe = o.Recipe(parse, settings, [.. classifiers.Classifiers.Select(c => c.Manifest.Id)]),
         };
-        using var vad = SileroVadModel.Load();
         await using var engine = new EmotionEngine(classifiers.Classifiers, vad, EngineOptions(o, parse));
         await batch.RunAsync(
             settings,

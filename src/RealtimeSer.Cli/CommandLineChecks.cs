@@ -10,7 +10,8 @@ namespace RealtimeSer.Cli;
 /// token as a file name, so a mistyped option (<c>ser vad clip.wav --treshold 0.6</c>) would become a file
 /// and fail only after the real files were processed; here it is refused with the options it may have
 /// meant, as the parser already does for commands without file arguments. A <c>--server</c> address without
-/// its scheme (<c>localhost:50051</c>) is refused with the address it should have been.
+/// its scheme (<c>localhost:50051</c>) is refused with the address it should have been, and an output folder
+/// (<c>--out</c>) that names a file with what to give instead.
 /// </summary>
 internal static class CommandLineChecks
 {
@@ -45,13 +46,22 @@ internal static class CommandLineChecks
         }
         foreach (var option in parse.CommandResult.Children.OfType<OptionResult>())
         {
-            if (option.Option.Name == "--server" && !option.Implicit && option.Tokens.Count == 1)
+            if (option.Implicit || option.Tokens.Count != 1)
             {
-                var value = option.Tokens[0].Value;
-                if (SerChannel.AddressProblem(value) is { } problem)
-                {
-                    problems.Add($"{name}: --server {value}: {problem}");
-                }
+                continue;
+            }
+            var value = option.Tokens[0].Value;
+            if (option.Option.Name == "--server" && SerChannel.AddressProblem(value) is { } problem)
+            {
+                problems.Add($"{name}: --server {value}: {problem}");
+            }
+            // Every --out is a folder (replay outputs, bench results); found taken by a file only at the end of a
+            // run, a bench's minutes of measuring would be lost.
+            if (option.Option.Name == "--out" && File.Exists(value))
+            {
+                problems.Add(
+                    $"{name}: --out {value} is a file: give a directory for the outputs (it is made if missing)"
+                );
             }
         }
         return problems;

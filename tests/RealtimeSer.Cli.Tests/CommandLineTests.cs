@@ -4,7 +4,8 @@ namespace RealtimeSer.Cli.Tests;
 
 /// <summary>
 /// Mistakes on the command line are refused before a command runs, each with what to type instead: a
-/// mistyped option (never taken for a file), a <c>--server</c> address without its scheme.
+/// mistyped option (never taken for a file), a <c>--server</c> address without its scheme, an output folder that
+/// is a file.
 /// </summary>
 public class CommandLineTests
 {
@@ -123,6 +124,52 @@ public class CommandLineTests
             stderr,
             StringComparison.Ordinal
         );
+    }
+
+    /// <summary>Every command with an output folder (<c>--out</c>), as its words.</summary>
+    public static TheoryData<string> CommandsWithOutputFolders()
+    {
+        var data = new TheoryData<string>();
+        foreach (var path in Leaves(Program.CreateRoot(), []))
+        {
+            var words = string.Join(' ', path);
+            if (Find(words).Options.Any(o => o.Name == "--out"))
+            {
+                data.Add(words);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CommandsWithOutputFolders))]
+    public async Task An_output_folder_that_is_a_file_is_refused_before_the_command_runs(string words)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"ser-out-{Guid.NewGuid():N}.txt");
+        await File.WriteAllTextAsync(file, "not a folder");
+        try
+        {
+            var (exit, stdout, stderr) = await CliRunner.RunAsync([
+                .. words.Split(' '),
+                "x.wav",
+                "--out",
+                file,
+            ]);
+
+            Assert.Equal(1, exit);
+            Assert.Empty(stdout);
+            Assert.Contains(
+                $"ser {words}: --out {file} is a file: give a directory for the outputs",
+                stderr,
+                StringComparison.Ordinal
+            );
+            Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+            Assert.Equal("not a folder", await File.ReadAllTextAsync(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Theory]

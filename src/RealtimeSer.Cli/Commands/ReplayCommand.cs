@@ -51,12 +51,6 @@ internal static class ReplayCommand
             return CliErrors.Failure;
         }
         var settings = o.Settings(parse);
-        if (File.Exists(settings.OutDir))
-        {
-            throw new ArgumentException(
-                $"--out {settings.OutDir} is a file: give a directory for the outputs (it is made if missing)"
-            );
-        }
         Directory.CreateDirectory(settings.OutDir);
         var quiet = parse.GetValue(o.Quiet);
         var progress = new ReplayProgress(all.Count, KnownDuration(all), quiet);

@@ -173,6 +173,22 @@ public class CommandLineTests
     }
 
     [Theory]
+    [InlineData("classify x.wav --threads -3", "--threads must be at least 0 (0: one per core); got -3.")]
+    [InlineData("bench pipeline --hours -1", "--hours must be at least 0 (0: once); got -1.")]
+    [InlineData("bench pipeline --copies 0", "--copies must be at least 1; got 0.")]
+    [InlineData("bench pipeline --passes -2", "--passes must be at least 0 (0: the default); got -2.")]
+    [InlineData("bench live --streams 0", "--streams must be at least 1; got 0.")]
+    public async Task A_count_out_of_its_range_is_refused_before_the_command_runs(string line, string message)
+    {
+        var (exit, _, stderr) = await CliRunner.RunAsync(line.Split(' '));
+
+        Assert.Equal(1, exit);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        // Refused while parsing: no model was loaded, nothing measured.
+        Assert.DoesNotContain("ser: model", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("stream x.wav --server localhost:50791", "localhost:50791")]
     [InlineData("replay x.wav --out o --server localhost:50791", "localhost:50791")]
     [InlineData("listen --server 127.0.0.1:50791", "127.0.0.1:50791")]

@@ -63,7 +63,7 @@ internal static class BenchLiveCommand
         public Argument<string[]> Recordings { get; } = command.AddArgument(BenchOptions.Recordings());
 
         public Option<int> Streams { get; } =
-            command.AddOption<int>("--streams", "Concurrent streams (one point).", 4);
+            command.AddOption<int>("--streams", "Concurrent streams (one point).", 4).AtLeast(1);
 
         public Option<bool> Sweep { get; } =
             command.AddOption<bool>(

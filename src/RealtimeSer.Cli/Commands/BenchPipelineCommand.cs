@@ -22,10 +22,6 @@ internal static class BenchPipelineCommand
         var cold = parse.GetValue(o.Cold);
         var hours = parse.GetValue(o.Hours);
         var passes = parse.GetValue(o.Passes);
-        if (passes < 0)
-        {
-            throw new ArgumentException("--passes must be 1 or more (0: the default)");
-        }
         if (cold && passes > 1)
         {
             throw new ArgumentException(
@@ -41,7 +37,7 @@ internal static class BenchPipelineCommand
         using var vad = SileroVadModel.Load();
         var (audio, decodeSeconds) = await PipelineBench.LoadAsync(
             BenchOptions.Recordings(parse.GetValue(o.Recordings)),
-            Math.Max(1, parse.GetValue(o.Copies)),
+            parse.GetValue(o.Copies),
             ct
         );
         var result = await PipelineBench.RunAsync(
@@ -71,10 +67,12 @@ internal static class BenchPipelineCommand
         public Argument<string[]> Recordings { get; } = command.AddArgument(BenchOptions.Recordings());
 
         public Option<double> Hours { get; } =
-            command.AddOption<double>("--hours", "Loop each recording to this many hours (0: once).", 0);
+            command
+                .AddOption<double>("--hours", "Loop each recording to this many hours (0: once).", 0)
+                .AtLeast(0, " (0: once)");
 
         public Option<int> Copies { get; } =
-            command.AddOption<int>("--copies", "Streams per recording, replayed in parallel.", 4);
+            command.AddOption<int>("--copies", "Streams per recording, replayed in parallel.", 4).AtLeast(1);
 
         public Option<int> Jobs { get; } =
             command.AddOption(
@@ -98,11 +96,13 @@ internal static class BenchPipelineCommand
             );
 
         public Option<int> Passes { get; } =
-            command.AddOption<int>(
-                "--passes",
-                "Timed passes; the best counts, as the raw VAD figure is the best of five passes, and every pass is printed (default: 3; 1 with --hours or --cold).",
-                0
-            );
+            command
+                .AddOption<int>(
+                    "--passes",
+                    "Timed passes; the best counts, as the raw VAD figure is the best of five passes, and every pass is printed (default: 3; 1 with --hours or --cold).",
+                    0
+                )
+                .AtLeast(0, " (0: the default)");
 
         public Option<string> Output { get; } = command.AddOption(BenchOptions.Out("JSON and Markdown"));
 

@@ -40,6 +40,25 @@ internal static class CliCommand
             new Option<T>(name) { Description = description, DefaultValueFactory = _ => defaultValue }
         );
 
+    /// <summary>Refuses, before the command runs, a value below <paramref name="minimum"/>, saying what it may be.</summary>
+    public static Option<T> AtLeast<T>(this Option<T> option, T minimum, string? meaning = null)
+        where T : struct, IComparable<T>
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<T>() is var value && value.CompareTo(minimum) < 0)
+            {
+                result.AddError(
+                    string.Create(
+                        System.Globalization.CultureInfo.InvariantCulture,
+                        $"{result.Option.Name} must be at least {minimum}{meaning}; got {value}."
+                    )
+                );
+            }
+        });
+        return option;
+    }
+
     /// <summary>Adds the option to the command and returns it.</summary>
     public static Option<T> AddOption<T>(this Command command, Option<T> option)
     {

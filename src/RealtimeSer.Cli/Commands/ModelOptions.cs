@@ -18,11 +18,11 @@ internal sealed class ModelOptions
         };
 
     public Option<int> Threads { get; } =
-        new("--threads")
+        new Option<int>("--threads")
         {
             Description = "ONNX Runtime intra-op threads (0: one per core).",
             DefaultValueFactory = _ => 0,
-        };
+        }.AtLeast(0, " (0: one per core)");
 
     public void AddTo(Command command)
     {

@@ -178,6 +178,15 @@ public class CommandLineTests
     [InlineData("bench pipeline --copies 0", "--copies must be at least 1; got 0.")]
     [InlineData("bench pipeline --passes -2", "--passes must be at least 0 (0: the default); got -2.")]
     [InlineData("bench live --streams 0", "--streams must be at least 1; got 0.")]
+    [InlineData(
+        "bench model --batches 1,abc",
+        "--batches takes comma-separated whole numbers of at least 1, e.g. 1,8,64; got '1,abc'."
+    )]
+    [InlineData("bench model --windows 2,0", "--windows takes comma-separated numbers of at least 0.1")]
+    [InlineData(
+        "bench live --vad-max-batch 0,-64",
+        "--vad-max-batch takes comma-separated whole numbers of at least 0"
+    )]
     public async Task A_count_out_of_its_range_is_refused_before_the_command_runs(string line, string message)
     {
         var (exit, _, stderr) = await CliRunner.RunAsync(line.Split(' '));

@@ -100,12 +100,14 @@ internal static class BenchLiveCommand
             );
 
         public Option<string> VadMaxBatch { get; } =
-            command.AddOption<string>(
-                "--vad-max-batch",
-                "Most VAD frames per Silero run (0: one run per frame); several, comma-separated "
-                    + "(e.g. 0,64), are measured in turn, --rounds times, interleaved (A B A B) so both see the same load.",
-                VadBatcher.DefaultMaxBatch.ToString(CultureInfo.InvariantCulture)
-            );
+            command
+                .AddOption<string>(
+                    "--vad-max-batch",
+                    "Most VAD frames per Silero run (0: one run per frame); several, comma-separated "
+                        + "(e.g. 0,64), are measured in turn, --rounds times, interleaved (A B A B) so both see the same load.",
+                    VadBatcher.DefaultMaxBatch.ToString(CultureInfo.InvariantCulture)
+                )
+                .NumberList(0, whole: true, "0,64");
 
         public Option<int> Rounds { get; } =
             command.AddOption<int>(

@@ -37,10 +37,14 @@ internal static class BenchModelCommand
     private sealed class Options(Command command)
     {
         public Option<string> Batches { get; } =
-            command.AddOption<string>("--batches", null, "1,2,4,8,16,32,64");
+            command
+                .AddOption<string>("--batches", null, "1,2,4,8,16,32,64")
+                .NumberList(1, whole: true, "1,8,64");
 
         public Option<string> Windows { get; } =
-            command.AddOption<string>("--windows", "Window seconds.", "1,2,3");
+            command
+                .AddOption<string>("--windows", "Window seconds.", "1,2,3")
+                .NumberList(0.1, whole: false, "1,2.5");
 
         public Option<double> Seconds { get; } = command.AddOption<double>("--seconds", "Time per point.", 2);
 

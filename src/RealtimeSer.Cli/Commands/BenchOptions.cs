@@ -51,4 +51,43 @@ internal static class BenchOptions
 
     /// <summary>A comma-separated list of whole numbers (fractions are cut).</summary>
     public static IReadOnlyList<int> Integers(string list) => [.. Numbers(list).Select(d => (int)d)];
+
+    /// <summary>
+    /// Refuses, while parsing, anything but a comma-separated list of numbers of at least <paramref name="minimum"/>
+    /// (whole ones where <paramref name="whole"/>), with an example of one.
+    /// </summary>
+    public static Option<string> NumberList(
+        this Option<string> option,
+        double minimum,
+        bool whole,
+        string example
+    )
+    {
+        option.Validators.Add(result =>
+        {
+            var text = result.GetValueOrDefault<string>() ?? "";
+            var items = text.Split(
+                ',',
+                StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries
+            );
+            var bad =
+                items.Length == 0
+                || items.Any(item =>
+                    !double.TryParse(item, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                    || !double.IsFinite(value)
+                    || value < minimum
+                    || (whole && value != Math.Floor(value))
+                );
+            if (bad)
+            {
+                result.AddError(
+                    string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"{result.Option.Name} takes comma-separated {(whole ? "whole numbers" : "numbers")} of at least {minimum}, e.g. {example}; got '{text}'."
+                    )
+                );
+            }
+        });
+        return option;
+    }
 }

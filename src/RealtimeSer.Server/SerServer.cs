@@ -294,7 +294,19 @@ public sealed class SerServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        await _app.StartAsync(cancellationToken);
+        // Asked before the hosts start: a host that cannot bind logs the failure with its whole stack first.
+        ThrowIfTaken(Options.Host, Options.Port, "gRPC", "--port (Server:Port)");
+        ThrowIfTaken(Options.Host, Options.MetricsPort, "metrics", "--metrics-port (Server:MetricsPort)");
+        try
+        {
+            await _app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+            when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            // Taken between the check above and the bind.
+            throw Taken(Options.Host, Options.Port, "gRPC", "--port (Server:Port)", e);
+        }
         Port = BoundPort(_app, _http1?.IPEndPoint?.Port);
         ServerLog.Listening(_logger, Address.ToString());
         if (Options.Web)
@@ -303,7 +315,21 @@ public sealed class SerServer : IAsyncDisposable
         }
         if (_metricsApp is not null)
         {
-            await _metricsApp.StartAsync(cancellationToken);
+            try
+            {
+                await _metricsApp.StartAsync(cancellationToken);
+            }
+            catch (IOException e)
+                when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                throw Taken(
+                    Options.Host,
+                    Options.MetricsPort,
+                    "metrics",
+                    "--metrics-port (Server:MetricsPort)",
+                    e
+                );
+            }
             MetricsPort = BoundPort(_metricsApp, null);
             ServerLog.MetricsListening(_logger, $"http://127.0.0.1:{MetricsPort}");
         }
@@ -366,6 +392,61 @@ public sealed class SerServer : IAsyncDisposable
         k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.KeepAliveTimeoutSeconds);
     }
+
+    // A port some other socket listens on (a free port, or one only waiting out closed connections, passes: the
+    // probe reuses addresses as Kestrel does). Ports 0 (any free one) and below (off) are never taken.
+    private static void ThrowIfTaken(string host, int port, string what, string setting)
+    {
+        if (port <= 0)
+        {
+            return;
+        }
+        IPAddress[] addresses = host switch
+        {
+            "localhost" => [IPAddress.Loopback, IPAddress.IPv6Loopback],
+            "*" or "0.0.0.0" or "::" or "[::]" => [IPAddress.Any],
+            _ => IPAddress.TryParse(host, out var ip) ? [ip] : [],
+        };
+        foreach (var address in addresses)
+        {
+            using var probe = new System.Net.Sockets.Socket(
+                address.AddressFamily,
+                System.Net.Sockets.SocketType.Stream,
+                System.Net.Sockets.ProtocolType.Tcp
+            );
+            probe.SetSocketOption(
+                System.Net.Sockets.SocketOptionLevel.Socket,
+                System.Net.Sockets.SocketOptionName.ReuseAddress,
+                true
+            );
+            try
+            {
+                probe.Bind(new IPEndPoint(address, port));
+            }
+            catch (System.Net.Sockets.SocketException e)
+                when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+            {
+                throw Taken(host, port, what, setting, e);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Not a taken port (say, no IPv6 on this machine): Kestrel binds what it can and reports the rest.
+            }
+        }
+    }
+
+    private static ListenException Taken(
+        string host,
+        int port,
+        string what,
+        string setting,
+        Exception inner
+    ) =>
+        new(
+            $"cannot listen on {host}:{port} for {what}: the address is already in use (another `ser serve`?). "
+                + $"Stop what holds it, or give another {setting}.",
+            inner
+        );
 
     private static void Listen(KestrelServerOptions k, string host, int port, Action<ListenOptions> configure)
     {

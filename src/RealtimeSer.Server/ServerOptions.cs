@@ -164,6 +164,12 @@ public sealed class ServerOptions
         {
             throw new ArgumentException("ports must be in 0–65535.");
         }
+        if (Port > 0 && MetricsPort == Port)
+        {
+            throw new ArgumentException(
+                $"gRPC and metrics cannot share port {Port}: give --metrics-port (Server:MetricsPort) another port, or -1 to turn metrics off."
+            );
+        }
         if (string.IsNullOrEmpty(TlsCertificate) != string.IsNullOrEmpty(TlsKey))
         {
             throw new ArgumentException("TLS needs both a certificate and a key (PEM files).");

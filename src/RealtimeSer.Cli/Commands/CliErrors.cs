@@ -38,5 +38,6 @@ internal static class CliErrors
                 or DllNotFoundException
                 or ArgumentException
                 or UnauthorizedAccessException
-                or PortAudioException;
+                or PortAudioException
+                or RealtimeSer.Server.ListenException;
 }
